@@ -1,0 +1,104 @@
+// A bounded PostgreSQL connection pool (libpqxx). One connection serves one thread at a time;
+// broken connections are replaced on the next lease. Blocking: call it from a worker pool,
+// never from a gRPC reactor or an Asio event loop.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "outcall/common/status.h"
+
+namespace outcall::common {
+
+struct PgPoolOptions {
+  std::string url;  // libpq URL or key=value string (may hold a password: never logged)
+  int size = 8;
+  absl::Duration acquire_timeout = absl::Seconds(5);
+  std::string application_name = "outcall";
+  int statement_timeout_ms = 15000;
+};
+
+class PgPool {
+ public:
+  explicit PgPool(PgPoolOptions options);
+  ~PgPool();
+  PgPool(const PgPool&) = delete;
+  PgPool& operator=(const PgPool&) = delete;
+
+  // A leased connection, returned to the pool when destroyed.
+  class Lease {
+   public:
+    Lease(Lease&& other) noexcept;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    pqxx::connection& operator*() { return *conn_; }
+    pqxx::connection* operator->() { return conn_.get(); }
+    // The connection is closed instead of being reused (after a broken-connection error).
+    void Discard() { discard_ = true; }
+
+   private:
+    friend class PgPool;
+    Lease(PgPool* pool, std::unique_ptr<pqxx::connection> conn)
+        : pool_(pool), conn_(std::move(conn)) {}
+    PgPool* pool_;
+    std::unique_ptr<pqxx::connection> conn_;
+    bool discard_ = false;
+  };
+
+  // UNAVAILABLE when the database cannot be reached, DEADLINE_EXCEEDED when every connection
+  // stays busy for longer than acquire_timeout.
+  absl::StatusOr<Lease> Acquire();
+
+  // Runs fn(pqxx::work&) in a transaction and commits. fn returns absl::Status or
+  // absl::StatusOr<T>; a non-OK result rolls back. libpqxx exceptions become statuses.
+  template <typename Fn>
+  auto InTransaction(Fn&& fn) -> std::invoke_result_t<Fn, pqxx::work&>;
+
+  int size() const { return options_.size; }
+
+ private:
+  void Release(std::unique_ptr<pqxx::connection> conn, bool discard);
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect();
+
+  PgPoolOptions options_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased
+};
+
+template <typename Fn>
+auto PgPool::InTransaction(Fn&& fn) -> std::invoke_result_t<Fn, pqxx::work&> {
+  using Result = std::invoke_result_t<Fn, pqxx::work&>;
+  auto lease = Acquire();
+  if (!lease.ok()) return Result(lease.status());
+  try {
+    pqxx::work tx(**lease);
+    Result result = fn(tx);
+    bool ok;
+    if constexpr (std::is_same_v<Result, absl::Status>) {
+      ok = result.ok();
+    } else {
+      ok = result.ok();
+    }
+    if (ok) tx.commit();
+    return result;
+  } catch (const pqxx::broken_connection& e) {
+    lease->Discard();
+    return Result(StatusFromDbException(e));
+  } catch (const pqxx::in_doubt_error& e) {
+    lease->Discard();
+    return Result(StatusFromDbException(e));
+  } catch (const std::exception& e) {
+    return Result(StatusFromDbException(e));
+  }
+}
+
+}  // namespace outcall::common

@@ -1,0 +1,188 @@
+#include "outcall/common/logging.h"
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include "outcall/common/strings.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "outcall/common/phone.h"
+
+namespace outcall::common {
+namespace {
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsWordChar(char c) {
+  return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+         static_cast<unsigned char>(c) >= 0x80;
+}
+
+class JsonMaskingFormatter final : public spdlog::formatter {
+ public:
+  JsonMaskingFormatter(std::string service, bool json)
+      : service_(std::move(service)), json_(json) {}
+
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    const std::string text = RedactPhones(payload);
+    const absl::Time t = absl::FromChrono(msg.time);
+    const std::string ts = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
+    const auto level = spdlog::level::to_string_view(msg.level);
+    std::string line;
+    line.reserve(text.size() + 96);
+    if (json_) {
+      Append(&line, "{\"ts\":\"", ts, "\",\"level\":\"",
+                      std::string_view(level.data(), level.size()), "\",\"service\":\"");
+      AppendJsonEscaped(line, service_);
+      line += "\",\"msg\":\"";
+      AppendJsonEscaped(line, text);
+      line += "\"}\n";
+    } else {
+      Append(&line, ts, " ", std::string_view(level.data(), level.size()), " ",
+                      service_, ": ", text, "\n");
+    }
+    dest.append(line.data(), line.data() + line.size());
+  }
+
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<JsonMaskingFormatter>(service_, json_);
+  }
+
+ private:
+  std::string service_;
+  bool json_;
+};
+
+}  // namespace
+
+void AppendJsonEscaped(std::string& out, std::string_view text) {
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned char>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+}
+
+absl::Status InitLogging(const LogOptions& options) {
+  const auto level = spdlog::level::from_str(options.level);
+  if (level == spdlog::level::off && options.level != "off") {
+    return absl::InvalidArgumentError(Cat("unknown log level '", options.level, "'"));
+  }
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto logger = std::make_shared<spdlog::logger>(options.service, sink);
+  logger->set_formatter(std::make_unique<JsonMaskingFormatter>(options.service, options.json));
+  logger->set_level(level);
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(std::move(logger));
+  return absl::OkStatus();
+}
+
+std::string MaskPhone(std::string_view phone) {
+  std::string digits;
+  for (char c : phone) {
+    if (IsDigit(c)) digits += c;
+  }
+  if (digits.size() <= 4) return std::string(digits.size(), '*');
+  // Keep a country code only when the input is in international form.
+  size_t keep_front = 0;
+  if (!phone.empty() && phone[0] == '+' && digits.size() > 8) {
+    keep_front = CountryCallingCode("+" + digits).size();
+  }
+  std::string out = keep_front > 0 ? "+" : "";
+  out += digits.substr(0, keep_front);
+  out.append(digits.size() - keep_front - 4, '*');
+  out += digits.substr(digits.size() - 4);
+  return out;
+}
+
+std::string MaskName(std::string_view name) {
+  std::string out;
+  bool word_start = true;
+  size_t i = 0;
+  while (i < name.size()) {
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    size_t len = 1;
+    if (c >= 0xF0) {
+      len = 4;
+    } else if (c >= 0xE0) {
+      len = 3;
+    } else if (c >= 0xC0) {
+      len = 2;
+    }
+    len = std::min(len, name.size() - i);
+    if (c == ' ' || c == '-' || c == '\'') {
+      out += static_cast<char>(c);
+      word_start = true;
+    } else if (word_start) {
+      out.append(name.substr(i, len));
+      word_start = false;
+    } else {
+      out += '*';
+    }
+    i += len;
+  }
+  return out;
+}
+
+std::string RedactPhones(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    const bool starts_run = (IsDigit(text[i]) || (text[i] == '+' && i + 1 < text.size() &&
+                                                  IsDigit(text[i + 1]))) &&
+                            (i == 0 || !IsWordChar(text[i - 1]));
+    if (!starts_run) {
+      out += text[i++];
+      continue;
+    }
+    // Extend over digits and single separators between digits.
+    size_t j = i + (text[i] == '+' ? 1 : 0);
+    size_t digits = 0;
+    size_t end = j;
+    while (j < text.size()) {
+      if (IsDigit(text[j])) {
+        ++digits;
+        end = ++j;
+      } else if ((text[j] == ' ' || text[j] == '-' || text[j] == '.') && j + 1 < text.size() &&
+                 IsDigit(text[j + 1]) && digits > 0) {
+        ++j;
+      } else {
+        break;
+      }
+    }
+    const bool bounded = end >= text.size() || !IsWordChar(text[end]);
+    if (digits >= 7 && bounded) {
+      size_t seen = 0;
+      for (size_t k = i; k < end; ++k) {
+        if (IsDigit(text[k])) {
+          ++seen;
+          out += seen > digits - 2 ? text[k] : '*';
+        } else {
+          out += text[k];
+        }
+      }
+    } else {
+      out.append(text.substr(i, end - i));
+    }
+    i = std::max(end, i + 1);
+  }
+  return out;
+}
+
+}  // namespace outcall::common

@@ -1,0 +1,70 @@
+#include "outcall/common/status.h"
+
+#include <grpcpp/support/status.h>
+
+#include <pqxx/except>
+
+#include "outcall/common/strings.h"
+
+namespace outcall::common {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+int HttpStatusForCode(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk: return 200;
+    case absl::StatusCode::kCancelled: return 499;
+    case absl::StatusCode::kInvalidArgument: return 400;
+    case absl::StatusCode::kDeadlineExceeded: return 504;
+    case absl::StatusCode::kNotFound: return 404;
+    case absl::StatusCode::kAlreadyExists: return 409;
+    case absl::StatusCode::kPermissionDenied: return 403;
+    case absl::StatusCode::kUnauthenticated: return 401;
+    case absl::StatusCode::kResourceExhausted: return 429;
+    case absl::StatusCode::kFailedPrecondition: return 400;
+    case absl::StatusCode::kAborted: return 409;
+    case absl::StatusCode::kOutOfRange: return 400;
+    case absl::StatusCode::kUnimplemented: return 501;
+    case absl::StatusCode::kUnavailable: return 503;
+    case absl::StatusCode::kDataLoss: return 500;
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kInternal:
+    default: return 500;
+  }
+}
+
+absl::Status StatusFromDbException(const std::exception& e) {
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
+    return absl::UnavailableError("database connection lost");
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    const std::string state = sql->sqlstate();
+    if (state == "23505") return absl::AlreadyExistsError("duplicate record");
+    if (state.rfind("23", 0) == 0) {
+      return absl::FailedPreconditionError(Cat("data constraint violated (", state, ")"));
+    }
+    if (state == "40001" || state == "40P01") {
+      return absl::AbortedError("transaction conflict, retry");
+    }
+    if (state == "57014") return absl::DeadlineExceededError("database statement timed out");
+    if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03" ||
+        state == "53300") {
+      return absl::UnavailableError(Cat("database unavailable (", state, ")"));
+    }
+    return absl::InternalError(Cat("database error (", state, ")"));
+  }
+  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+    return absl::UnavailableError("database commit outcome unknown");
+  }
+  return absl::InternalError("database error");
+}
+
+}  // namespace outcall::common

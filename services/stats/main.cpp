@@ -1,0 +1,47 @@
+// stats: builds the object graph from the environment and serves until SIGTERM.
+#include <cstdio>
+
+#include "outcall/common/config.h"
+#include "outcall/common/grpc_server.h"
+#include "outcall/common/jwt.h"
+#include "outcall/common/logging.h"
+#include "outcall/common/pg_pool.h"
+#include "outcall/common/strings.h"
+#include "service_config.h"
+
+int main() {
+  using namespace outcall;
+  common::BlockShutdownSignals();
+  common::EnvReader env;
+  auto config = stats::LoadServiceConfig(env);
+  if (!config.ok()) {
+    std::fprintf(stderr, "stats: %s\n", std::string(config.status().message()).c_str());
+    return 2;
+  }
+  const common::CommonConfig& cc = config->common;
+  if (auto s = common::InitLogging({"stats", cc.log_level, cc.log_format == "json"}); !s.ok()) {
+    std::fprintf(stderr, "stats: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  auto verifier = common::JwtVerifier::Create(common::JwtOptionsFrom(cc));
+  if (!verifier.ok()) {
+    spdlog::critical("{}", common::ToStd(verifier.status().message()));
+    return 2;
+  }
+  common::Authorizer authorizer(*std::move(verifier));
+
+  common::PgPool pool({.url = cc.database_url.Reveal(),
+                       .size = cc.database_pool_size,
+                       .application_name = "stats"});
+  if (auto lease = pool.Acquire(); !lease.ok()) {
+    // Not fatal: the pool reconnects on demand, and health reports the service meanwhile.
+    spdlog::warn("database not reachable at start: {}", common::ToStd(lease.status().message()));
+  }
+
+  common::GrpcServer server(common::GrpcOptionsFrom(cc));
+  if (auto s = server.Start(); !s.ok()) {
+    spdlog::critical("{}", common::ToStd(s.message()));
+    return 1;
+  }
+  return common::ServeUntilSignal(server, "stats");
+}

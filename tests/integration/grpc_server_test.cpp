@@ -1,0 +1,135 @@
+// The gRPC bootstrap over real sockets: health flips with serving state and shutdown, the
+// Prometheus endpoint counts RPCs, message size limits are enforced.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <grpcpp/grpcpp.h>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "outcall/common/grpc_server.h"
+#include "outcall/v1/events.grpc.pb.h"
+
+namespace outcall {
+namespace {
+
+using grpc::health::v1::Health;
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  (void)!write(fd, req.data(), req.size());
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
+
+HealthCheckResponse::ServingStatus Check(Health::Stub& stub, grpc::Status* status) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  HealthCheckRequest req;
+  HealthCheckResponse resp;
+  *status = stub.Check(&ctx, req, &resp);
+  return resp.status();
+}
+
+// A trivial sink so the server has one of our services registered.
+class EchoSink final : public v1::CallEventSink::CallbackService {
+  grpc::ServerUnaryReactor* ApplyEvents(grpc::CallbackServerContext* ctx,
+                                        const v1::ApplyEventsRequest* req,
+                                        v1::ApplyEventsResponse* resp) override {
+    for (const auto& e : req->events()) resp->add_results()->set_inbox_id(e.inbox_id());
+    auto* r = ctx->DefaultReactor();
+    r->Finish(grpc::Status::OK);
+    return r;
+  }
+};
+
+TEST(GrpcServer, HealthMetricsLimitsAndGracefulShutdown) {
+  common::GrpcServerOptions o;
+  o.listen_address = "127.0.0.1:0";
+  o.metrics_listen_address = "127.0.0.1:0";
+  o.max_receive_message_bytes = 64 * 1024;
+  o.shutdown_grace = absl::Seconds(2);
+  common::GrpcServer server(o);
+  EchoSink sink;
+  server.AddService(&sink);
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_GT(server.port(), 0);
+  ASSERT_GT(server.metrics_port(), 0);
+
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server.port()),
+                                     grpc::InsecureChannelCredentials());
+  Health::Stub health(channel);
+  grpc::Status st;
+  EXPECT_EQ(Check(health, &st), HealthCheckResponse::NOT_SERVING);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  server.SetServing(true);
+  EXPECT_EQ(Check(health, &st), HealthCheckResponse::SERVING);
+
+  auto sink_stub = v1::CallEventSink::NewStub(channel);
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::ApplyEventsRequest req;
+    req.add_events()->set_inbox_id(42);
+    v1::ApplyEventsResponse resp;
+    ASSERT_TRUE(sink_stub->ApplyEvents(&ctx, req, &resp).ok());
+    ASSERT_EQ(resp.results_size(), 1);
+    EXPECT_EQ(resp.results(0).inbox_id(), 42);
+  }
+  {
+    // Over the receive limit: refused with RESOURCE_EXHAUSTED, never processed.
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::ApplyEventsRequest req;
+    req.add_events()->set_conversation_id(std::string(100 * 1024, 'x'));
+    v1::ApplyEventsResponse resp;
+    EXPECT_EQ(sink_stub->ApplyEvents(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
+
+  const std::string metrics = HttpGet(server.metrics_port(), "/metrics");
+  EXPECT_NE(metrics.find("grpc_server_handled_total{"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("method=\"/outcall.v1.CallEventSink/ApplyEvents\""), std::string::npos);
+  EXPECT_NE(metrics.find("grpc_server_handling_seconds_bucket"), std::string::npos);
+
+  server.Shutdown();
+  server.Wait();
+  // After shutdown the port no longer answers.
+  Health::Stub after(grpc::CreateChannel("127.0.0.1:" + std::to_string(server.port()),
+                                         grpc::InsecureChannelCredentials()));
+  Check(after, &st);
+  EXPECT_FALSE(st.ok());
+}
+
+TEST(GrpcServer, BusyPortIsAClearError) {
+  common::GrpcServerOptions o;
+  o.listen_address = "127.0.0.1:0";
+  common::GrpcServer first(o);
+  ASSERT_TRUE(first.Start().ok());
+  common::GrpcServerOptions o2;
+  o2.listen_address = "127.0.0.1:" + std::to_string(first.port());
+  common::GrpcServer second(o2);
+  auto s = second.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find(o2.listen_address), std::string_view::npos);
+}
+
+}  // namespace
+}  // namespace outcall

@@ -1,0 +1,153 @@
+// Each service binary as a real process: starts with a valid configuration, reports SERVING
+// over gRPC health, and exits 0 on SIGTERM; refuses to start on a bad configuration with a
+// message naming the variable and never the secret.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_split.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "outcall/common/crypto.h"
+#include "test_database.h"
+
+namespace outcall {
+namespace {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+struct Child {
+  pid_t pid = -1;
+  std::string stderr_path;
+};
+
+Child Spawn(const std::string& binary, const std::map<std::string, std::string>& env) {
+  Child c;
+  c.stderr_path = ::testing::TempDir() + "svc_" + common::RandomHex(4) + ".err";
+  std::vector<std::string> kv;
+  for (const auto& [k, v] : env) kv.push_back(k + "=" + v);
+  c.pid = fork();
+  if (c.pid == 0) {
+    int fd = open(c.stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    std::vector<char*> envp;
+    for (auto& s : kv) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    char* argv[] = {const_cast<char*>(binary.c_str()), nullptr};
+    execve(binary.c_str(), argv, envp.data());
+    _exit(127);
+  }
+  return c;
+}
+
+int WaitExit(pid_t pid, int seconds) {
+  for (int i = 0; i < seconds * 20; ++i) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -2;
+}
+
+std::map<std::string, std::string> BaseEnv(const std::string& db_url, int port,
+                                           const std::string& secret) {
+  std::map<std::string, std::string> env = {
+      {"DATABASE_URL", db_url},
+      {"GRPC_LISTEN_ADDRESS", "127.0.0.1:" + std::to_string(port)},
+      {"METRICS_LISTEN_ADDRESS", "off"},
+      {"JWT_ISSUER", "outcall-test"},
+      {"JWT_AUDIENCE", "outcall"},
+      {"JWT_HS256_SECRET", secret},
+      {"ELEVENLABS_API_KEY", "sim-" + common::RandomHex(8)},
+      {"ELEVENLABS_BASE_URL", "http://127.0.0.1:9"},
+      {"ELEVENLABS_AGENT_ID", "agent_test"},
+      {"ELEVENLABS_AGENT_PHONE_NUMBER_ID", "phnum_test"},
+      {"SHUTDOWN_GRACE_SECS", "2"},
+  };
+  if (const char* pgpass = std::getenv("PGPASSFILE")) env["PGPASSFILE"] = pgpass;
+  return env;
+}
+
+class ServiceProcess : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ServiceProcess, ServesHealthAndStopsCleanlyOnSigterm) {
+  testing::TestDatabase db;
+  ASSERT_TRUE(db.ok());
+  const int port = FreePort();
+  Child child = Spawn(GetParam(), BaseEnv(db.url(), port, common::RandomHex(32)));
+  ASSERT_GT(child.pid, 0);
+
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                     grpc::InsecureChannelCredentials());
+  grpc::health::v1::Health::Stub health(channel);
+  grpc::health::v1::HealthCheckResponse::ServingStatus last =
+      grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  for (int i = 0; i < 100 && last != grpc::health::v1::HealthCheckResponse::SERVING; ++i) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    grpc::health::v1::HealthCheckRequest req;
+    grpc::health::v1::HealthCheckResponse resp;
+    if (health.Check(&ctx, req, &resp).ok()) {
+      last = resp.status();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_EQ(last, grpc::health::v1::HealthCheckResponse::SERVING)
+      << testing::ReadFile(child.stderr_path);
+  ASSERT_EQ(kill(child.pid, SIGTERM), 0);
+  EXPECT_EQ(WaitExit(child.pid, 15), 0) << testing::ReadFile(child.stderr_path);
+  const std::string log = testing::ReadFile(child.stderr_path);
+  EXPECT_NE(log.find("\"msg\":\""), std::string::npos) << "logs are JSON lines: " << log;
+  EXPECT_NE(log.find("stopped"), std::string::npos) << log;
+}
+
+TEST_P(ServiceProcess, BadConfigurationStopsWithTheVariableNamedAndNoSecret) {
+  const std::string canary = "canary-" + common::RandomHex(16);
+  auto env = BaseEnv("postgresql://u:" + canary + "@127.0.0.1:1/x", FreePort(), canary + canary);
+  env.erase("JWT_ISSUER");
+  env["LOG_LEVEL"] = "loud";
+  Child child = Spawn(GetParam(), env);
+  EXPECT_EQ(WaitExit(child.pid, 15), 2);
+  const std::string err = testing::ReadFile(child.stderr_path);
+  EXPECT_NE(err.find("JWT_ISSUER"), std::string::npos) << err;
+  EXPECT_NE(err.find("LOG_LEVEL"), std::string::npos) << err;
+  EXPECT_EQ(err.find(canary), std::string::npos) << err;
+}
+
+std::vector<std::string> Binaries() {
+  return absl::StrSplit(OUTCALL_SERVICE_BINARIES, ';');
+}
+
+INSTANTIATE_TEST_SUITE_P(AllServices, ServiceProcess, ::testing::ValuesIn(Binaries()),
+                         [](const auto& info) {
+                           std::string n = info.param.substr(info.param.rfind('/') + 1);
+                           for (auto& ch : n) {
+                             if (ch == '-') ch = '_';
+                           }
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace outcall
