@@ -59,14 +59,17 @@ TEST_F(ConstraintsTest, BadRowsAreRefusedWithTheExpectedSqlstate) {
   for (const auto& k : cases) {
     SCOPED_TRACE("constraint_cases.sql:" + std::to_string(k.line) + " " + k.what);
     ASSERT_NE(k.expect, "ok");
-    tx.exec("SAVEPOINT case_sp");
     std::string got = "ok";
-    try {
-      tx.exec(k.sql);
-    } catch (const pqxx::sql_error& e) {
-      got = e.sqlstate();
+    {
+      // A savepoint per case; it is rolled back whatever happens, so cases stay independent.
+      pqxx::subtransaction sp(tx, "case");
+      try {
+        sp.exec(k.sql);
+        sp.abort();
+      } catch (const pqxx::sql_error& e) {
+        got = e.sqlstate();
+      }
     }
-    tx.exec("ROLLBACK TO SAVEPOINT case_sp");
     EXPECT_EQ(got, k.expect) << k.sql;
   }
 }
@@ -79,14 +82,16 @@ TEST_F(ConstraintsTest, SaneRowsAndForwardTransitionsAreAccepted) {
   tx.exec(testing::ReadFile(std::string(OUTCALL_SQL_TEST_DIR) + "/fixtures.sql"));
   for (const auto& k : cases) {
     SCOPED_TRACE("valid_cases.sql:" + std::to_string(k.line) + " " + k.what);
-    tx.exec("SAVEPOINT case_sp");
     std::string got = "ok";
-    try {
-      tx.exec(k.sql);
-    } catch (const pqxx::sql_error& e) {
-      got = e.sqlstate() + " " + e.what();
+    {
+      pqxx::subtransaction sp(tx, "case");
+      try {
+        sp.exec(k.sql);
+        sp.abort();
+      } catch (const pqxx::sql_error& e) {
+        got = e.sqlstate() + " " + e.what();
+      }
     }
-    tx.exec("ROLLBACK TO SAVEPOINT case_sp");
     EXPECT_EQ(got, "ok") << k.sql;
   }
 }

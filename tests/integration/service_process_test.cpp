@@ -15,9 +15,9 @@
 #include <sstream>
 #include <thread>
 
-#include "absl/strings/str_split.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "outcall/common/crypto.h"
+#include "outcall/common/strings.h"
 #include "test_database.h"
 
 namespace outcall {
@@ -137,7 +137,9 @@ TEST_P(ServiceProcess, BadConfigurationStopsWithTheVariableNamedAndNoSecret) {
 }
 
 std::vector<std::string> Binaries() {
-  return absl::StrSplit(OUTCALL_SERVICE_BINARIES, ';');
+  std::vector<std::string> out;
+  for (auto part : common::Split(OUTCALL_SERVICE_BINARIES, ',')) out.emplace_back(part);
+  return out;
 }
 
 INSTANTIATE_TEST_SUITE_P(AllServices, ServiceProcess, ::testing::ValuesIn(Binaries()),
