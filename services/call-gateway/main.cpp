@@ -1,6 +1,9 @@
 // call-gateway: builds the object graph from the environment and serves until SIGTERM.
+#include <grpcpp/support/server_interceptor.h>
+
 #include <cstdio>
 
+#include "outcall/common/auth_interceptor.h"
 #include "outcall/common/config.h"
 #include "outcall/common/grpc_server.h"
 #include "outcall/common/jwt.h"
@@ -28,7 +31,8 @@ int main() {
     spdlog::critical("{}", common::ToStd(verifier.status().message()));
     return 2;
   }
-  common::Authorizer authorizer(*std::move(verifier));
+  common::CallAuthenticator authenticator(common::Authorizer(*std::move(verifier)),
+                                          call_gateway::MethodPermissions());
 
   common::PgPool pool({.url = cc.database_url.Reveal(),
                        .size = cc.database_pool_size,
@@ -39,6 +43,7 @@ int main() {
   }
 
   common::GrpcServer server(common::GrpcOptionsFrom(cc));
+  server.AddInterceptorFactory(authenticator.NewInterceptorFactory());
   if (auto s = server.Start(); !s.ok()) {
     spdlog::critical("{}", common::ToStd(s.message()));
     return 1;

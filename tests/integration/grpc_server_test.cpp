@@ -9,7 +9,10 @@
 #include <grpcpp/grpcpp.h>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "outcall/common/auth_interceptor.h"
+#include "outcall/common/crypto.h"
 #include "outcall/common/grpc_server.h"
+#include "outcall/common/jwt.h"
 #include "outcall/v1/events.grpc.pb.h"
 
 namespace outcall {
@@ -117,6 +120,91 @@ TEST(GrpcServer, HealthMetricsLimitsAndGracefulShutdown) {
   Check(after, &st);
   EXPECT_FALSE(st.ok());
 }
+
+// A sink whose handler checks the interceptor's verdict first, as every handler must.
+class CheckingSink final : public v1::CallEventSink::CallbackService {
+ public:
+  CheckingSink(const common::CallAuthenticator* auth, bool check) : auth_(auth), check_(check) {}
+  grpc::ServerUnaryReactor* ApplyEvents(grpc::CallbackServerContext* ctx,
+                                        const v1::ApplyEventsRequest* req,
+                                        v1::ApplyEventsResponse* resp) override {
+    auto* r = ctx->DefaultReactor();
+    if (check_) {
+      if (auto p = auth_->Check(ctx); !p.ok()) {
+        r->Finish(grpc::Status(static_cast<grpc::StatusCode>(p.status().code()),
+                               std::string(p.status().message())));
+        return r;
+      }
+    }
+    ++handled;
+    r->Finish(grpc::Status::OK);
+    return r;
+  }
+  std::atomic<int> handled{0};
+
+ private:
+  const common::CallAuthenticator* auth_;
+  bool check_;
+};
+
+class AuthOverGrpc : public ::testing::TestWithParam<bool> {};
+
+TEST_P(AuthOverGrpc, TokensArePolicedPerMethodAndHealthStaysPublic) {
+  const bool handler_checks = GetParam();
+  const std::string secret = common::RandomHex(32);
+  common::JwtOptions jo;
+  jo.issuer = "outcall-test";
+  jo.audiences = {"outcall"};
+  jo.hs256_secrets = {common::Secret(secret)};
+  auto verifier = common::JwtVerifier::Create(jo);
+  ASSERT_TRUE(verifier.ok());
+  common::CallAuthenticator auth(
+      common::Authorizer(*std::move(verifier)),
+      {{"/outcall.v1.CallEventSink/ApplyEvents", common::Permission::kPublishEvents}});
+
+  common::GrpcServerOptions o;
+  o.listen_address = "127.0.0.1:0";
+  common::GrpcServer server(o);
+  CheckingSink sink(&auth, handler_checks);
+  server.AddService(&sink);
+  server.AddInterceptorFactory(auth.NewInterceptorFactory());
+  ASSERT_TRUE(server.Start().ok());
+  server.SetServing(true);
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server.port()),
+                                     grpc::InsecureChannelCredentials());
+
+  auto token = [&](std::vector<std::string> perms) {
+    common::JwtClaims c;
+    c.issuer = "outcall-test";
+    c.subject = "webhook-ingest";
+    c.audiences = {"outcall"};
+    c.permissions = std::move(perms);
+    return *common::SignJwt("HS256", secret, c);
+  };
+  auto call = [&](const std::string& bearer) {
+    auto stub = v1::CallEventSink::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    if (!bearer.empty()) ctx.AddMetadata("authorization", "Bearer " + bearer);
+    v1::ApplyEventsRequest req;
+    v1::ApplyEventsResponse resp;
+    return stub->ApplyEvents(&ctx, req, &resp).error_code();
+  };
+
+  EXPECT_EQ(call(""), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(call("not-a-token"), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(call(token({"calls:read"})), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(call(token({"events:publish"})), grpc::StatusCode::OK);
+  if (handler_checks) EXPECT_EQ(sink.handled.load(), 1);
+
+  Health::Stub health(channel);
+  grpc::Status st;
+  EXPECT_EQ(Check(health, &st), HealthCheckResponse::SERVING);
+  EXPECT_TRUE(st.ok());
+}
+
+// false: a handler that forgets to check still cannot answer OK to an unauthenticated caller.
+INSTANTIATE_TEST_SUITE_P(HandlerChecksOrNot, AuthOverGrpc, ::testing::Bool());
 
 TEST(GrpcServer, BusyPortIsAClearError) {
   common::GrpcServerOptions o;

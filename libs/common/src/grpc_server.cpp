@@ -89,6 +89,11 @@ GrpcServer::~GrpcServer() {
 
 void GrpcServer::AddService(grpc::Service* service) { services_.push_back(service); }
 
+void GrpcServer::AddInterceptorFactory(
+    std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> factory) {
+  interceptor_factories_.push_back(std::move(factory));
+}
+
 prometheus::Registry& GrpcServer::metrics() { return *registry_; }
 
 int GrpcServer::metrics_port() const {
@@ -120,6 +125,9 @@ absl::Status GrpcServer::Start() {
   for (grpc::Service* s : services_) builder.RegisterService(s);
 
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> factories;
+  // The service's own interceptors first, so the metrics see the status they may have set.
+  for (auto& f : interceptor_factories_) factories.push_back(std::move(f));
+  interceptor_factories_.clear();
   factories.push_back(std::make_unique<MetricsInterceptorFactory>(*registry_));
   builder.experimental().SetInterceptorCreators(std::move(factories));
 

@@ -10,4 +10,19 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env) {
   return c;
 }
 
+std::map<std::string, common::Permission> MethodPermissions() {
+  using common::Permission;
+  const std::string gw = "/outcall.v1.CallGateway/";
+  return {
+      {gw + "ListAgents", Permission::kReadCalls},
+      {gw + "InitiateCall", Permission::kPlaceCalls},
+      {gw + "CallPatient", Permission::kPlaceCalls},
+      {gw + "GetConversation", Permission::kReadCalls},
+      {gw + "EndCall", Permission::kPlaceCalls},
+      {gw + "EraseConversation", Permission::kPlaceCalls},
+      {gw + "WatchCallEvents", Permission::kReadCalls},
+      {"/outcall.v1.CallEventSink/ApplyEvents", Permission::kPublishEvents},
+  };
+}
+
 }  // namespace outcall::call_gateway

@@ -1,8 +1,12 @@
 // call-gateway's typed configuration, read once at start from the environment.
 #pragma once
 
+#include <map>
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "outcall/common/config.h"
+#include "outcall/common/jwt.h"
 
 namespace outcall::call_gateway {
 
@@ -12,5 +16,8 @@ struct ServiceConfig {
 };
 
 absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env);
+
+// The permission each RPC this service serves requires (full method name -> permission).
+std::map<std::string, common::Permission> MethodPermissions();
 
 }  // namespace outcall::call_gateway

@@ -10,4 +10,15 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env) {
   return c;
 }
 
+std::map<std::string, common::Permission> MethodPermissions() {
+  using common::Permission;
+  const std::string st = "/outcall.v1.Stats/";
+  return {
+      {st + "ListCalls", Permission::kReadCalls},
+      {st + "GetCallStats", Permission::kReadCalls},
+      {st + "GetDailyStats", Permission::kReadCalls},
+      {st + "ListCallErrors", Permission::kReadCalls},
+  };
+}
+
 }  // namespace outcall::stats

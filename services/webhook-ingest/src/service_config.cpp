@@ -9,4 +9,9 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env) {
   return c;
 }
 
+std::map<std::string, common::Permission> MethodPermissions() {
+  // Its gRPC port only serves health and metrics; the webhook itself is HTTPS.
+  return {};
+}
+
 }  // namespace outcall::webhook_ingest

@@ -1,8 +1,12 @@
 // webhook-ingest's typed configuration, read once at start from the environment.
 #pragma once
 
+#include <map>
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "outcall/common/config.h"
+#include "outcall/common/jwt.h"
 
 namespace outcall::webhook_ingest {
 
@@ -11,5 +15,8 @@ struct ServiceConfig {
 };
 
 absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env);
+
+// The permission each RPC this service serves requires (full method name -> permission).
+std::map<std::string, common::Permission> MethodPermissions();
 
 }  // namespace outcall::webhook_ingest

@@ -14,6 +14,9 @@
 namespace grpc {
 class Server;
 class Service;
+namespace experimental {
+class ServerInterceptorFactoryInterface;
+}  // namespace experimental
 }  // namespace grpc
 
 namespace prometheus {
@@ -46,6 +49,9 @@ class GrpcServer {
 
   // Services must outlive the server. Call before Start().
   void AddService(grpc::Service* service);
+  // Interceptors run in the order added, before the metrics one (e.g. the JWT check).
+  void AddInterceptorFactory(
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> factory);
   // The registry for the service's own metrics, exposed on the same /metrics endpoint.
   prometheus::Registry& metrics();
 
@@ -64,6 +70,8 @@ class GrpcServer {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::vector<grpc::Service*> services_;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptor_factories_;
   std::vector<std::string> service_names_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

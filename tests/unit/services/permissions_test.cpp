@@ -1,0 +1,67 @@
+// Every RPC a service serves has a permission in its table (a method missing from the table
+// would be denied to everyone), and no table names a method that does not exist.
+#include <gtest/gtest.h>
+
+#include <google/protobuf/descriptor.h>
+
+#include "outcall/v1/call_gateway.pb.h"
+#include "outcall/v1/events.pb.h"
+#include "outcall/v1/stats.pb.h"
+
+namespace outcall {
+namespace call_gateway {
+std::map<std::string, common::Permission> MethodPermissions();
+}
+namespace stats {
+std::map<std::string, common::Permission> MethodPermissions();
+}
+}  // namespace outcall
+
+#include "outcall/common/jwt.h"
+
+namespace outcall {
+namespace {
+
+namespace pb = google::protobuf;
+
+std::set<std::string> Methods(std::initializer_list<const pb::ServiceDescriptor*> services) {
+  std::set<std::string> out;
+  for (const auto* s : services) {
+    for (int i = 0; i < s->method_count(); ++i) {
+      out.insert("/" + s->full_name() + "/" + s->method(i)->name());
+    }
+  }
+  return out;
+}
+
+std::set<std::string> Keys(const std::map<std::string, common::Permission>& table) {
+  std::set<std::string> out;
+  for (const auto& [k, v] : table) out.insert(k);
+  return out;
+}
+
+TEST(MethodPermissions, CallGatewayCoversExactlyItsRpcs) {
+  const auto table = call_gateway::MethodPermissions();
+  EXPECT_EQ(Keys(table), Methods({pb::DescriptorPool::generated_pool()->FindServiceByName(
+                                      "outcall.v1.CallGateway"),
+                                  pb::DescriptorPool::generated_pool()->FindServiceByName(
+                                      "outcall.v1.CallEventSink")}));
+  // Placing, ending and erasing calls need the write permission; reading never does.
+  EXPECT_EQ(table.at("/outcall.v1.CallGateway/InitiateCall"), common::Permission::kPlaceCalls);
+  EXPECT_EQ(table.at("/outcall.v1.CallGateway/EndCall"), common::Permission::kPlaceCalls);
+  EXPECT_EQ(table.at("/outcall.v1.CallGateway/EraseConversation"), common::Permission::kPlaceCalls);
+  EXPECT_EQ(table.at("/outcall.v1.CallGateway/GetConversation"), common::Permission::kReadCalls);
+  EXPECT_EQ(table.at("/outcall.v1.CallEventSink/ApplyEvents"), common::Permission::kPublishEvents);
+}
+
+TEST(MethodPermissions, StatsIsReadOnly) {
+  const auto table = stats::MethodPermissions();
+  EXPECT_EQ(Keys(table), Methods({pb::DescriptorPool::generated_pool()->FindServiceByName(
+                             "outcall.v1.Stats")}));
+  for (const auto& [method, permission] : table) {
+    EXPECT_EQ(permission, common::Permission::kReadCalls) << method;
+  }
+}
+
+}  // namespace
+}  // namespace outcall
