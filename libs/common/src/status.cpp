@@ -45,6 +45,16 @@ absl::Status StatusFromDbException(const std::exception& e) {
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
     return absl::UnavailableError("database connection lost");
   }
+  // libpqxx 6 raises these without an SQLSTATE, and not as sql_error: match by class.
+  if (dynamic_cast<const pqxx::statement_completion_unknown*>(&e) != nullptr) {
+    return absl::UnavailableError("database statement outcome unknown");
+  }
+  if (dynamic_cast<const pqxx::transaction_rollback*>(&e) != nullptr) {
+    return absl::AbortedError("transaction conflict, retry");
+  }
+  if (dynamic_cast<const pqxx::unique_violation*>(&e) != nullptr) {
+    return absl::AlreadyExistsError("duplicate record");
+  }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
     const std::string state = sql->sqlstate();
     if (state == "23505") return absl::AlreadyExistsError("duplicate record");
