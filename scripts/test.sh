@@ -16,7 +16,9 @@ if [ -z "${DATABASE_URL:-}" ]; then
   eval "$(bash scripts/pg.sh env "$cluster")"
 fi
 cleanup() {
-  if [ "$started_here" = 1 ]; then bash scripts/pg.sh stop "$cluster" >/dev/null 2>&1 || true; fi
+  # The test cluster is disposable (every test creates its own database): remove it, so nothing
+  # is left behind in /var/tmp when the clone itself goes away.
+  if [ "$started_here" = 1 ]; then bash scripts/pg.sh destroy "$cluster" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 

@@ -1,54 +1,200 @@
-// Masking of patient data in logs.
+// Unit tests for outcall/common/logging.h: PII masking and the JSON log line.
 #include "outcall/common/logging.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
 
 namespace outcall::common {
 namespace {
 
-TEST(MaskPhone, KeepsCountryCodeAndLastFour) {
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::Not;
+
+TEST(MaskPhoneTest, E164KeepsCountryCodeAndLastFour) {
   EXPECT_EQ(MaskPhone("+573001234567"), "+57******4567");
+  EXPECT_EQ(MaskPhone("+576012345678"), "+57******5678");
   EXPECT_EQ(MaskPhone("+14155552671"), "+1******2671");
-  EXPECT_EQ(MaskPhone("+593991234567"), "+593*****4567");
-  EXPECT_EQ(MaskPhone("3001234567"), "******4567");
-  EXPECT_EQ(MaskPhone("123"), "***");
+  EXPECT_EQ(MaskPhone("+447911123456"), "+44******3456");
+  EXPECT_EQ(MaskPhone("+35312345678"), "+353****5678");
 }
 
-TEST(MaskName, KeepsFirstLetterOfEachWord) {
-  EXPECT_EQ(MaskName("Juan Pérez"), "J*** P****");
-  EXPECT_EQ(MaskName("Ñusta María-José"), "Ñ**** M****-J***");
+TEST(MaskPhoneTest, OtherForms) {
+  EXPECT_EQ(MaskPhone("+57 300 123 4567"), "+57******4567");
+  EXPECT_EQ(MaskPhone("3001234567"), "******4567");
+  EXPECT_EQ(MaskPhone("(300) 123-4567"), "******4567");
+  // Without '+' the leading 57 is not known to be a country code.
+  EXPECT_EQ(MaskPhone("573001234567"), "********4567");
+}
+
+TEST(MaskPhoneTest, ShortAndEmpty) {
+  EXPECT_EQ(MaskPhone(""), "");
+  EXPECT_EQ(MaskPhone("1234"), "****");
+  EXPECT_EQ(MaskPhone("12345"), "*2345");
+  EXPECT_EQ(MaskPhone("+5712345"), "***2345");
+}
+
+TEST(MaskPhoneTest, NeverContainsTheMiddleDigits) {
+  for (const char* phone : {"+573001234567", "3001234567", "+57 300 123 4567"}) {
+    const std::string masked = MaskPhone(phone);
+    EXPECT_THAT(masked, Not(HasSubstr("300"))) << phone;
+    EXPECT_THAT(masked, Not(HasSubstr("123"))) << phone;
+  }
+}
+
+TEST(MaskNameTest, KeepsFirstLetterOfEachWord) {
+  EXPECT_EQ(MaskName("Juan Pérez"), "J*** P****");  // é is one character, one '*'
+  EXPECT_EQ(MaskName("María José Gómez-Ñáñez"), "M**** J*** G****-Ñ****");
+  EXPECT_EQ(MaskName("Ángela"), "Á*****");  // a multi-byte first letter is kept whole
+  EXPECT_EQ(MaskName("O'Neil"), "O'N***");
+  EXPECT_EQ(MaskName("Ana"), "A**");
+  EXPECT_EQ(MaskName("A"), "A");
   EXPECT_EQ(MaskName(""), "");
 }
 
-TEST(RedactPhones, MasksPhoneLikeRunsOnly) {
-  EXPECT_EQ(RedactPhones("calling +57 300 123 4567 now"), "calling +** *** *** **67 now");
-  EXPECT_EQ(RedactPhones("to=3001234567."), "to=********67.");
-  EXPECT_EQ(RedactPhones("conversation conv_12345678 on port 50051"),
-            "conversation conv_12345678 on port 50051");
-  EXPECT_EQ(RedactPhones("took 183 ms, 2 retries"), "took 183 ms, 2 retries");
-  EXPECT_EQ(RedactPhones("300-123-4567"), "***-***-**67");
-  EXPECT_EQ(RedactPhones(""), "");
+TEST(MaskNameTest, OutputIsValidUtf8WithoutTheHiddenLetters) {
+  const std::string masked = MaskName("José Núñez");
+  EXPECT_EQ(masked, "J*** N****");
+  EXPECT_THAT(masked, Not(HasSubstr("ú")));
+  EXPECT_THAT(masked, Not(HasSubstr("ñ")));
 }
 
-TEST(AppendJsonEscaped, EscapesWhatJsonNeeds) {
+TEST(RedactPhonesTest, MasksPhonesInsideSentences) {
+  EXPECT_EQ(RedactPhones("Llamando a +57 300 123 4567 ahora"),
+            "Llamando a +** *** *** **67 ahora");
+  EXPECT_EQ(RedactPhones("paciente 3001234567."), "paciente ********67.");
+  EXPECT_EQ(RedactPhones("+573001234567"), "+**********67");
+  EXPECT_EQ(RedactPhones("tel:3001234567, ok"), "tel:********67, ok");
+  EXPECT_EQ(RedactPhones("(300-123-4567)"), "(***-***-**67)");
+  EXPECT_EQ(RedactPhones("from 3001234567 to +14155552671"),
+            "from ********67 to +*********71");
+}
+
+TEST(RedactPhonesTest, NoPhoneDigitsSurvive) {
+  const std::string out =
+      RedactPhones("call to +57 300 123 4567 failed, retry 3001234567 later (x=6012345678)");
+  EXPECT_THAT(out, Not(HasSubstr("300")));
+  EXPECT_THAT(out, Not(HasSubstr("123")));
+  EXPECT_THAT(out, Not(HasSubstr("4567")));
+  EXPECT_THAT(out, Not(HasSubstr("601")));
+  EXPECT_THAT(out, HasSubstr("call to +"));
+  EXPECT_THAT(out, HasSubstr("failed, retry "));
+  EXPECT_THAT(out, HasSubstr("later (x="));
+}
+
+TEST(RedactPhonesTest, LeavesIdentifiersShortNumbersAndWordsAlone) {
+  for (const char* text :
+       {"conv_12345678", "listening on port 50051", "hello world", "agent_7f3a9c21e5",
+        "order12345678", "12345678abc", "attempt 3 of 5", "", "+", "123456", "v1.2.3"}) {
+    EXPECT_EQ(RedactPhones(text), text);
+  }
+}
+
+TEST(RedactPhonesTest, SevenDigitRunIsMasked) {
+  EXPECT_EQ(RedactPhones("id 1234567"), "id *****67");
+  EXPECT_EQ(RedactPhones("id 123456"), "id 123456");
+}
+
+// A phone number next to non-ASCII punctuation (no-break space, inverted question mark,
+// ellipsis) is not "part of a longer word", so it must be masked like after an ASCII space.
+TEST(RedactPhonesTest, MasksPhonesNextToNonAsciiPunctuation) {
+  EXPECT_THAT(RedactPhones("tel\u00a03001234567"), Not(HasSubstr("3001234567")));
+  EXPECT_THAT(RedactPhones("\u00bf3001234567?"), Not(HasSubstr("3001234567")));
+  EXPECT_THAT(RedactPhones("llamar a 3001234567\u2026"), Not(HasSubstr("3001234567")));
+}
+
+TEST(AppendJsonEscapedTest, EscapesSpecialCharacters) {
+  std::string out = "prefix:";
+  AppendJsonEscaped(out, "say \"hi\" \\ path\nnew\rret\ttab");
+  EXPECT_EQ(out, "prefix:say \\\"hi\\\" \\\\ path\\nnew\\rret\\ttab");
+}
+
+TEST(AppendJsonEscapedTest, EscapesControlCharacters) {
   std::string out;
-  AppendJsonEscaped(out, "a\"b\\c\nd\te\x01");
-  EXPECT_EQ(out, "a\\\"b\\\\c\\nd\\te\\u0001");
+  AppendJsonEscaped(out, std::string("a\x01" "b\x1f" "c\0d\x08", 8));
+  EXPECT_EQ(out, "a\\u0001b\\u001fc\\u0000d\\u0008");
 }
 
-TEST(InitLogging, WritesMaskedJsonLines) {
-  ASSERT_TRUE(InitLogging({"unit-test", "info", true}).ok());
+TEST(AppendJsonEscapedTest, PassesPrintableAndUtf8Unchanged) {
+  std::string out;
+  AppendJsonEscaped(out, "Pérez / ñ {} ' \x7f");
+  EXPECT_EQ(out, "Pérez / ñ {} ' \x7f");
+}
+
+TEST(AppendJsonEscapedTest, ResultParsesBackAsJson) {
+  const std::string original = std::string("q\"b\\n\nr\rt\tc\x02z\x1fé", 16);
+  std::string doc = "\"";
+  AppendJsonEscaped(doc, original);
+  doc += "\"";
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(doc, ec);
+  ASSERT_FALSE(ec) << ec.message() << " in " << doc;
+  ASSERT_TRUE(v.is_string());
+  EXPECT_EQ(std::string(v.as_string()), original);
+}
+
+TEST(InitLoggingTest, RejectsUnknownLevel) {
+  const absl::Status s = InitLogging({.service = "unit", .level = "verbose", .json = true});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("verbose"));
+}
+
+// Everything the capture saw, split into non-empty lines.
+std::vector<std::string> Lines(const std::string& captured) {
+  std::vector<std::string> lines = absl::StrSplit(captured, '\n', absl::SkipEmpty());
+  return lines;
+}
+
+TEST(InitLoggingTest, JsonLineHasFieldsAndMasksPhones) {
+  ASSERT_TRUE(InitLogging({.service = "call-gateway", .level = "info", .json = true}).ok());
   ::testing::internal::CaptureStderr();
-  spdlog::info("dialling {} for {}", "+573001234567", MaskName("Juan Pérez"));
-  spdlog::debug("hidden below the level");
-  const std::string out = ::testing::internal::GetCapturedStderr();
-  EXPECT_NE(out.find("\"level\":\"info\""), std::string::npos) << out;
-  EXPECT_NE(out.find("\"service\":\"unit-test\""), std::string::npos) << out;
-  EXPECT_NE(out.find("\"ts\":\""), std::string::npos) << out;
-  EXPECT_EQ(out.find("3001234567"), std::string::npos) << out;
-  EXPECT_EQ(out.find("Pérez"), std::string::npos) << out;
-  EXPECT_EQ(out.find("hidden"), std::string::npos) << out;
-  EXPECT_FALSE(InitLogging({"unit-test", "loud", true}).ok());
+  spdlog::debug("hidden at info level {}", 1);
+  spdlog::info("placing call to +573001234567 for {} \"quoted\"", MaskName("Juan Pérez"));
+  spdlog::default_logger()->flush();
+  const std::string captured = ::testing::internal::GetCapturedStderr();
+
+  const std::vector<std::string> lines = Lines(captured);
+  ASSERT_EQ(lines.size(), 1u) << captured;
+  EXPECT_THAT(captured, Not(HasSubstr("hidden at info level")));
+  EXPECT_THAT(captured, Not(HasSubstr("3001234567")));
+  EXPECT_THAT(captured, Not(HasSubstr("Juan")));
+
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(lines[0], ec);
+  ASSERT_FALSE(ec) << ec.message() << ": " << lines[0];
+  ASSERT_TRUE(v.is_object());
+  const boost::json::object& o = v.as_object();
+  ASSERT_TRUE(o.contains("ts"));
+  ASSERT_TRUE(o.contains("level"));
+  ASSERT_TRUE(o.contains("service"));
+  ASSERT_TRUE(o.contains("msg"));
+  EXPECT_THAT(std::string(o.at("ts").as_string()),
+              MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z"));
+  EXPECT_EQ(o.at("level").as_string(), "info");
+  EXPECT_EQ(o.at("service").as_string(), "call-gateway");
+  EXPECT_EQ(o.at("msg").as_string(),
+            "placing call to +**********67 for J*** P**** \"quoted\"");
+}
+
+TEST(InitLoggingTest, TextFormatAlsoMasks) {
+  ASSERT_TRUE(InitLogging({.service = "stats", .level = "warn", .json = false}).ok());
+  ::testing::internal::CaptureStderr();
+  spdlog::info("dropped at warn level");
+  spdlog::warn("retrying 3001234567");
+  spdlog::default_logger()->flush();
+  const std::string captured = ::testing::internal::GetCapturedStderr();
+  const std::vector<std::string> lines = Lines(captured);
+  ASSERT_EQ(lines.size(), 1u) << captured;
+  EXPECT_THAT(lines[0], HasSubstr("stats: retrying ********67"));
+  EXPECT_THAT(lines[0], HasSubstr("warn"));
+  EXPECT_THAT(captured, Not(HasSubstr("3001234567")));
+  EXPECT_THAT(captured, Not(HasSubstr("dropped at warn level")));
 }
 
 }  // namespace
