@@ -182,16 +182,34 @@ std::vector<std::string> SplitPem(const std::string& bundle) {
   return out;
 }
 
-bool IsLoopbackUrl(std::string_view url) {
-  std::string_view rest = url.substr(url.find("://") + 3);
-  rest = rest.substr(0, rest.find('/'));
-  std::string_view host = rest;
-  if (std::string_view(rest).starts_with("[")) {
-    host = rest.substr(0, rest.find(']') + 1);
-  } else if (const size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
-    host = rest.substr(0, colon);
+bool IsLoopbackIpv4(std::string_view host) {
+  const auto parts = Split(host, '.');
+  if (parts.size() != 4 || parts[0] != "127") return false;
+  for (auto p : parts) {
+    int64_t v = 0;
+    if (p.empty() || p.size() > 3 || p.find_first_not_of("0123456789") != std::string_view::npos ||
+        !ParseInt(p, &v) || v > 255) {
+      return false;
+    }
   }
-  return host == "localhost" || host == "[::1]" || std::string_view(host).starts_with("127.");
+  return true;
+}
+
+// Only an exact loopback host counts: no user-info ("127.0.0.1@evil.test"), no look-alike
+// names ("127.0.0.1.evil.test", "localhost.evil.test").
+bool IsLoopbackUrl(std::string_view url) {
+  std::string_view authority = url.substr(url.find("://") + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (authority.find('@') != std::string_view::npos) return false;
+  std::string_view host = authority;
+  if (host.starts_with("[")) {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    host = host.substr(0, close + 1);
+  } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  return host == "localhost" || host == "[::1]" || IsLoopbackIpv4(host);
 }
 
 }  // namespace

@@ -15,9 +15,10 @@ namespace outcall::common {
 namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+// ASCII only: a phone next to Spanish punctuation ("¿3001234567?", a no-break space, "…") must
+// still be masked; over-masking digits glued to an accented letter is the safe side.
 bool IsWordChar(char c) {
-  return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-         static_cast<unsigned char>(c) >= 0x80;
+  return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
 class JsonMaskingFormatter final : public spdlog::formatter {
