@@ -64,9 +64,8 @@ class TempDir {
 
 // A freshly generated RSA public key in PEM form.
 std::string NewRsaPublicKeyPem() {
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_PKEY_Q_keygen(nullptr, nullptr,
-                                                                            "RSA", size_t{2048}),
-                                                          &EVP_PKEY_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048}), &EVP_PKEY_free);
   if (!key) std::abort();
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
   PEM_write_bio_PUBKEY(bio.get(), key.get());
@@ -92,14 +91,13 @@ TEST(EnvReaderTest, MissingRequiredVariablesAreNamed) {
   EXPECT_EQ(env.RequiredString("EMPTY_ONE"), "");
   const absl::Status s = env.Finish();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(s.message()),
-              AllOf(HasSubstr("FIRST_REQUIRED: is required but not set"),
-                    HasSubstr("EMPTY_ONE: is required but not set")));
+  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("FIRST_REQUIRED: is required but not set"),
+                                              HasSubstr("EMPTY_ONE: is required but not set")));
 }
 
 TEST(EnvReaderTest, IntParsesAndChecksRange) {
-  EnvReader env(LookupFrom({{"GOOD", "42"}, {"NEG", "-3"}, {"WORD", "many"}, {"BIG", "1000"},
-                            {"FLOAT", "1.5"}}));
+  EnvReader env(LookupFrom(
+      {{"GOOD", "42"}, {"NEG", "-3"}, {"WORD", "many"}, {"BIG", "1000"}, {"FLOAT", "1.5"}}));
   EXPECT_EQ(env.Int("GOOD", 7, 0, 100), 42);
   EXPECT_EQ(env.Int("NEG", 7, -10, 10), -3);
   EXPECT_EQ(env.Int("UNSET", 7, 0, 100), 7);
@@ -114,8 +112,14 @@ TEST(EnvReaderTest, IntParsesAndChecksRange) {
 }
 
 TEST(EnvReaderTest, Bool) {
-  EnvReader env(LookupFrom({{"T1", "true"}, {"T2", "YES"}, {"T3", " 1 "}, {"T4", "On"},
-                            {"F1", "false"}, {"F2", "no"}, {"F3", "0"}, {"F4", "OFF"},
+  EnvReader env(LookupFrom({{"T1", "true"},
+                            {"T2", "YES"},
+                            {"T3", " 1 "},
+                            {"T4", "On"},
+                            {"F1", "false"},
+                            {"F2", "no"},
+                            {"F3", "0"},
+                            {"F4", "OFF"},
                             {"BAD", "maybe"}}));
   for (const char* name : {"T1", "T2", "T3", "T4"}) EXPECT_TRUE(env.Bool(name, false)) << name;
   for (const char* name : {"F1", "F2", "F3", "F4"}) EXPECT_FALSE(env.Bool(name, true)) << name;
@@ -334,7 +338,8 @@ TEST_F(CommonConfigTest, MissingRequiredVariablesAreNamed) {
   EnvReader reader(LookupFrom({}));
   Read(reader);
   const std::string m = Message(reader);
-  EXPECT_THAT(m, HasSubstr("DATABASE_URL: is required but neither it nor DATABASE_URL_FILE is set"));
+  EXPECT_THAT(m,
+              HasSubstr("DATABASE_URL: is required but neither it nor DATABASE_URL_FILE is set"));
   EXPECT_THAT(m, HasSubstr("JWT_ISSUER: is required but not set"));
   EXPECT_THAT(m, HasSubstr("JWT_AUDIENCE: is required but not set"));
   EXPECT_THAT(m, HasSubstr("JWT_HS256_SECRET: no JWT key configured"));
@@ -519,9 +524,9 @@ TEST_F(CommonConfigTest, AllErrorsReportedTogether) {
   const absl::Status s = reader.Finish();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   const std::string m(s.message());
-  for (const char* name : {"LOG_LEVEL", "DATABASE_URL", "DATABASE_POOL_SIZE",
-                           "DEFAULT_COUNTRY_CODE", "CLINIC_TIMEZONE", "JWT_ISSUER",
-                           "JWT_AUDIENCE", "JWT_HS256_SECRET"}) {
+  for (const char* name :
+       {"LOG_LEVEL", "DATABASE_URL", "DATABASE_POOL_SIZE", "DEFAULT_COUNTRY_CODE",
+        "CLINIC_TIMEZONE", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_HS256_SECRET"}) {
     EXPECT_THAT(m, HasSubstr(std::string(name) + ": ")) << name;
   }
 }
@@ -608,8 +613,9 @@ TEST_F(ElevenLabsConfigTest, InvalidValuesAreNamed) {
 }
 
 TEST_F(ElevenLabsConfigTest, PlainHttpOnlyForLoopback) {
-  for (const char* url : {"http://127.0.0.1:1234", "http://127.0.0.1:1234/", "http://localhost:8080",
-                          "http://[::1]:8080", "https://api.elevenlabs.io"}) {
+  for (const char* url :
+       {"http://127.0.0.1:1234", "http://127.0.0.1:1234/", "http://localhost:8080",
+        "http://[::1]:8080", "https://api.elevenlabs.io"}) {
     SCOPED_TRACE(url);
     env_["ELEVENLABS_BASE_URL"] = url;
     EnvReader reader(LookupFrom(env_));

@@ -65,8 +65,9 @@ TEST(HmacSha256Test, ComputeMatchesComputeHex) {
 TEST(HmacSha256Test, StreamingInPiecesEqualsOneShot) {
   const std::string key = RandomHex(32);
   std::string body;
-  for (int i = 0; i < 1000; ++i) body += "{\"type\":\"post_call_transcription\",\"i\":" +
-                                         std::to_string(i) + "}\n";
+  for (int i = 0; i < 1000; ++i) {
+    body += "{\"type\":\"post_call_transcription\",\"i\":" + std::to_string(i) + "}\n";
+  }
   const std::string one_shot = HmacSha256::ComputeHex(key, body);
 
   for (size_t piece : {size_t{1}, size_t{7}, size_t{64}, size_t{1000}, body.size()}) {
@@ -113,8 +114,7 @@ TEST(HmacSha256Test, MoveKeepsState) {
 TEST(HmacSha256Test, ElevenLabsStyleSignature) {
   const std::string secret = RandomHex(32);
   const std::string timestamp = "1735689600";
-  std::string body =
-      R"({"type":"post_call_transcription","data":{"conversation_id":"conv_01"}})";
+  std::string body = R"({"type":"post_call_transcription","data":{"conversation_id":"conv_01"}})";
   const std::string signature = HmacSha256::ComputeHex(secret, timestamp + "." + body);
   EXPECT_THAT(signature, MatchesRegex("[0-9a-f]{64}"));
   EXPECT_EQ(signature, HmacSha256::ComputeHex(secret, timestamp + "." + body));
@@ -130,8 +130,7 @@ TEST(HmacSha256Test, ElevenLabsStyleSignature) {
 }
 
 TEST(Sha256Test, KnownVectors) {
-  EXPECT_EQ(Sha256::Hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256::Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(Sha256::Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(Sha256::Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");

@@ -23,6 +23,7 @@ TEST(MaskPhoneTest, E164KeepsCountryCodeAndLastFour) {
   EXPECT_EQ(MaskPhone("+14155552671"), "+1******2671");
   EXPECT_EQ(MaskPhone("+447911123456"), "+44******3456");
   EXPECT_EQ(MaskPhone("+35312345678"), "+353****5678");
+  EXPECT_EQ(MaskPhone("+593991234567"), "+593*****4567");
 }
 
 TEST(MaskPhoneTest, OtherForms) {
@@ -53,6 +54,7 @@ TEST(MaskNameTest, KeepsFirstLetterOfEachWord) {
   EXPECT_EQ(MaskName("María José Gómez-Ñáñez"), "M**** J*** G****-Ñ****");
   EXPECT_EQ(MaskName("Ángela"), "Á*****");  // a multi-byte first letter is kept whole
   EXPECT_EQ(MaskName("O'Neil"), "O'N***");
+  EXPECT_EQ(MaskName("Ñusta María-José"), "Ñ**** M****-J***");
   EXPECT_EQ(MaskName("Ana"), "A**");
   EXPECT_EQ(MaskName("A"), "A");
   EXPECT_EQ(MaskName(""), "");
@@ -66,14 +68,12 @@ TEST(MaskNameTest, OutputIsValidUtf8WithoutTheHiddenLetters) {
 }
 
 TEST(RedactPhonesTest, MasksPhonesInsideSentences) {
-  EXPECT_EQ(RedactPhones("Llamando a +57 300 123 4567 ahora"),
-            "Llamando a +** *** *** **67 ahora");
+  EXPECT_EQ(RedactPhones("Llamando a +57 300 123 4567 ahora"), "Llamando a +** *** *** **67 ahora");
   EXPECT_EQ(RedactPhones("paciente 3001234567."), "paciente ********67.");
   EXPECT_EQ(RedactPhones("+573001234567"), "+**********67");
   EXPECT_EQ(RedactPhones("tel:3001234567, ok"), "tel:********67, ok");
   EXPECT_EQ(RedactPhones("(300-123-4567)"), "(***-***-**67)");
-  EXPECT_EQ(RedactPhones("from 3001234567 to +14155552671"),
-            "from ********67 to +*********71");
+  EXPECT_EQ(RedactPhones("from 3001234567 to +14155552671"), "from ********67 to +*********71");
 }
 
 TEST(RedactPhonesTest, NoPhoneDigitsSurvive) {
@@ -117,7 +117,7 @@ TEST(AppendJsonEscapedTest, EscapesSpecialCharacters) {
 
 TEST(AppendJsonEscapedTest, EscapesControlCharacters) {
   std::string out;
-  AppendJsonEscaped(out, std::string("a\x01" "b\x1f" "c\0d\x08", 8));
+  AppendJsonEscaped(out, std::string("a\001b\037c\0d\010", 8));
   EXPECT_EQ(out, "a\\u0001b\\u001fc\\u0000d\\u0008");
 }
 
@@ -178,8 +178,7 @@ TEST(InitLoggingTest, JsonLineHasFieldsAndMasksPhones) {
               MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z"));
   EXPECT_EQ(o.at("level").as_string(), "info");
   EXPECT_EQ(o.at("service").as_string(), "call-gateway");
-  EXPECT_EQ(o.at("msg").as_string(),
-            "placing call to +**********67 for J*** P**** \"quoted\"");
+  EXPECT_EQ(o.at("msg").as_string(), "placing call to +**********67 for J*** P**** \"quoted\"");
 }
 
 TEST(InitLoggingTest, TextFormatAlsoMasks) {

@@ -34,9 +34,8 @@ TEST_P(ColombianMobileFormsTest, AllGiveTheSameE164Number) {
 INSTANTIATE_TEST_SUITE_P(Forms, ColombianMobileFormsTest,
                          ::testing::Values("3001234567", "573001234567", "+573001234567",
                                            "+57 300 123 4567", "(300) 123-4567",
-                                           "0057 300 123 4567", "300.123.4567",
-                                           " 300 123 4567 ", "+57 (300) 123-4567",
-                                           "300\t123\t4567"));
+                                           "0057 300 123 4567", "300.123.4567", " 300 123 4567 ",
+                                           "+57 (300) 123-4567", "300\t123\t4567"));
 
 TEST(NormalizePhoneTest, DefaultArgumentIsColombia) {
   // The same national number with an explicit "57" and with the default argument.
@@ -129,16 +128,14 @@ TEST(NormalizePhoneTest, RefusesTooLong) {
 }
 
 TEST(NormalizePhoneTest, RefusesNanpNumbersOfTheWrongShape) {
-  ExpectRefused("+1415555267", "numbers under +1 have 10 digits after the country code, this one "
-                               "has 9");
+  ExpectRefused("+1415555267",
+                "numbers under +1 have 10 digits after the country code, this one has 9");
   ExpectRefused("+141555526711", "this one has 11");
   ExpectRefused("+10155552671", "cannot start with 0 or 1");  // area code starts with 0
   ExpectRefused("+14151552671", "cannot start with 0 or 1");  // exchange starts with 1
 }
 
-TEST(NormalizePhoneTest, RefusesTooShortForeignNumber) {
-  ExpectRefused("+34123", "too short");
-}
+TEST(NormalizePhoneTest, RefusesTooShortForeignNumber) { ExpectRefused("+34123", "too short"); }
 
 TEST(NormalizePhoneTest, OtherDefaultCountry) {
   const auto spain = NormalizePhone("612345678", "34");
@@ -176,6 +173,7 @@ TEST(CountryCallingCodeTest, KnownCodes) {
   EXPECT_EQ(CountryCallingCode("+34612345678"), "34");
   EXPECT_EQ(CountryCallingCode("+5215512345678"), "52");
   EXPECT_EQ(CountryCallingCode("+35312345678"), "353");
+  EXPECT_EQ(CountryCallingCode("+593991234567"), "593");
   EXPECT_EQ(CountryCallingCode("+74951234567"), "7");
 }
 

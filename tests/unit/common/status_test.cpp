@@ -105,6 +105,9 @@ TEST(StatusFromDbExceptionTest, UniqueViolationIsAlreadyExists) {
   const absl::Status s = StatusFromDbException(e);
   EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
   ExpectNoSql(s);
+  // Identified by its class even without an SQLSTATE.
+  EXPECT_EQ(StatusFromDbException(pqxx::unique_violation("ERROR: duplicate", kSql)).code(),
+            absl::StatusCode::kAlreadyExists);
 }
 
 TEST(StatusFromDbExceptionTest, OtherIntegrityViolationsAreFailedPrecondition) {
@@ -155,8 +158,7 @@ TEST(StatusFromDbExceptionTest, SqlStatesWithoutADedicatedClass) {
 // transaction_rollback -> failure, not from sql_error, and carry no SQLSTATE. status.h promises
 // ABORTED for them ("serialization failure and deadlock ABORTED") so callers retry.
 TEST(StatusFromDbExceptionTest, SerializationFailureAndDeadlockAsThrownByLibpqxx6AreAborted) {
-  EXPECT_EQ(StatusFromDbException(pqxx::serialization_failure("ERROR: could not serialize"))
-                .code(),
+  EXPECT_EQ(StatusFromDbException(pqxx::serialization_failure("ERROR: could not serialize")).code(),
             absl::StatusCode::kAborted);
   EXPECT_EQ(StatusFromDbException(pqxx::deadlock_detected("ERROR: deadlock detected")).code(),
             absl::StatusCode::kAborted);
@@ -164,6 +166,10 @@ TEST(StatusFromDbExceptionTest, SerializationFailureAndDeadlockAsThrownByLibpqxx
 
 TEST(StatusFromDbExceptionTest, InDoubtIsUnavailable) {
   EXPECT_EQ(StatusFromDbException(pqxx::in_doubt_error("commit outcome unknown")).code(),
+            absl::StatusCode::kUnavailable);
+  // 40003 in libpqxx 6: a transaction_rollback whose outcome is unknown must not be retried
+  // blindly as ABORTED.
+  EXPECT_EQ(StatusFromDbException(pqxx::statement_completion_unknown("outcome unknown")).code(),
             absl::StatusCode::kUnavailable);
 }
 

@@ -1,0 +1,59 @@
+// A blocking HTTP(S) client over libcurl for calls to ElevenLabs and Twilio: a deadline on every
+// request, a cap on response size, connection reuse per thread, and errors that say whether the
+// request may already have reached the server (so a non-idempotent POST is never blindly retried).
+// Blocking: run it on a worker pool, never on a gRPC reactor or an Asio event loop.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace outcall::common {
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  HttpHeaders headers;  // may hold credentials: never logged by this client
+  std::string body;
+  absl::Duration timeout = absl::Seconds(10);
+  absl::Duration connect_timeout = absl::Seconds(3);
+};
+
+struct HttpResponse {
+  long status = 0;
+  HttpHeaders headers;  // names lower-cased
+  std::string body;
+
+  // The first header with this (lower-case) name, or "".
+  std::string_view Header(std::string_view name) const;
+};
+
+struct HttpClientOptions {
+  size_t max_response_bytes = 16 * 1024 * 1024;
+  std::string user_agent = "outcall/0.1";
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(HttpClientOptions options = {});
+
+  // Any HTTP status is a response (the caller interprets 4xx/5xx). Transport failures:
+  // DEADLINE_EXCEEDED (timeout), UNAVAILABLE (cannot connect, reset), RESOURCE_EXHAUSTED
+  // (response over the cap), INVALID_ARGUMENT (bad URL or method). See RequestMayHaveBeenSent.
+  absl::StatusOr<HttpResponse> Send(const HttpRequest& request) const;
+
+ private:
+  HttpClientOptions options_;
+};
+
+// True when a failed Send may have delivered the request (the connection was established and
+// bytes were written): the outcome is unknown and must be reconciled, not retried.
+bool RequestMayHaveBeenSent(const absl::Status& status);
+
+}  // namespace outcall::common

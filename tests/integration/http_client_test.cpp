@@ -1,0 +1,110 @@
+// The libcurl client against a real HTTP server on loopback.
+#include "outcall/common/http_client.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http_test_server.h"
+
+namespace outcall {
+namespace {
+
+using common::HttpClient;
+using common::HttpRequest;
+using testing::HttpTestServer;
+using testing::TestHttpRequest;
+using testing::TestHttpResponse;
+
+TEST(HttpClient, SendsMethodHeadersAndBodyAndReusesTheConnection) {
+  HttpTestServer server([](const TestHttpRequest& r) {
+    TestHttpResponse out;
+    out.status = r.method == "POST" ? 422 : 200;
+    out.headers["X-Seen-Key"] = r.headers.count("xi-api-key") ? "yes" : "no";
+    out.headers["Content-Type"] = "application/json";
+    out.body = r.method + " " + r.target + " " + r.body;
+    return out;
+  });
+  HttpClient client;
+  HttpRequest get;
+  get.url = server.base_url() + "/v1/convai/agents?page_size=2";
+  get.headers = {{"xi-api-key", "test-key"}};
+  auto a = client.Send(get);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->status, 200);
+  EXPECT_EQ(a->body, "GET /v1/convai/agents?page_size=2 ");
+  EXPECT_EQ(a->Header("x-seen-key"), "yes");
+  EXPECT_EQ(a->Header("content-type"), "application/json");
+
+  HttpRequest post;
+  post.method = "POST";
+  post.url = server.base_url() + "/v1/convai/twilio/outbound-call";
+  post.body = R"({"to_number":"+573001234567"})";
+  auto b = client.Send(post);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->status, 422);  // an HTTP error status is a response, not a transport failure
+  EXPECT_EQ(b->body, "POST /v1/convai/twilio/outbound-call " + post.body);
+  EXPECT_EQ(server.requests(), 2);
+  EXPECT_EQ(server.connections(), 1);  // keep-alive on the thread's handle
+}
+
+TEST(HttpClient, TimeoutAfterSendingIsMarkedMaybeSent) {
+  HttpTestServer server([](const TestHttpRequest&) {
+    TestHttpResponse out;
+    out.delay_ms = 1500;
+    return out;
+  });
+  HttpRequest post;
+  post.method = "POST";
+  post.url = server.base_url() + "/slow";
+  post.body = "{}";
+  post.timeout = absl::Milliseconds(300);
+  auto r = HttpClient().Send(post);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(common::RequestMayHaveBeenSent(r.status()));
+  EXPECT_EQ(server.requests(), 1);
+}
+
+TEST(HttpClient, RefusedConnectionWasNeverSent) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const int port = ntohs(a.sin_port);
+  close(fd);  // nothing listens there now
+  HttpRequest post;
+  post.method = "POST";
+  post.url = "http://127.0.0.1:" + std::to_string(port) + "/x";
+  auto r = HttpClient().Send(post);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(common::RequestMayHaveBeenSent(r.status()));
+}
+
+TEST(HttpClient, OversizedResponseAndBadInputAreClearErrors) {
+  HttpTestServer server([](const TestHttpRequest&) {
+    TestHttpResponse out;
+    out.body = std::string(64 * 1024, 'x');
+    return out;
+  });
+  HttpRequest get;
+  get.url = server.base_url() + "/big";
+  auto r = HttpClient({.max_response_bytes = 1024}).Send(get);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(HttpClient().Send(get).ok());
+
+  get.url = "ftp://127.0.0.1/x";
+  EXPECT_EQ(HttpClient().Send(get).status().code(), absl::StatusCode::kInvalidArgument);
+  get.url = server.base_url();
+  get.method = "GE T";
+  EXPECT_EQ(HttpClient().Send(get).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace outcall
