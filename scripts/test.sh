@@ -18,7 +18,7 @@ fi
 cleanup() {
   # The test cluster is disposable (every test creates its own database): remove it, so nothing
   # is left behind in /var/tmp when the clone itself goes away.
-  if [ "$started_here" = 1 ]; then bash scripts/pg.sh destroy "$cluster" >/dev/null 2>&1 || true; fi
+  if [ "$started_here" = 1 ]; then bash "$root/scripts/pg.sh" destroy "$cluster" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 

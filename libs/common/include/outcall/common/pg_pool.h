@@ -82,13 +82,7 @@ auto PgPool::InTransaction(Fn&& fn) -> std::invoke_result_t<Fn, pqxx::work&> {
   try {
     pqxx::work tx(**lease);
     Result result = fn(tx);
-    bool ok;
-    if constexpr (std::is_same_v<Result, absl::Status>) {
-      ok = result.ok();
-    } else {
-      ok = result.ok();
-    }
-    if (ok) tx.commit();
+    if (result.ok()) tx.commit();
     return result;
   } catch (const pqxx::broken_connection& e) {
     lease->Discard();
