@@ -1,0 +1,133 @@
+// ElevenLabs-Signature parsing and verification, with every bad vector.
+#include "outcall/common/webhook_signature.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace outcall::common {
+namespace {
+
+// Spaced like Python's json.dumps, as ElevenLabs' bodies are: a compact re-serialisation differs.
+constexpr std::string_view kBody =
+    R"({"type": "post_call_transcription", "event_timestamp": 1739537297, "data": )"
+    R"({"conversation_id": "conv_1", "transcript": [{"role": "agent", )"
+    R"("message": "Hola, \u00bfconfirma su cita?"}]}})";
+
+class WebhookSignatureTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    secret_ = "wsec_test_" + RandomHex(8);
+    now_ = absl::FromUnixSeconds(1739537297);
+  }
+  WebhookSignatureVerifier Verifier(std::vector<std::string> secrets = {}) const {
+    WebhookVerifierOptions o;
+    if (secrets.empty()) secrets = {secret_};
+    for (auto& s : secrets) o.secrets.emplace_back(s);
+    return WebhookSignatureVerifier(o);
+  }
+  std::string Header(int64_t t, std::string_view body) const {
+    return SignElevenLabsWebhook(secret_, t, body);
+  }
+  std::string V0(int64_t t, std::string_view body) const {
+    return HmacSha256::ComputeHex(secret_, std::to_string(t) + "." + std::string(body));
+  }
+  static void ExpectRefused(const absl::Status& s, std::string_view why) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated) << s;
+    EXPECT_NE(std::string(s.message()).find(why), std::string::npos) << s;
+  }
+
+  std::string secret_;
+  absl::Time now_;
+};
+
+TEST_F(WebhookSignatureTest, SignedBodyVerifiesInAnyElementOrder) {
+  const int64_t t = 1739537297;
+  const std::string header = Header(t, kBody);
+  EXPECT_EQ(header, "t=1739537297,v0=" + V0(t, kBody));
+  EXPECT_TRUE(Verifier().Verify(header, kBody, now_).ok());
+  EXPECT_TRUE(Verifier().Verify("v0=" + V0(t, kBody) + ",t=1739537297", kBody, now_).ok());
+  EXPECT_TRUE(Verifier().Verify(header + ",v1=ignored", kBody, now_).ok());
+}
+
+TEST_F(WebhookSignatureTest, ForgedOrTamperedIsRefused) {
+  const int64_t t = 1739537297;
+  ExpectRefused(Verifier({"wsec_other_" + RandomHex(8)}).Verify(Header(t, kBody), kBody, now_),
+                "does not match");
+  std::string flipped(kBody);
+  flipped[40] ^= 0x01;
+  ExpectRefused(Verifier().Verify(Header(t, kBody), flipped, now_), "does not match");
+  // A timestamp changed after signing.
+  ExpectRefused(Verifier().Verify("t=1739537296,v0=" + V0(t, kBody), kBody, now_),
+                "does not match");
+  // The JSON re-serialised (same content, other bytes) no longer matches: hash the raw bytes.
+  const std::string reserialised = boost::json::serialize(boost::json::parse(kBody));
+  ASSERT_NE(reserialised, std::string(kBody));
+  ExpectRefused(Verifier().Verify(Header(t, kBody), reserialised, now_), "does not match");
+}
+
+TEST_F(WebhookSignatureTest, TimestampWindowOnBothSides) {
+  const int64_t now = absl::ToUnixSeconds(now_);
+  EXPECT_TRUE(Verifier().Verify(Header(now - 29 * 60, kBody), kBody, now_).ok());
+  ExpectRefused(Verifier().Verify(Header(now - 31 * 60, kBody), kBody, now_), "too old");
+  EXPECT_TRUE(Verifier().Verify(Header(now + 2 * 60, kBody), kBody, now_).ok());
+  ExpectRefused(Verifier().Verify(Header(now + 10 * 60, kBody), kBody, now_), "future");
+}
+
+TEST_F(WebhookSignatureTest, MalformedHeadersAreRefused) {
+  const int64_t t = 1739537297;
+  const std::string v0 = V0(t, kBody);
+  ExpectRefused(Verifier().Verify("", kBody, now_), "missing");
+  ExpectRefused(Verifier().Verify("t=1739537297", kBody, now_), "no v0");
+  ExpectRefused(Verifier().Verify("v0=" + v0, kBody, now_), "no t");
+  // Spaces after the comma: " v0=" is not a v0 element (the SDKs do not trim either).
+  ExpectRefused(Verifier().Verify("t=1739537297, v0=" + v0, kBody, now_), "no v0");
+  ExpectRefused(Verifier().Verify("t=1739537297,t=1739537297,v0=" + v0, kBody, now_),
+                "repeated t");
+  ExpectRefused(Verifier().Verify("t=1739537297,v0=" + v0 + ",v0=" + v0, kBody, now_),
+                "repeated v0");
+  std::string upper = v0;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  ExpectRefused(Verifier().Verify("t=1739537297,v0=" + upper, kBody, now_), "lowercase hex");
+  ExpectRefused(Verifier().Verify("t=1739537297,v0=" + v0.substr(1), kBody, now_),
+                "lowercase hex");
+  ExpectRefused(Verifier().Verify("t=17395e7297,v0=" + v0, kBody, now_), "unix timestamp");
+  ExpectRefused(Verifier().Verify("t=-1,v0=" + v0, kBody, now_), "unix timestamp");
+  ExpectRefused(Verifier().Verify(std::string(600, 'a'), kBody, now_), "too long");
+}
+
+TEST_F(WebhookSignatureTest, RotationAcceptsEitherSecret) {
+  const std::string previous = "wsec_previous_" + RandomHex(8);
+  const std::string header = SignElevenLabsWebhook(previous, 1739537297, kBody);
+  EXPECT_TRUE(Verifier({secret_, previous}).Verify(header, kBody, now_).ok());
+  ExpectRefused(Verifier({secret_}).Verify(header, kBody, now_), "does not match");
+}
+
+TEST_F(WebhookSignatureTest, StreamingMatchesOneShotOverALargeBody) {
+  std::string body = R"({"type":"post_call_audio","data":{"full_audio":")";
+  body += std::string(3 * 1024 * 1024, 'A');
+  body += R"("}})";
+  const std::string header = Header(1739537297, body);
+  auto stream = Verifier().Start(header, now_);
+  ASSERT_TRUE(stream.ok());
+  for (size_t i = 0; i < body.size(); i += 65536) stream->Update(std::string_view(body).substr(i, 65536));
+  EXPECT_TRUE(stream->Finish().ok());
+
+  std::string tampered = body;
+  tampered[tampered.size() - 10] = 'B';
+  auto bad = Verifier().Start(header, now_);
+  ASSERT_TRUE(bad.ok());
+  bad->Update(tampered);
+  ExpectRefused(bad->Finish(), "does not match");
+  // A stale header fails before any body is read.
+  ExpectRefused(Verifier().Start(header, now_ + absl::Hours(1)).status(), "too old");
+}
+
+TEST(WebhookSignatureConfig, NoSecretIsAConfigurationError) {
+  WebhookSignatureVerifier v({});
+  EXPECT_EQ(v.Verify("t=1,v0=" + std::string(64, 'a'), "{}").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace outcall::common
