@@ -1,10 +1,6 @@
 // The gRPC bootstrap over real sockets: health flips with serving state and shutdown, the
 // Prometheus endpoint counts RPCs, message size limits are enforced.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <grpcpp/grpcpp.h>
 
@@ -12,6 +8,7 @@
 #include "outcall/common/auth_interceptor.h"
 #include "outcall/common/crypto.h"
 #include "outcall/common/grpc_server.h"
+#include "outcall/common/http_client.h"
 #include "outcall/common/jwt.h"
 #include "outcall/v1/events.grpc.pb.h"
 
@@ -21,26 +18,6 @@ namespace {
 using grpc::health::v1::Health;
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
-
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  (void)!write(fd, req.data(), req.size());
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return out;
-}
 
 HealthCheckResponse::ServingStatus Check(Health::Stub& stub, grpc::Status* status) {
   grpc::ClientContext ctx;
@@ -107,7 +84,12 @@ TEST(GrpcServer, HealthMetricsLimitsAndGracefulShutdown) {
               grpc::StatusCode::RESOURCE_EXHAUSTED);
   }
 
-  const std::string metrics = HttpGet(server.metrics_port(), "/metrics");
+  common::HttpRequest scrape;
+  scrape.url = "http://127.0.0.1:" + std::to_string(server.metrics_port()) + "/metrics";
+  auto scraped = common::HttpClient().Send(scrape);
+  ASSERT_TRUE(scraped.ok()) << scraped.status();
+  EXPECT_EQ(scraped->status, 200);
+  const std::string& metrics = scraped->body;
   EXPECT_NE(metrics.find("grpc_server_handled_total{"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("method=\"/outcall.v1.CallEventSink/ApplyEvents\""), std::string::npos);
   EXPECT_NE(metrics.find("grpc_server_handling_seconds_bucket"), std::string::npos);

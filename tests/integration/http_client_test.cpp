@@ -1,11 +1,7 @@
 // The libcurl client against a real HTTP server on loopback.
 #include "outcall/common/http_client.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "http_test_server.h"
 
@@ -69,15 +65,7 @@ TEST(HttpClient, TimeoutAfterSendingIsMarkedMaybeSent) {
 }
 
 TEST(HttpClient, RefusedConnectionWasNeverSent) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  const int port = ntohs(a.sin_port);
-  close(fd);  // nothing listens there now
+  const int port = testing::FreeLoopbackPort();  // nothing listens there
   HttpRequest post;
   post.method = "POST";
   post.url = "http://127.0.0.1:" + std::to_string(port) + "/x";

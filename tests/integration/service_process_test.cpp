@@ -18,22 +18,11 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "outcall/common/crypto.h"
 #include "outcall/common/strings.h"
+#include "http_test_server.h"
 #include "test_database.h"
 
 namespace outcall {
 namespace {
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 struct Child {
   pid_t pid = -1;
@@ -94,7 +83,7 @@ class ServiceProcess : public ::testing::TestWithParam<std::string> {};
 TEST_P(ServiceProcess, ServesHealthAndStopsCleanlyOnSigterm) {
   testing::TestDatabase db;
   ASSERT_TRUE(db.ok());
-  const int port = FreePort();
+  const int port = testing::FreeLoopbackPort();
   Child child = Spawn(GetParam(), BaseEnv(db.url(), port, common::RandomHex(32)));
   ASSERT_GT(child.pid, 0);
 
@@ -125,7 +114,7 @@ TEST_P(ServiceProcess, ServesHealthAndStopsCleanlyOnSigterm) {
 
 TEST_P(ServiceProcess, BadConfigurationStopsWithTheVariableNamedAndNoSecret) {
   const std::string canary = "canary-" + common::RandomHex(16);
-  auto env = BaseEnv("postgresql://u:" + canary + "@127.0.0.1:1/x", FreePort(), canary + canary);
+  auto env = BaseEnv("postgresql://u:" + canary + "@127.0.0.1:1/x", testing::FreeLoopbackPort(), canary + canary);
   env.erase("JWT_ISSUER");
   env["LOG_LEVEL"] = "loud";
   Child child = Spawn(GetParam(), env);

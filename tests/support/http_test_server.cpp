@@ -14,6 +14,12 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+int FreeLoopbackPort() {
+  asio::io_context io;
+  tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return probe.local_endpoint().port();
+}
+
 struct HttpTestServer::Impl {
   asio::io_context io;
   tcp::acceptor acceptor{io};

@@ -11,6 +11,9 @@
 
 namespace outcall::testing {
 
+// A TCP port on 127.0.0.1 that nothing listened on a moment ago.
+int FreeLoopbackPort();
+
 struct TestHttpRequest {
   std::string method;
   std::string target;
