@@ -3,12 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include <pqxx/pqxx>
 
 #include "outcall/common/crypto.h"
+#include "outcall/common/files.h"
 #include "outcall/common/migrations.h"
 
 namespace outcall::testing {
@@ -62,10 +61,9 @@ void TestDatabase::Migrate() const {
 }
 
 std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto contents = common::ReadWholeFile(path);
+  EXPECT_TRUE(contents.has_value()) << "cannot read " << path;
+  return contents.value_or("");
 }
 
 }  // namespace outcall::testing

@@ -1,9 +1,8 @@
 #include "outcall/common/config.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
+#include "outcall/common/files.h"
 #include "outcall/common/strings.h"
 
 namespace outcall::common {
@@ -58,14 +57,12 @@ Secret EnvReader::SecretValue(std::string_view name, bool required) {
     return {};
   }
   if (file) {
-    std::ifstream in(*file, std::ios::binary);
-    if (!in) {
+    auto contents = ReadWholeFile(*file);
+    if (!contents) {
       AddError(file_var, Cat("cannot read file ", *file));
       return {};
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string value = ss.str();
+    std::string value = *std::move(contents);
     if (!value.empty() && value.back() == '\n') value.pop_back();
     if (!value.empty() && value.back() == '\r') value.pop_back();
     if (value.empty()) {
@@ -155,14 +152,9 @@ bool IsHostPort(std::string_view s) {
 }
 
 std::string ReadFileOrError(EnvReader& env, std::string_view var, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    env.AddError(var, Cat("cannot read file ", path));
-    return {};
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto contents = ReadWholeFile(path);
+  if (!contents) env.AddError(var, Cat("cannot read file ", path));
+  return contents.value_or("");
 }
 
 // Splits a PEM bundle into its "-----BEGIN PUBLIC KEY-----" blocks.

@@ -1,15 +1,14 @@
 #include "outcall/common/migrations.h"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <regex>
-#include <sstream>
 
 #include <pqxx/pqxx>
 
 #include "outcall/common/strings.h"
 #include "outcall/common/crypto.h"
+#include "outcall/common/files.h"
 #include "outcall/common/status.h"
 
 namespace outcall::common {
@@ -44,13 +43,12 @@ absl::StatusOr<std::vector<Migration>> LoadMigrations(const std::filesystem::pat
           Cat("two migrations share version ", version, ": ", it->second, ", ", name));
     }
     seen[version] = name;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
+    auto sql = ReadWholeFile(entry.path().string());
+    if (!sql) return absl::UnavailableError(Cat("cannot read migration ", name));
     Migration mig;
     mig.version = version;
     mig.name = name;
-    mig.sql = ss.str();
+    mig.sql = *std::move(sql);
     mig.checksum = Sha256::Hex(mig.sql);
     out.push_back(std::move(mig));
   }
