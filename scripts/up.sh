@@ -23,6 +23,10 @@ if [ ! -f .local/env ]; then
     echo "SIM_API_KEY=local_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   } > .local/env
 fi
+# Added later than the first lines: appended to an existing .local/env when missing.
+if ! grep -q '^SIM_TWILIO_AUTH_TOKEN=' .local/env; then
+  echo "SIM_TWILIO_AUTH_TOKEN=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" >> .local/env
+fi
 set -a
 # shellcheck disable=SC1091
 . .local/env
@@ -34,13 +38,19 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 ./build/tools/ops/outcall-migrate
 
+simulation=0
 if [ -z "${ELEVENLABS_API_KEY:-}" ]; then
-  echo "simulation mode: ELEVENLABS_API_KEY is not set; the services are pointed at the local ElevenLabs"
-  echo "simulator (${ELEVENLABS_BASE_URL:-http://127.0.0.1:8090}), which arrives with its own issue: until then no call is placed"
+  simulation=1
+  echo "simulation mode: ELEVENLABS_API_KEY is not set; starting the local ElevenLabs simulator"
+  echo "(tools/elevenlabs-sim, docs/simulator.md): calls are simulated, nobody is phoned"
   export ELEVENLABS_API_KEY="$SIM_API_KEY"
   export ELEVENLABS_BASE_URL="${ELEVENLABS_BASE_URL:-http://127.0.0.1:8090}"
   export ELEVENLABS_AGENT_ID="${ELEVENLABS_AGENT_ID:-agent_sim_confirmaciones}"
   export ELEVENLABS_AGENT_PHONE_NUMBER_ID="${ELEVENLABS_AGENT_PHONE_NUMBER_ID:-phnum_sim_twilio}"
+  # The simulator also plays Twilio's call-update endpoint, so hang-ups work locally.
+  export TWILIO_ACCOUNT_SID="${TWILIO_ACCOUNT_SID:-ACsimulatedlocal0000000000000000}"
+  export TWILIO_AUTH_TOKEN="${TWILIO_AUTH_TOKEN:-$SIM_TWILIO_AUTH_TOKEN}"
+  export TWILIO_BASE_URL="${TWILIO_BASE_URL:-$ELEVENLABS_BASE_URL}"
 fi
 export LOG_FORMAT="${LOG_FORMAT:-json}"
 
@@ -54,6 +64,26 @@ start_service() {  # name grpc_port metrics_port
     nohup "./build/services/$name/$name" >>".local/logs/$name.log" 2>&1 &
   echo $! > "$pidfile"
 }
+if [ $simulation = 1 ]; then
+  pidfile=.local/run/elevenlabs-sim.pid
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "elevenlabs-sim already running (pid $(cat "$pidfile"))"
+  else
+    SIM_LISTEN_ADDRESS="${ELEVENLABS_BASE_URL#http://}" \
+      nohup ./build/tools/elevenlabs-sim/elevenlabs-sim >>.local/logs/elevenlabs-sim.log 2>&1 &
+    echo $! > "$pidfile"
+  fi
+  ok=0
+  for _ in $(seq 1 50); do
+    if curl -fsS "$ELEVENLABS_BASE_URL/__sim/health" >/dev/null 2>&1; then ok=1; break; fi
+    sleep 0.1
+  done
+  if [ $ok = 1 ]; then
+    echo "elevenlabs-sim: serving $ELEVENLABS_BASE_URL (control: $ELEVENLABS_BASE_URL/__sim/scenarios)"
+  else
+    echo "elevenlabs-sim: NOT serving, last log lines:"; tail -5 .local/logs/elevenlabs-sim.log; exit 1
+  fi
+fi
 start_service call-gateway 50051 9101
 start_service stats 50052 9102
 start_service webhook-ingest 50053 9103

@@ -105,6 +105,11 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) const 
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   if (request.method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  // libcurl silently re-sends a request whose reused keep-alive connection dies before any
+  // response byte arrives. For a non-idempotent request that could place a second phone call,
+  // so POST and PATCH always go out on a fresh connection (and fail instead of repeating).
+  const bool idempotent = request.method != "POST" && request.method != "PATCH";
+  curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, idempotent ? 0L : 1L);
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
       request.method == "PATCH") {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
