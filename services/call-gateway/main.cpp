@@ -3,6 +3,9 @@
 
 #include <cstdio>
 
+#include "call_store.h"
+#include "elevenlabs_client.h"
+#include "gateway_service.h"
 #include "outcall/common/auth_interceptor.h"
 #include "outcall/common/config.h"
 #include "outcall/common/grpc_server.h"
@@ -22,7 +25,8 @@ int main() {
     return 2;
   }
   const common::CommonConfig& cc = config->common;
-  if (auto s = common::InitLogging({"call-gateway", cc.log_level, cc.log_format == "json"}); !s.ok()) {
+  if (auto s = common::InitLogging({"call-gateway", cc.log_level, cc.log_format == "json"});
+      !s.ok()) {
     std::fprintf(stderr, "call-gateway: %s\n", std::string(s.message()).c_str());
     return 2;
   }
@@ -44,6 +48,17 @@ int main() {
 
   common::GrpcServer server(common::GrpcOptionsFrom(cc));
   server.AddInterceptorFactory(authenticator.NewInterceptorFactory());
+  const common::ElevenLabsConfig& el = config->elevenlabs;
+  call_gateway::CallStore store(pool);
+  call_gateway::ElevenLabsClient elevenlabs(el);
+  call_gateway::GatewayService service({.default_agent_id = el.agent_id,
+                                        .agent_phone_number_id = el.agent_phone_number_id,
+                                        .max_call_duration_secs = el.max_call_duration_secs,
+                                        .default_country_code = cc.default_country_code},
+                                       store, elevenlabs, authenticator, &server.metrics());
+  server.AddService(static_cast<v1::CallGateway::Service*>(&service));
+  server.AddService(static_cast<v1::CallEventSink::Service*>(&service));
+  service.StartReconciler();
   if (auto s = server.Start(); !s.ok()) {
     spdlog::critical("{}", common::ToStd(s.message()));
     return 1;

@@ -66,7 +66,6 @@ TEST(SimWire, TargetsAreDecoded) {
   EXPECT_EQ(query[2].first, "flag");
   EXPECT_EQ(PercentDecode("100%", false), "100%");
   EXPECT_EQ(PercentDecode("%zz", false), "%zz");
-  EXPECT_EQ(Base64Encode("hello"), "aGVsbG8=");
 }
 
 TEST(SimClock, FrozenAdvancedAndScaled) {

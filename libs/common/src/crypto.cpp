@@ -4,6 +4,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
+
 #include <stdexcept>
 
 namespace outcall::common {
@@ -122,6 +124,23 @@ std::string Sha256::Hex(std::string_view data) {
   Sha256 h;
   h.Update(data);
   return HexEncode(h.Finish());
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  // EVP_EncodeBlock takes an int length: encode in slices that are multiples of 3 bytes.
+  constexpr size_t kSlice = 3 * 1024 * 1024;
+  size_t in = 0, written = 0;
+  while (in < bytes.size()) {
+    const size_t n = std::min(kSlice, bytes.size() - in);
+    written += static_cast<size_t>(
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + written),
+                        reinterpret_cast<const unsigned char*>(bytes.data() + in),
+                        static_cast<int>(n)));
+    in += n;
+  }
+  out.resize(written);
+  return out;
 }
 
 std::string RandomHex(size_t n) {

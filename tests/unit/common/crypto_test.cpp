@@ -193,5 +193,19 @@ TEST(RandomHexTest, CallsDiffer) {
   EXPECT_NE(RandomHex(32), RandomHex(32));
 }
 
+TEST(Base64, Rfc4648Vectors) {
+  EXPECT_EQ(common::Base64Encode(""), "");
+  EXPECT_EQ(common::Base64Encode("f"), "Zg==");
+  EXPECT_EQ(common::Base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(common::Base64Encode("foo"), "Zm9v");
+  EXPECT_EQ(common::Base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(common::Base64Encode(std::string("\xff\xfb\x18", 3)), "//sY");
+  // Longer than one internal slice (3 MiB) still encodes contiguously.
+  const std::string big(3 * 1024 * 1024 + 2, 'a');
+  const std::string enc = common::Base64Encode(big);
+  EXPECT_EQ(enc.size(), 4 * ((big.size() + 2) / 3));
+  EXPECT_EQ(enc.substr(enc.size() - 4), "YWE=");
+}
+
 }  // namespace
 }  // namespace outcall::common

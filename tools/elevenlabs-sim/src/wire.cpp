@@ -1,7 +1,5 @@
 #include "wire.h"
 
-#include <openssl/evp.h>
-
 #include <boost/json.hpp>
 
 #include "outcall/common/strings.h"
@@ -107,22 +105,6 @@ Reply TwilioError(int status, int code, std::string_view message) {
                                 {"more_info", common::Cat("https://www.twilio.com/docs/errors/",
                                                           std::to_string(code))},
                                 {"status", status}});
-}
-
-std::string Base64Encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  // EVP_EncodeBlock takes an int length: encode in slices that are multiples of 3 bytes.
-  constexpr size_t kSlice = 3 * 1024 * 1024;
-  size_t in = 0, written = 0;
-  while (in < bytes.size()) {
-    const size_t n = std::min(kSlice, bytes.size() - in);
-    written += static_cast<size_t>(EVP_EncodeBlock(
-        reinterpret_cast<unsigned char*>(out.data() + written),
-        reinterpret_cast<const unsigned char*>(bytes.data() + in), static_cast<int>(n)));
-    in += n;
-  }
-  out.resize(written);
-  return out;
 }
 
 }  // namespace outcall::sim

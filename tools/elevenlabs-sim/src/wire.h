@@ -11,8 +11,11 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "outcall/common/crypto.h"
 
 namespace outcall::sim {
+
+using common::Base64Encode;
 
 struct HttpRequest {
   std::string method;
@@ -62,7 +65,5 @@ Reply ValidationError(const std::vector<FieldProblem>& problems);
 
 // Twilio's REST error body: {"code", "message", "more_info", "status"}.
 Reply TwilioError(int status, int code, std::string_view message);
-
-std::string Base64Encode(std::string_view bytes);
 
 }  // namespace outcall::sim

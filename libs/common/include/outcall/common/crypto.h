@@ -59,6 +59,9 @@ class Sha256 {
   std::unique_ptr<Impl> impl_;
 };
 
+// Standard base64 (RFC 4648, with padding).
+std::string Base64Encode(std::string_view bytes);
+
 // `n` bytes from the operating system's CSPRNG, hex encoded (2n characters).
 std::string RandomHex(size_t n);
 

@@ -1,0 +1,597 @@
+#include "call_store.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <pqxx/pqxx>
+
+#include "outcall/common/strings.h"
+
+namespace outcall::call_gateway {
+
+using common::Cat;
+
+namespace {
+
+constexpr char kCallColumns[] =
+    "id, call_id::text, COALESCE(conversation_id, ''), COALESCE(call_sid, ''), status, agent_id, "
+    "phone_number, COALESCE(extract(epoch FROM dial_attempted_at)::bigint, 0), "
+    "extract(epoch FROM created_at)::bigint, COALESCE(max_duration_secs, 600)";
+
+CallRow ReadCall(const pqxx::row& r) {
+  CallRow c;
+  c.id = r[0].as<int64_t>();
+  c.call_id = r[1].as<std::string>();
+  c.conversation_id = r[2].as<std::string>();
+  c.call_sid = r[3].as<std::string>();
+  c.status = r[4].as<std::string>();
+  c.agent_id = r[5].as<std::string>();
+  c.phone_number = r[6].as<std::string>();
+  c.dial_attempted_unix = r[7].as<int64_t>();
+  c.created_unix = r[8].as<int64_t>();
+  c.max_duration_secs = r[9].as<int>();
+  return c;
+}
+
+PatientRow ReadPatient(const pqxx::row& r) {
+  return PatientRow{r[0].as<int>(), r[1].as<std::string>(),
+                    r[2].is_null() ? "" : r[2].as<std::string>(), r[3].as<bool>()};
+}
+
+bool IsUuid(const std::string& s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  return out.empty() ? "{}" : out;
+}
+
+std::string StatusForFailure(const std::string& reason) {
+  if (reason == "busy") return "busy";
+  if (reason == "no-answer") return "no_answer";
+  return "failed";
+}
+
+const char* EventTypeName(v1::EventType t) {
+  switch (t) {
+    case v1::EVENT_TYPE_POST_CALL_TRANSCRIPTION:
+      return "post_call_transcription";
+    case v1::EVENT_TYPE_POST_CALL_AUDIO:
+      return "post_call_audio";
+    case v1::EVENT_TYPE_CALL_INITIATION_FAILURE:
+      return "call_initiation_failure";
+    default:
+      return "";
+  }
+}
+
+// The status move in one transaction (no-op when not a forward move).
+StatusChange Advance(pqxx::work& tx, int64_t row, std::string_view to, std::string_view cause) {
+  auto r = tx.exec_params(
+      "WITH old AS (SELECT status FROM elevenlabs_conversations WHERE id = $1 FOR UPDATE) "
+      "UPDATE elevenlabs_conversations c SET status = $2 FROM old "
+      "WHERE c.id = $1 AND call_status_can_transition(old.status, $2) "
+      "RETURNING COALESCE(c.conversation_id, ''), c.call_id::text, old.status",
+      row, std::string(to));
+  StatusChange ch;
+  ch.cause = std::string(cause);
+  if (r.empty()) {
+    auto cur = tx.exec_params1(
+        "SELECT COALESCE(conversation_id, ''), call_id::text, status FROM elevenlabs_conversations "
+        "WHERE id = $1",
+        row);
+    ch.conversation_id = cur[0].as<std::string>();
+    ch.call_id = cur[1].as<std::string>();
+    ch.status = ch.previous_status = cur[2].as<std::string>();
+    return ch;
+  }
+  ch.conversation_id = r[0][0].as<std::string>();
+  ch.call_id = r[0][1].as<std::string>();
+  ch.previous_status = r[0][2].as<std::string>();
+  ch.status = std::string(to);
+  return ch;
+}
+
+void InsertError(pqxx::work& tx, int64_t row, const std::string& conversation_id,
+                 const ProviderErrorRecord& e) {
+  tx.exec_params(
+      "INSERT INTO elevenlabs_call_errors (call_row_id, conversation_id, source, error_code, "
+      "http_status, message) "
+      "VALUES ($1, NULLIF($2, ''), $3, NULLIF($4, ''), NULLIF($5, 0), $6)",
+      row, conversation_id, e.source, e.code, e.http_status,
+      e.message.empty() ? "unknown error" : e.message);
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatient(int id) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::optional<PatientRow>> {
+    auto r = tx.exec_params(
+        "SELECT id, full_name, phone_e164, do_not_call FROM patients WHERE id = $1", id);
+    if (r.empty()) return std::optional<PatientRow>();
+    return std::optional<PatientRow>(ReadPatient(r[0]));
+  });
+}
+
+absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatientByPhone(const std::string& e164) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::optional<PatientRow>> {
+    auto r = tx.exec_params(
+        "SELECT id, full_name, phone_e164, do_not_call FROM patients WHERE phone_e164 = $1 ORDER "
+        "BY id LIMIT 2",
+        e164);
+    if (r.size() != 1) return std::optional<PatientRow>();  // none, or ambiguous: no guess
+    return std::optional<PatientRow>(ReadPatient(r[0]));
+  });
+}
+
+absl::StatusOr<std::optional<int>> CallStore::AppointmentPatient(int appointment_id) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::optional<int>> {
+    auto r = tx.exec_params("SELECT patient_id FROM appointments WHERE id = $1", appointment_id);
+    if (r.empty()) return std::optional<int>();
+    return std::optional<int>(r[0][0].as<int>());
+  });
+}
+
+absl::StatusOr<bool> CallStore::IsOptedOut(const std::string& e164, std::optional<int> patient_id) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<bool> {
+    auto r = tx.exec_params1(
+        "SELECT EXISTS (SELECT 1 FROM call_opt_outs WHERE phone_e164 = $1 OR (patient_id IS NOT "
+        "NULL AND patient_id = $2)) "
+        "OR EXISTS (SELECT 1 FROM patients WHERE id = $2 AND do_not_call)",
+        e164, patient_id);
+    return r[0].as<bool>();
+  });
+}
+
+absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
+                                                      const std::string& principal,
+                                                      const std::string& idem_key,
+                                                      const std::string& request_sha256) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<Begin> {
+    Begin out;
+    if (!idem_key.empty()) {
+      auto claimed = tx.exec_params(
+          "INSERT INTO idempotency_keys (scope, principal, idem_key, request_sha256, state, "
+          "expires_at) "
+          "VALUES ('InitiateCall', $1, $2, $3, 'in_progress', now() + interval '24 hours') "
+          "ON CONFLICT (scope, principal, idem_key) DO UPDATE SET request_sha256 = "
+          "EXCLUDED.request_sha256, "
+          "  state = 'in_progress', response = NULL, grpc_code = NULL, call_row_id = NULL, "
+          "created_at = now(), "
+          "  expires_at = EXCLUDED.expires_at WHERE idempotency_keys.expires_at <= now() "
+          "RETURNING 1",
+          principal, idem_key, request_sha256);
+      if (claimed.empty()) {
+        auto prev = tx.exec_params1(
+            "SELECT request_sha256, state, COALESCE(grpc_code, 0), COALESCE(response::text, '{}') "
+            "FROM idempotency_keys WHERE scope = 'InitiateCall' AND principal = $1 AND idem_key = "
+            "$2",
+            principal, idem_key);
+        if (prev[0].as<std::string>() != request_sha256) {
+          return absl::AlreadyExistsError(
+              "Idempotency-Key was already used with a different request; use a new key for a new "
+              "call");
+        }
+        out.replay = IdempotencyHit{prev[1].as<std::string>() == "in_progress", prev[2].as<int>(),
+                                    prev[3].as<std::string>()};
+        return out;
+      }
+    }
+    // ON CONFLICT DO NOTHING covers the partial unique index "one live call per phone and
+    // appointment": no row back means such a call exists.
+    auto r = tx.exec_params(Cat("INSERT INTO elevenlabs_conversations (agent_id, "
+                                "agent_phone_number_id, patient_id, appointment_id, "
+                                "phone_number, patient_name, status, custom_variables, metadata, "
+                                "max_duration_secs, dial_attempted_at) "
+                                "VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), 'dialing', $7::jsonb, "
+                                "$8::jsonb, $9, now()) "
+                                "ON CONFLICT DO NOTHING RETURNING ",
+                                kCallColumns),
+                            call.agent_id, call.agent_phone_number_id, call.patient_id,
+                            call.appointment_id, call.phone_number, call.patient_name,
+                            call.custom_variables_json, call.metadata_json, call.max_duration_secs);
+    if (r.empty()) {
+      auto live = tx.exec_params(
+          "SELECT call_id::text, status FROM elevenlabs_conversations WHERE phone_number = $1 "
+          "AND COALESCE(appointment_id, 0) = COALESCE($2, 0) "
+          "AND status IN ('queued', 'dialing', 'initiated', 'ringing', 'in_progress') LIMIT 1",
+          call.phone_number, call.appointment_id);
+      return absl::AlreadyExistsError(
+          live.empty()
+              ? std::string("a call to this patient for this appointment is already live")
+              : Cat("a call to this patient for this appointment is already live (call ",
+                    live[0][0].as<std::string>(), ", ", live[0][1].as<std::string>(), ")"));
+    }
+    out.call = ReadCall(r[0]);
+    if (!idem_key.empty()) {
+      tx.exec_params(
+          "UPDATE idempotency_keys SET call_row_id = $3 WHERE scope = 'InitiateCall' "
+          "AND principal = $1 AND idem_key = $2",
+          principal, idem_key, out.call->id);
+    }
+    return out;
+  });
+}
+
+absl::Status CallStore::FinishKey(const std::string& principal, const std::string& idem_key,
+                                  int64_t call_row, int grpc_code,
+                                  const std::string& response_json) {
+  if (idem_key.empty()) return absl::OkStatus();
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
+    tx.exec_params(
+        "UPDATE idempotency_keys SET state = 'completed', grpc_code = $3, response = $4::jsonb, "
+        "call_row_id = COALESCE(call_row_id, NULLIF($5, 0)) "
+        "WHERE scope = 'InitiateCall' AND principal = $1 AND idem_key = $2",
+        principal, idem_key, grpc_code, response_json, call_row);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<StatusChange> CallStore::MarkInitiated(int64_t row,
+                                                      const std::string& conversation_id,
+                                                      const std::string& call_sid,
+                                                      std::string_view cause) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<StatusChange> {
+    tx.exec_params(
+        "UPDATE elevenlabs_conversations SET conversation_id = $2, call_sid = COALESCE(NULLIF($3, "
+        "''), call_sid) "
+        "WHERE id = $1 AND conversation_id IS NULL",
+        row, conversation_id, call_sid);
+    return Advance(tx, row, "initiated", cause);
+  });
+}
+
+absl::StatusOr<StatusChange> CallStore::MarkFailed(int64_t row, const ProviderErrorRecord& error,
+                                                   std::string_view cause) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<StatusChange> {
+    StatusChange ch = Advance(tx, row, "failed", cause);
+    if (ch.status == "failed" && ch.previous_status != "failed") {
+      tx.exec_params(
+          "UPDATE elevenlabs_conversations SET ended_at = now() WHERE id = $1 AND ended_at IS NULL",
+          row);
+    }
+    InsertError(tx, row, ch.conversation_id, error);
+    return ch;
+  });
+}
+
+absl::Status CallStore::RecordError(int64_t row, const std::string& conversation_id,
+                                    const ProviderErrorRecord& e) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
+    InsertError(tx, row, conversation_id, e);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<CallRow>> CallStore::FindCall(const std::string& id) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::optional<CallRow>> {
+    auto r = IsUuid(id)
+                 ? tx.exec_params(Cat("SELECT ", kCallColumns,
+                                      " FROM elevenlabs_conversations WHERE call_id = $1::uuid"),
+                                  id)
+                 : tx.exec_params(Cat("SELECT ", kCallColumns,
+                                      " FROM elevenlabs_conversations WHERE conversation_id = $1"),
+                                  id);
+    if (r.empty()) return std::optional<CallRow>();
+    return std::optional<CallRow>(ReadCall(r[0]));
+  });
+}
+
+absl::StatusOr<v1::Conversation> CallStore::LoadConversation(int64_t row) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<v1::Conversation> {
+    auto r = tx.exec_params1(
+        "SELECT COALESCE(conversation_id, ''), call_id::text, status, agent_id, "
+        "COALESCE(patient_id, 0), "
+        "COALESCE(appointment_id, 0), phone_number, COALESCE(duration_secs, 0), COALESCE(cost, "
+        "0)::float8, "
+        "COALESCE(termination_reason, ''), extract(epoch FROM created_at)::bigint, "
+        "COALESCE(extract(epoch FROM started_at)::bigint, 0), COALESCE(extract(epoch FROM "
+        "ended_at)::bigint, 0), "
+        "metadata::text FROM elevenlabs_conversations WHERE id = $1",
+        row);
+    v1::Conversation c;
+    c.set_conversation_id(r[0].as<std::string>());
+    c.set_call_id(r[1].as<std::string>());
+    c.set_status(r[2].as<std::string>());
+    c.set_agent_id(r[3].as<std::string>());
+    c.set_patient_id(r[4].as<int>());
+    c.set_appointment_id(r[5].as<int>());
+    c.set_phone_number(r[6].as<std::string>());
+    c.set_duration_secs(r[7].as<int>());
+    c.set_cost(r[8].as<double>());
+    c.set_termination_reason(r[9].as<std::string>());
+    c.mutable_created_at()->set_seconds(r[10].as<int64_t>());
+    if (r[11].as<int64_t>() > 0) c.mutable_started_at()->set_seconds(r[11].as<int64_t>());
+    if (r[12].as<int64_t>() > 0) c.mutable_ended_at()->set_seconds(r[12].as<int64_t>());
+    (void)google::protobuf::util::JsonStringToMessage(r[13].as<std::string>(),
+                                                      c.mutable_metadata());
+    if (!c.conversation_id().empty()) {
+      for (const auto& t :
+           tx.exec_params("SELECT role, COALESCE(message, ''), COALESCE(time_in_call_secs, 0) FROM "
+                          "elevenlabs_transcriptions "
+                          "WHERE conversation_id = $1 ORDER BY turn_index",
+                          c.conversation_id())) {
+        auto* turn = c.add_transcript();
+        turn->set_role(t[0].as<std::string>());
+        turn->set_message(t[1].as<std::string>());
+        turn->set_time_in_call_secs(t[2].as<int>());
+      }
+      auto a = tx.exec_params(
+          "SELECT COALESCE(call_successful, ''), COALESCE(transcript_summary, ''), "
+          "COALESCE(call_summary_title, ''), "
+          "data_collection_results::text, evaluation_criteria_results::text FROM "
+          "elevenlabs_analysis "
+          "WHERE conversation_id = $1",
+          c.conversation_id());
+      if (!a.empty()) {
+        auto* an = c.mutable_analysis();
+        an->set_call_successful(a[0][0].as<std::string>());
+        an->set_transcript_summary(a[0][1].as<std::string>());
+        an->set_call_summary_title(a[0][2].as<std::string>());
+        (void)google::protobuf::util::JsonStringToMessage(a[0][3].as<std::string>(),
+                                                          an->mutable_data_collection_results());
+        (void)google::protobuf::util::JsonStringToMessage(
+            a[0][4].as<std::string>(), an->mutable_evaluation_criteria_results());
+      }
+    }
+    for (const auto& e : tx.exec_params(
+             "SELECT id, source, COALESCE(error_code, ''), COALESCE(http_status, 0), message, "
+             "extract(epoch FROM created_at)::bigint FROM elevenlabs_call_errors WHERE call_row_id "
+             "= $1 ORDER BY id",
+             row)) {
+      auto* err = c.add_errors();
+      err->set_id(e[0].as<int>());
+      err->set_conversation_id(c.conversation_id());
+      err->set_call_id(c.call_id());
+      err->set_source(e[1].as<std::string>());
+      err->set_code(e[2].as<std::string>());
+      err->set_http_status(e[3].as<int>());
+      err->set_message(e[4].as<std::string>());
+      err->mutable_created_at()->set_seconds(e[5].as<int64_t>());
+    }
+    return c;
+  });
+}
+
+absl::StatusOr<StatusChange> CallStore::AdvanceStatus(
+    int64_t row, std::string_view status, std::string_view cause,
+    std::optional<std::string> termination_reason) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<StatusChange> {
+    StatusChange ch = Advance(tx, row, status, cause);
+    if (ch.status == status && ch.previous_status != status) {
+      tx.exec_params(
+          "UPDATE elevenlabs_conversations SET termination_reason = COALESCE($2, "
+          "termination_reason), "
+          "ended_at = CASE WHEN call_status_is_final($3) THEN COALESCE(ended_at, GREATEST(now(), "
+          "started_at)) "
+          "ELSE ended_at END WHERE id = $1",
+          row, termination_reason, std::string(status));
+    }
+    return ch;
+  });
+}
+
+absl::Status CallStore::EraseData(int64_t row) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_params1(
+        "SELECT COALESCE(conversation_id, '') FROM elevenlabs_conversations WHERE id = $1", row);
+    const std::string conv = r[0].as<std::string>();
+    if (!conv.empty()) {
+      tx.exec_params("DELETE FROM elevenlabs_transcriptions WHERE conversation_id = $1", conv);
+      tx.exec_params("DELETE FROM elevenlabs_analysis WHERE conversation_id = $1", conv);
+      tx.exec_params("DELETE FROM elevenlabs_audio WHERE conversation_id = $1", conv);
+    }
+    tx.exec_params(
+        "UPDATE elevenlabs_conversations SET patient_name = NULL, custom_variables = '{}', "
+        "metadata = jsonb_build_object('erased_at', now()) WHERE id = $1",
+        row);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<CallRow>> CallStore::CallsToReconcile(int dialing_grace_secs,
+                                                                 int open_grace_secs, int limit) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::vector<CallRow>> {
+    std::vector<CallRow> out;
+    for (const auto& r :
+         tx.exec_params(Cat("SELECT ", kCallColumns,
+                            " FROM elevenlabs_conversations WHERE "
+                            "(status = 'dialing' AND dial_attempted_at < now() - "
+                            "make_interval(secs => $1)) OR "
+                            "(status IN ('initiated', 'ringing', 'in_progress') AND "
+                            "conversation_id IS NOT NULL AND "
+                            " COALESCE(dial_attempted_at, created_at) < now() - make_interval(secs "
+                            "=> COALESCE(max_duration_secs, 600) + $2)) "
+                            "ORDER BY id LIMIT $3"),
+                        dialing_grace_secs, open_grace_secs, limit)) {
+      out.push_back(ReadCall(r));
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<v1::ApplyOutcome> CallStore::ApplyEvent(const v1::CallEvent& ev,
+                                                       std::vector<StatusChange>& changes) {
+  const std::string type = EventTypeName(ev.type());
+  if (type.empty() || ev.conversation_id().empty()) {
+    return absl::InvalidArgumentError(
+        Cat("event ", ev.inbox_id(), ": missing type or conversation_id"));
+  }
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<v1::ApplyOutcome> {
+    auto call = tx.exec_params(
+        "SELECT id, status, COALESCE(patient_id, 0), COALESCE(appointment_id, 0), phone_number "
+        "FROM elevenlabs_conversations WHERE conversation_id = $1 FOR UPDATE",
+        ev.conversation_id());
+    if (call.empty()) {
+      // Kept, not dropped: applied when the call's conversation id becomes known.
+      auto kept = tx.exec_params(
+          "INSERT INTO unmatched_call_events (inbox_id, event_type, conversation_id, payload) "
+          "SELECT $1, $2, $3, $4::jsonb WHERE NOT EXISTS (SELECT 1 FROM unmatched_call_events "
+          "WHERE event_type = $2 AND conversation_id = $3 AND resolved_at IS NULL) RETURNING 1",
+          ev.inbox_id(), type, ev.conversation_id(), ToJson(ev));
+      return kept.empty() ? v1::APPLY_OUTCOME_DUPLICATE : v1::APPLY_OUTCOME_UNMATCHED;
+    }
+    const int64_t row = call[0][0].as<int64_t>();
+    const int patient_id = call[0][2].as<int>();
+    const int appointment_id = call[0][3].as<int>();
+    const std::string phone = call[0][4].as<std::string>();
+    auto fresh = tx.exec_params(
+        "INSERT INTO applied_call_events (event_type, conversation_id, inbox_id) VALUES ($1, $2, "
+        "$3) "
+        "ON CONFLICT DO NOTHING RETURNING 1",
+        type, ev.conversation_id(), ev.inbox_id());
+    if (fresh.empty()) return v1::APPLY_OUTCOME_DUPLICATE;
+
+    StatusChange ch;
+    if (ev.has_transcription()) {
+      const auto& t = ev.transcription();
+      const auto& md = t.metadata();
+      ch = Advance(tx, row, "completed", type);
+      const int64_t start = md.accepted_time_unix_secs() > 0 ? md.accepted_time_unix_secs()
+                                                             : md.start_time_unix_secs();
+      tx.exec_params(
+          "UPDATE elevenlabs_conversations SET duration_secs = $2, "
+          "cost = COALESCE($3::numeric, cost), termination_reason = NULLIF($4, ''), "
+          "call_successful = NULLIF($5, ''), call_sid = COALESCE(call_sid, NULLIF($6, '')), "
+          "started_at = COALESCE(started_at, CASE WHEN $7 > 0 THEN to_timestamp($7) END), "
+          "ended_at = COALESCE(CASE WHEN $7 > 0 THEN to_timestamp($7 + $2) END, ended_at) WHERE id "
+          "= $1",
+          row, md.call_duration_secs(),
+          md.has_cost() ? std::optional<int64_t>(md.cost()) : std::nullopt, md.termination_reason(),
+          t.analysis().call_successful(), md.call_sid(), start);
+      tx.exec_params("DELETE FROM elevenlabs_transcriptions WHERE conversation_id = $1",
+                     ev.conversation_id());
+      int index = 0;
+      for (const auto& item : t.transcript()) {
+        tx.exec_params(
+            "INSERT INTO elevenlabs_transcriptions (conversation_id, turn_index, role, message, "
+            "time_in_call_secs, "
+            "tool_calls, interrupted) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)",
+            ev.conversation_id(), index++, item.role(),
+            item.has_message() ? std::optional<std::string>(item.message()) : std::nullopt,
+            item.time_in_call_secs(),
+            item.tool_calls().values_size() > 0
+                ? std::optional<std::string>(ToJson(item.tool_calls()))
+                : std::nullopt,
+            item.interrupted());
+      }
+      const auto& an = t.analysis();
+      tx.exec_params(
+          "INSERT INTO elevenlabs_analysis (conversation_id, call_successful, transcript_summary, "
+          "call_summary_title, "
+          "data_collection_results, evaluation_criteria_results) VALUES ($1, NULLIF($2, ''), $3, "
+          "NULLIF($4, ''), "
+          "$5::jsonb, $6::jsonb) ON CONFLICT (conversation_id) DO UPDATE SET call_successful = "
+          "EXCLUDED.call_successful, "
+          "transcript_summary = EXCLUDED.transcript_summary, call_summary_title = "
+          "EXCLUDED.call_summary_title, "
+          "data_collection_results = EXCLUDED.data_collection_results, "
+          "evaluation_criteria_results = EXCLUDED.evaluation_criteria_results",
+          ev.conversation_id(), an.call_successful(), an.transcript_summary(),
+          an.call_summary_title(), ToJson(an.data_collection_results()),
+          ToJson(an.evaluation_criteria_results()));
+      // What the patient said, written back: opt-out and the appointment's answer.
+      auto flag = [&](const char* key) {
+        const auto& f = an.data_collection_results().fields();
+        auto it = f.find(key);
+        if (it == f.end() || !it->second.has_struct_value()) return false;
+        const auto& v = it->second.struct_value().fields();
+        auto val = v.find("value");
+        return val != v.end() && val->second.has_bool_value() && val->second.bool_value();
+      };
+      if (flag("do_not_call")) {
+        tx.exec_params(
+            "INSERT INTO call_opt_outs (phone_e164, patient_id, reason, source) VALUES ($1, "
+            "NULLIF($2, 0), "
+            "'patient asked during a call', 'call_outcome') ON CONFLICT (phone_e164) DO NOTHING",
+            phone, patient_id);
+      }
+      if (appointment_id > 0 && flag("appointment_confirmed")) {
+        tx.exec_params(
+            "UPDATE appointments SET status = 'confirmed', confirmed_at = now() WHERE id = $1 "
+            "AND status IN ('scheduled', 'reschedule_requested')",
+            appointment_id);
+      } else if (appointment_id > 0 && flag("reschedule_requested")) {
+        tx.exec_params(
+            "UPDATE appointments SET status = 'reschedule_requested' WHERE id = $1 AND status = "
+            "'scheduled'",
+            appointment_id);
+      }
+      if (md.has_error() && !md.error().reason().empty()) {
+        InsertError(tx, row, ev.conversation_id(),
+                    {"webhook", std::to_string(md.error().code()), 0, md.error().reason()});
+      }
+    } else if (ev.has_audio()) {
+      const auto& a = ev.audio();
+      tx.exec_params(
+          "UPDATE elevenlabs_conversations SET metadata = metadata || jsonb_build_object('audio', "
+          "jsonb_build_object('stored', $2::boolean, 'size_bytes', $3::bigint, 'sha256', "
+          "$4::text)) WHERE id = $1",
+          row, a.stored(), a.size_bytes(), a.sha256());
+      return v1::APPLY_OUTCOME_APPLIED;  // a reference to the audio; no status change
+    } else if (ev.has_initiation_failure()) {
+      const auto& f = ev.initiation_failure();
+      ch = Advance(tx, row, StatusForFailure(f.failure_reason()), type);
+      tx.exec_params(
+          "UPDATE elevenlabs_conversations SET ended_at = COALESCE(ended_at, now()), "
+          "call_sid = COALESCE(call_sid, NULLIF($2, '')) WHERE id = $1",
+          row, f.call_sid());
+      InsertError(tx, row, ev.conversation_id(),
+                  {"webhook", f.failure_reason(), 0,
+                   Cat("call could not be connected: ", f.failure_reason(),
+                       f.provider_status().empty() ? "" : " (", f.provider_status(),
+                       f.provider_status().empty() ? "" : ")")});
+    } else {
+      return absl::InvalidArgumentError(Cat("event ", ev.inbox_id(), ": no payload"));
+    }
+    if (ch.status != ch.previous_status) changes.push_back(ch);
+    // A late event for a call already final elsewhere (e.g. ended_manually) keeps its data but
+    // does not move the call: STALE tells the publisher it was seen and deliberately not applied
+    // to the status.
+    return ch.status == ch.previous_status && ev.has_initiation_failure()
+               ? v1::APPLY_OUTCOME_STALE
+               : v1::APPLY_OUTCOME_APPLIED;
+  });
+}
+
+absl::Status CallStore::ReplayUnmatched(const std::string& conversation_id,
+                                        std::vector<StatusChange>& changes) {
+  auto kept = pool_.InTransaction(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> {
+        std::vector<std::pair<int64_t, std::string>> out;
+        for (const auto& r : tx.exec_params(
+                 "SELECT id, payload::text FROM unmatched_call_events WHERE conversation_id = $1 "
+                 "AND resolved_at IS NULL ORDER BY id",
+                 conversation_id)) {
+          out.emplace_back(r[0].as<int64_t>(), r[1].as<std::string>());
+        }
+        return out;
+      });
+  if (!kept.ok()) return kept.status();
+  for (const auto& [id, payload] : *kept) {
+    v1::CallEvent ev;
+    if (!google::protobuf::util::JsonStringToMessage(payload, &ev).ok()) continue;
+    auto applied = ApplyEvent(ev, changes);
+    if (!applied.ok()) return applied.status();
+    auto done = pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
+      tx.exec_params("UPDATE unmatched_call_events SET resolved_at = now() WHERE id = $1", id);
+      return absl::OkStatus();
+    });
+    if (!done.ok()) return done;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace outcall::call_gateway

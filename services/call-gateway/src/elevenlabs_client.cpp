@@ -1,0 +1,319 @@
+#include "elevenlabs_client.h"
+
+#include <boost/json.hpp>
+
+#include "absl/strings/cord.h"
+#include "outcall/common/crypto.h"
+#include "outcall/common/strings.h"
+
+namespace outcall::call_gateway {
+
+namespace json = boost::json;
+using common::Cat;
+
+namespace {
+
+constexpr char kFailurePayload[] = "type.outcall/provider-failure";
+
+std::string UrlEncode(std::string_view s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+absl::Status WithFailure(absl::Status status, const ProviderFailure& f) {
+  json::object o{{"http_status", f.http_status},
+                 {"code", f.code},
+                 {"message", f.message},
+                 {"maybe_delivered", f.maybe_delivered}};
+  status.SetPayload(kFailurePayload, absl::Cord(json::serialize(o)));
+  return status;
+}
+
+// ElevenLabs' error bodies: {"detail": [...]} (422), {"detail": {"code"|"status", "message"}}.
+ProviderFailure ParseError(const common::HttpResponse& r) {
+  ProviderFailure f;
+  f.http_status = static_cast<int>(r.status);
+  boost::system::error_code ec;
+  json::value v = json::parse(r.body, ec);
+  if (!ec && v.is_object()) {
+    const auto& o = v.as_object();
+    if (auto* d = o.if_contains("detail")) {
+      if (d->is_object()) {
+        const auto& detail = d->as_object();
+        for (const char* k : {"code", "status"}) {
+          if (auto* c = detail.if_contains(k); c && c->is_string() && f.code.empty()) {
+            f.code = std::string(c->as_string());
+          }
+        }
+        if (auto* m = detail.if_contains("message"); m && m->is_string()) {
+          f.message = std::string(m->as_string());
+        }
+      } else if (d->is_array()) {
+        f.code = "validation_error";
+        std::vector<std::string> parts;
+        for (const auto& item : d->as_array()) {
+          if (!item.is_object()) continue;
+          std::vector<std::string> loc;
+          if (auto* l = item.as_object().if_contains("loc"); l && l->is_array()) {
+            for (const auto& x : l->as_array()) {
+              if (x.is_string()) loc.emplace_back(x.as_string());
+            }
+          }
+          std::string msg;
+          if (auto* m = item.as_object().if_contains("msg"); m && m->is_string())
+            msg = std::string(m->as_string());
+          parts.push_back(Cat(common::Join(loc, "."), ": ", msg));
+        }
+        f.message = common::Join(parts, "; ");
+      } else if (d->is_string()) {
+        f.message = std::string(d->as_string());
+      }
+    } else if (auto* m = o.if_contains("message"); m && m->is_string()) {  // Twilio
+      f.message = std::string(m->as_string());
+      if (auto* c = o.if_contains("code"); c && c->is_int64())
+        f.code = std::to_string(c->as_int64());
+    }
+  }
+  if (f.message.empty()) f.message = Cat("HTTP ", f.http_status);
+  if (f.message.size() > 500) f.message.resize(500);
+  return f;
+}
+
+absl::Status StatusForHttp(const ProviderFailure& f, std::string_view what) {
+  const std::string msg = Cat(what, ": ElevenLabs answered ", f.http_status,
+                              f.code.empty() ? "" : " ", f.code, ": ", f.message);
+  absl::Status s;
+  if (f.http_status == 429) {
+    s = absl::ResourceExhaustedError(msg);
+  } else if (f.http_status >= 500 || f.http_status == 408) {
+    s = absl::UnavailableError(msg);
+  } else if (f.http_status == 400 || f.http_status == 422) {
+    s = absl::InvalidArgumentError(msg);
+  } else if (f.http_status == 404) {
+    s = absl::NotFoundError(msg);
+  } else {
+    s = absl::FailedPreconditionError(msg);  // 401, 402, 403, 409: configuration or account
+  }
+  return WithFailure(s, f);
+}
+
+std::string Str(const json::object& o, std::string_view k) {
+  auto* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+}  // namespace
+
+std::optional<ProviderFailure> GetProviderFailure(const absl::Status& status) {
+  auto payload = status.GetPayload(kFailurePayload);
+  if (!payload) return std::nullopt;
+  boost::system::error_code ec;
+  json::value v = json::parse(std::string(*payload), ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.as_object();
+  ProviderFailure f;
+  f.http_status = static_cast<int>(o.at("http_status").to_number<int64_t>());
+  f.code = Str(o, "code");
+  f.message = Str(o, "message");
+  f.maybe_delivered = o.at("maybe_delivered").as_bool();
+  return f;
+}
+
+ElevenLabsClient::ElevenLabsClient(const common::ElevenLabsConfig& config)
+    : config_(config),
+      http_({.max_response_bytes = 32 * 1024 * 1024, .user_agent = "outcall-call-gateway/0.1"}) {}
+
+absl::StatusOr<common::HttpResponse> ElevenLabsClient::Send(common::HttpRequest req) const {
+  req.timeout = config_.request_timeout;
+  auto r = http_.Send(req);
+  if (!r.ok()) {
+    ProviderFailure f;
+    f.code = r.status().code() == absl::StatusCode::kDeadlineExceeded ? "timeout" : "transport";
+    f.message = std::string(r.status().message());
+    f.maybe_delivered = common::RequestMayHaveBeenSent(r.status());
+    return WithFailure(absl::UnavailableError(Cat("ElevenLabs unreachable: ", f.message)), f);
+  }
+  return r;
+}
+
+absl::StatusOr<json::value> ElevenLabsClient::Json(common::HttpRequest req,
+                                                   std::string_view what) const {
+  auto r = Send(std::move(req));
+  if (!r.ok()) return r.status();
+  if (r->status != 200) return StatusForHttp(ParseError(*r), what);
+  boost::system::error_code ec;
+  json::value v = json::parse(r->body, ec);
+  if (ec) {
+    return WithFailure(absl::UnavailableError(Cat(what, ": ElevenLabs sent invalid JSON")),
+                       {200, "invalid_json", "invalid JSON", false});
+  }
+  return v;
+}
+
+absl::StatusOr<std::vector<AgentInfo>> ElevenLabsClient::ListAgents() const {
+  std::vector<AgentInfo> out;
+  std::string cursor;
+  for (int page = 0; page < 100; ++page) {
+    common::HttpRequest req;
+    req.url = Cat(config_.base_url, "/v1/convai/agents?page_size=100",
+                  cursor.empty() ? "" : "&cursor=", UrlEncode(cursor));
+    req.headers = {{"xi-api-key", config_.api_key.Reveal()}};
+    auto v = Json(req, "list agents");
+    if (!v.ok()) return v.status();
+    const auto* body = v->if_object();
+    const auto* agents = body ? body->if_contains("agents") : nullptr;
+    if (!agents || !agents->is_array()) {
+      return absl::UnavailableError("list agents: unexpected answer from ElevenLabs (no agents)");
+    }
+    for (const auto& a : agents->as_array()) {
+      if (!a.is_object()) continue;
+      AgentInfo info{Str(a.as_object(), "agent_id"), Str(a.as_object(), "name"), {}};
+      if (auto* tags = a.as_object().if_contains("tags"); tags && tags->is_array()) {
+        for (const auto& t : tags->as_array()) {
+          if (t.is_string()) info.tags.emplace_back(t.as_string());
+        }
+      }
+      out.push_back(std::move(info));
+    }
+    auto* more = body->if_contains("has_more");
+    cursor = Str(*body, "next_cursor");
+    if (!more || !more->is_bool() || !more->as_bool() || cursor.empty()) return out;
+  }
+  return absl::UnavailableError("list agents: too many pages");
+}
+
+absl::StatusOr<PlacedCall> ElevenLabsClient::PlaceTwilioCall(const OutboundCall& call) const {
+  json::object client_data{{"user_id", call.user_id},
+                           {"dynamic_variables", call.dynamic_variables}};
+  if (call.max_duration_secs > 0) {
+    client_data["conversation_config_override"] = json::object{
+        {"conversation", json::object{{"max_duration_seconds", call.max_duration_secs}}}};
+  }
+  json::object body{{"agent_id", call.agent_id},
+                    {"agent_phone_number_id", call.agent_phone_number_id},
+                    {"to_number", call.to_number},
+                    {"conversation_initiation_client_data", std::move(client_data)}};
+  common::HttpRequest req;
+  req.method = "POST";
+  req.url = Cat(config_.base_url, "/v1/convai/twilio/outbound-call");
+  req.headers = {{"xi-api-key", config_.api_key.Reveal()}, {"Content-Type", "application/json"}};
+  req.body = json::serialize(body);
+  auto r = Send(std::move(req));
+  if (!r.ok()) return r.status();
+  if (r->status != 200) {
+    ProviderFailure f = ParseError(*r);
+    // A 5xx may come after the call was placed: the outcome is unknown.
+    f.maybe_delivered = r->status >= 500;
+    return StatusForHttp(f, "outbound call");
+  }
+  boost::system::error_code ec;
+  json::value v = json::parse(r->body, ec);
+  if (ec || !v.is_object()) {
+    return WithFailure(absl::UnavailableError("outbound call: ElevenLabs sent invalid JSON"),
+                       {200, "invalid_json", "invalid JSON in a 200 answer", true});
+  }
+  const auto& o = v.as_object();
+  auto* success = o.if_contains("success");
+  PlacedCall placed{Str(o, "conversation_id"), Str(o, "callSid")};
+  if (!success || !success->is_bool() || !success->as_bool() || placed.conversation_id.empty()) {
+    ProviderFailure f{200, "success_false", Str(o, "message"), false};
+    if (f.message.empty()) f.message = "ElevenLabs did not accept the call";
+    return WithFailure(
+        absl::FailedPreconditionError(Cat("outbound call refused by ElevenLabs: ", f.message)), f);
+  }
+  return placed;
+}
+
+absl::StatusOr<std::vector<ConversationBrief>> ElevenLabsClient::FindByUserId(
+    std::string_view user_id, std::string_view agent_id, int64_t after_unix) const {
+  std::vector<ConversationBrief> out;
+  std::string cursor;
+  for (int page = 0; page < 20; ++page) {
+    common::HttpRequest req;
+    req.url =
+        Cat(config_.base_url, "/v1/convai/conversations?page_size=100&user_id=", UrlEncode(user_id),
+            "&call_start_after_unix=", after_unix,
+            agent_id.empty() ? "" : "&agent_id=", UrlEncode(agent_id),
+            cursor.empty() ? "" : "&cursor=", UrlEncode(cursor));
+    req.headers = {{"xi-api-key", config_.api_key.Reveal()}};
+    auto v = Json(req, "list conversations");
+    if (!v.ok()) return v.status();
+    const auto* body = v->if_object();
+    const auto* list = body ? body->if_contains("conversations") : nullptr;
+    if (!list || !list->is_array()) {
+      return absl::UnavailableError("list conversations: unexpected answer from ElevenLabs");
+    }
+    for (const auto& c : list->as_array()) {
+      if (!c.is_object()) continue;
+      ConversationBrief b{Str(c.as_object(), "conversation_id"), Str(c.as_object(), "status"), 0};
+      if (auto* t = c.as_object().if_contains("start_time_unix_secs"); t && t->is_int64()) {
+        b.start_time_unix_secs = t->as_int64();
+      }
+      out.push_back(std::move(b));
+    }
+    auto* more = body->if_contains("has_more");
+    cursor = Str(*body, "next_cursor");
+    if (!more || !more->is_bool() || !more->as_bool() || cursor.empty()) return out;
+  }
+  return out;
+}
+
+absl::StatusOr<json::object> ElevenLabsClient::GetConversation(std::string_view id) const {
+  common::HttpRequest req;
+  req.url = Cat(config_.base_url, "/v1/convai/conversations/", UrlEncode(id));
+  req.headers = {{"xi-api-key", config_.api_key.Reveal()}};
+  auto v = Json(req, "get conversation");
+  if (!v.ok()) return v.status();
+  if (!v->is_object())
+    return absl::UnavailableError("get conversation: unexpected answer from ElevenLabs");
+  return std::move(v->as_object());
+}
+
+absl::Status ElevenLabsClient::DeleteConversation(std::string_view id) const {
+  common::HttpRequest req;
+  req.method = "DELETE";
+  req.url = Cat(config_.base_url, "/v1/convai/conversations/", UrlEncode(id));
+  req.headers = {{"xi-api-key", config_.api_key.Reveal()}};
+  auto r = Send(std::move(req));
+  if (!r.ok()) return r.status();
+  if (r->status != 200 && r->status != 204)
+    return StatusForHttp(ParseError(*r), "delete conversation");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ElevenLabsClient::UpdateTwilioCall(std::string_view call_sid,
+                                                               std::string_view status) const {
+  if (!twilio_configured()) {
+    return absl::FailedPreconditionError(
+        "no hang-up route configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN");
+  }
+  common::HttpRequest req;
+  req.method = "POST";
+  req.url = Cat(config_.twilio_base_url, "/2010-04-01/Accounts/",
+                UrlEncode(config_.twilio_account_sid), "/Calls/", UrlEncode(call_sid), ".json");
+  const std::string encoded = common::Base64Encode(
+      Cat(config_.twilio_account_sid, ":", config_.twilio_auth_token.Reveal()));
+  req.headers = {{"Authorization", Cat("Basic ", encoded)},
+                 {"Content-Type", "application/x-www-form-urlencoded"}};
+  req.body = Cat("Status=", status);
+  auto r = Send(std::move(req));
+  if (!r.ok()) return r.status();
+  if (r->status != 200) return StatusForHttp(ParseError(*r), "Twilio call update");
+  boost::system::error_code ec;
+  json::value v = json::parse(r->body, ec);
+  if (ec || !v.is_object())
+    return absl::UnavailableError("Twilio call update: invalid JSON answer");
+  return Str(v.as_object(), "status");
+}
+
+}  // namespace outcall::call_gateway

@@ -1,0 +1,515 @@
+// call-gateway over real gRPC, a real PostgreSQL database and the ElevenLabs simulator
+// (in-process, frozen clock): placing calls exactly once, idempotency, reconciliation of lost
+// answers, provider errors, opt-outs, events, hang-ups and erasure.
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <pqxx/pqxx>
+
+#include "call_store.h"
+#include "elevenlabs_client.h"
+#include "gateway_service.h"
+#include "http_test_server.h"
+#include "outcall/common/auth_interceptor.h"
+#include "outcall/common/crypto.h"
+#include "outcall/common/grpc_server.h"
+#include "outcall/common/http_client.h"
+#include "outcall/common/jwt.h"
+#include "outcall/common/pg_pool.h"
+#include "outcall/common/strings.h"
+#include "service_config.h"
+#include "simulator.h"
+#include "test_database.h"
+
+namespace outcall::call_gateway {
+namespace {
+
+namespace json = boost::json;
+using common::Cat;
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(db_.ok());
+    db_.Migrate();
+    pool_ = std::make_unique<common::PgPool>(common::PgPoolOptions{.url = db_.url(), .size = 4});
+    sim::SimConfig sc;
+    sc.listen_address = "127.0.0.1:0";
+    sc.api_key = common::Secret("sk_test_" + common::RandomHex(16));
+    sc.agent_id = "agent_sim_confirmaciones";
+    sc.phone_number_id = "phnum_sim_twilio";
+    sc.twilio_account_sid = "AC" + common::RandomHex(16);
+    sc.twilio_auth_token = common::Secret(common::RandomHex(16));
+    sc.time_scale = 0;
+    sim_ = std::make_unique<sim::Simulator>(sc);
+    ASSERT_TRUE(sim_->Start().ok());
+    common::ElevenLabsConfig ec;
+    ec.api_key = sc.api_key;
+    ec.base_url = sim_->base_url();
+    ec.agent_id = sc.agent_id;
+    ec.agent_phone_number_id = sc.phone_number_id;
+    ec.request_timeout = absl::Seconds(2);
+    ec.twilio_account_sid = sc.twilio_account_sid;
+    ec.twilio_auth_token = sc.twilio_auth_token;
+    ec.twilio_base_url = sim_->base_url();
+    Configure(ec);
+    elevenlabs_ = std::make_unique<ElevenLabsClient>(ec);
+    store_ = std::make_unique<CallStore>(*pool_);
+    secret_ = common::RandomHex(32);
+    common::JwtOptions jo;
+    jo.issuer = "outcall-test";
+    jo.audiences = {"outcall"};
+    jo.hs256_secrets = {common::Secret(secret_)};
+    auth_ = std::make_unique<common::CallAuthenticator>(
+        common::Authorizer(*common::JwtVerifier::Create(jo)), MethodPermissions());
+    service_ = std::make_unique<GatewayService>(
+        GatewayOptions{.default_agent_id = ec.agent_id,
+                       .agent_phone_number_id = ec.agent_phone_number_id,
+                       .dialing_grace_secs = 0},
+        *store_, *elevenlabs_, *auth_, nullptr);
+    common::GrpcServerOptions o;
+    o.listen_address = "127.0.0.1:0";
+    server_ = std::make_unique<common::GrpcServer>(o);
+    server_->AddService(static_cast<v1::CallGateway::Service*>(service_.get()));
+    server_->AddService(static_cast<v1::CallEventSink::Service*>(service_.get()));
+    server_->AddInterceptorFactory(auth_->NewInterceptorFactory());
+    ASSERT_TRUE(server_->Start().ok());
+    auto channel =
+        grpc::CreateChannel(Cat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials());
+    gateway_ = v1::CallGateway::NewStub(channel);
+    sink_ = v1::CallEventSink::NewStub(channel);
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+    service_.reset();
+    if (sim_) sim_->Stop();
+  }
+  virtual void Configure(common::ElevenLabsConfig&) {}
+
+  std::string Token(std::vector<std::string> perms, std::string subject = "clinic-app") {
+    common::JwtClaims c;
+    c.issuer = "outcall-test";
+    c.subject = std::move(subject);
+    c.audiences = {"outcall"};
+    c.permissions = std::move(perms);
+    return *common::SignJwt("HS256", secret_, c);
+  }
+  void Auth(grpc::ClientContext& ctx,
+            std::vector<std::string> perms = {"calls:read", "calls:write", "events:publish"}) {
+    ctx.AddMetadata("authorization", "Bearer " + Token(std::move(perms)));
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  }
+  grpc::Status Initiate(const v1::InitiateCallRequest& req, v1::InitiateCallResponse* resp,
+                        std::string idem_key = "") {
+    grpc::ClientContext ctx;
+    Auth(ctx);
+    if (!idem_key.empty()) ctx.AddMetadata("idempotency-key", idem_key);
+    return gateway_->InitiateCall(&ctx, req, resp);
+  }
+  v1::InitiateCallRequest Req(std::string phone, std::optional<int> appointment = std::nullopt) {
+    v1::InitiateCallRequest r;
+    r.set_phone_number(std::move(phone));
+    r.set_patient_name("Ana Ruiz");
+    if (appointment) r.set_appointment_id(*appointment);
+    (*r.mutable_custom_variables()->mutable_fields())["appointment_time"].set_string_value("10:00");
+    return r;
+  }
+  json::object SimGet(std::string_view path) {
+    common::HttpRequest req;
+    req.url = Cat(sim_->base_url(), path);
+    auto r = common::HttpClient().Send(req);
+    EXPECT_TRUE(r.ok());
+    return json::parse(r->body).as_object();
+  }
+  void SimPut(std::string_view path, std::string_view body, std::string method = "PUT") {
+    common::HttpRequest req;
+    req.method = method;
+    req.url = Cat(sim_->base_url(), path);
+    req.body = std::string(body);
+    auto r = common::HttpClient().Send(req);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  int64_t Dialled(std::string_view number) {
+    auto c = SimGet("/__sim/counters");
+    const auto& by = c.at("dialled_by_number").as_object();
+    auto* n = by.if_contains(number);
+    return n ? n->as_int64() : 0;
+  }
+  std::string DbStatus(const std::string& call_id) {
+    pqxx::connection conn(db_.url());
+    pqxx::work tx(conn);
+    return tx
+        .exec_params1("SELECT status FROM elevenlabs_conversations WHERE call_id = $1::uuid",
+                      call_id)[0]
+        .as<std::string>();
+  }
+  int64_t Count(const std::string& sql) {
+    pqxx::connection conn(db_.url());
+    pqxx::work tx(conn);
+    return tx.exec1(sql)[0].as<int64_t>();
+  }
+  void Exec(const std::string& sql) {
+    pqxx::connection conn(db_.url());
+    pqxx::work tx(conn);
+    tx.exec(sql);
+    tx.commit();
+  }
+
+  testing::TestDatabase db_;
+  std::unique_ptr<common::PgPool> pool_;
+  std::unique_ptr<sim::Simulator> sim_;
+  std::unique_ptr<ElevenLabsClient> elevenlabs_;
+  std::unique_ptr<CallStore> store_;
+  std::string secret_;
+  std::unique_ptr<common::CallAuthenticator> auth_;
+  std::unique_ptr<GatewayService> service_;
+  std::unique_ptr<common::GrpcServer> server_;
+  std::unique_ptr<v1::CallGateway::Stub> gateway_;
+  std::unique_ptr<v1::CallEventSink::Stub> sink_;
+};
+
+TEST_F(GatewayTest, InitiateCallPlacesItOnceAndAnswersLikeTheSeed) {
+  v1::InitiateCallResponse resp;
+  auto s = Initiate(Req("300 555 0001"), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(resp.success());
+  EXPECT_TRUE(resp.data().success());
+  EXPECT_EQ(resp.data().status(), "initiated");
+  EXPECT_TRUE(resp.data().conversation_id().starts_with("conv_"));
+  EXPECT_EQ(resp.data().call_id().size(), 36u);
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(resp, &json);
+  EXPECT_NE(json.find("\"conversationId\""), std::string::npos);
+  EXPECT_NE(json.find("\"callId\""), std::string::npos);
+  EXPECT_EQ(DbStatus(resp.data().call_id()), "initiated");
+  EXPECT_EQ(Dialled("+573005550001"), 1);
+  // What ElevenLabs received: our call id as correlation, variables, the maximum duration.
+  auto conv = SimGet(Cat("/__sim/counters"));
+  EXPECT_EQ(conv.at("dialled_by_correlation_id").at(resp.data().call_id()).as_int64(), 1);
+}
+
+TEST_F(GatewayTest, BadInputIsInvalidArgumentAndNothingIsDialled) {
+  v1::InitiateCallResponse resp;
+  auto bad_phone = Initiate(Req("12"), &resp);
+  EXPECT_EQ(bad_phone.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad_phone.error_message().find("phoneNumber"), std::string::npos);
+  auto nested = Req("3005550001");
+  (*nested.mutable_custom_variables()->mutable_fields())["x"].mutable_struct_value();
+  auto s = Initiate(nested, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("customVariables.x"), std::string::npos);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_conversations"), 0);
+  EXPECT_EQ(Dialled("+573005550001"), 0);
+
+  grpc::ClientContext no_token;
+  EXPECT_EQ(gateway_->InitiateCall(&no_token, Req("3005550001"), &resp).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  grpc::ClientContext reader;
+  Auth(reader, {"calls:read"});
+  EXPECT_EQ(gateway_->InitiateCall(&reader, Req("3005550001"), &resp).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(GatewayTest, ASecondCallWhileOneIsLiveIsRefused) {
+  v1::InitiateCallResponse first, second;
+  EXPECT_EQ(Initiate(Req("3005550001", 7), &first).error_code(), grpc::StatusCode::NOT_FOUND);
+  Exec(
+      "INSERT INTO patients (id, full_name, phone_e164) VALUES (1, 'Ana Ruiz', '+573005550001');"
+      "INSERT INTO appointments (id, patient_id, scheduled_at) VALUES (7, 1, now() + interval '1 "
+      "day')");
+  ASSERT_TRUE(Initiate(Req("3005550001", 7), &first).ok());
+  auto s = Initiate(Req("+57 300 555 0001", 7), &second);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  EXPECT_NE(s.error_message().find(first.data().call_id()), std::string::npos);
+  EXPECT_EQ(Dialled("+573005550001"), 1);
+  // Another appointment of the same patient is another call.
+  Exec(
+      "INSERT INTO appointments (id, patient_id, scheduled_at) VALUES (8, 1, now() + interval '2 "
+      "days')");
+  EXPECT_TRUE(Initiate(Req("3005550001", 8), &second).ok());
+  EXPECT_EQ(Dialled("+573005550001"), 2);
+}
+
+TEST_F(GatewayTest, IdempotencyKeyReturnsTheFirstAnswer) {
+  v1::InitiateCallResponse a, b, c;
+  ASSERT_TRUE(Initiate(Req("3005550001"), &a, "key-1").ok());
+  ASSERT_TRUE(Initiate(Req("3005550001"), &b, "key-1").ok());
+  EXPECT_EQ(a.SerializeAsString(), b.SerializeAsString());
+  EXPECT_EQ(Dialled("+573005550001"), 1);
+  auto other = Initiate(Req("3005550002"), &c, "key-1");
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_NE(other.error_message().find("Idempotency-Key"), std::string::npos);
+  EXPECT_EQ(Dialled("+573005550002"), 0);
+}
+
+TEST_F(GatewayTest, LostAnswerIsReconciledNotRedialled) {
+  SimPut("/__sim/faults", R"({"outbound":[{"kind":"lost_response"}]})");
+  v1::InitiateCallResponse resp;
+  auto s = Initiate(Req("3005550001"), &resp, "lost-1");
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.data().status(), "initiated");
+  EXPECT_TRUE(resp.data().conversation_id().starts_with("conv_"));
+  EXPECT_EQ(DbStatus(resp.data().call_id()), "initiated");
+  // The client retries with the same key: the same answer, no second call.
+  v1::InitiateCallResponse again;
+  ASSERT_TRUE(Initiate(Req("3005550001"), &again, "lost-1").ok());
+  EXPECT_EQ(again.data().conversation_id(), resp.data().conversation_id());
+  EXPECT_EQ(Dialled("+573005550001"), 1);
+}
+
+TEST_F(GatewayTest, ProviderErrorsMapToPreciseCodesAndAreRecorded) {
+  SimPut(
+      "/__sim/faults",
+      R"({"outbound":[{"kind":"error","status":429,"code":"concurrent_limit_exceeded","message":"too many calls"},)"
+      R"({"kind":"error","status":503},{"kind":"success_false"}]})");
+  v1::InitiateCallResponse resp;
+  auto limited = Initiate(Req("3005550001"), &resp);
+  EXPECT_EQ(limited.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(limited.error_message().find("too many calls"), std::string::npos);
+  auto down = Initiate(Req("3005550001"), &resp);  // 5xx: looked up, not found, failed
+  EXPECT_EQ(down.error_code(), grpc::StatusCode::UNAVAILABLE);
+  auto refused = Initiate(Req("3005550001"), &resp);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_conversations WHERE status = 'failed'"), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_call_errors WHERE http_status = 429 AND "
+                  "error_code = 'concurrent_limit_exceeded'"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_call_errors WHERE message LIKE '%sk_test%'"), 0);
+  EXPECT_EQ(Dialled("+573005550001"), 0);
+}
+
+TEST_F(GatewayTest, OptedOutPatientsAreNotCalled) {
+  Exec(
+      "INSERT INTO call_opt_outs (phone_e164, source) VALUES ('+573005550003', 'patient_request')");
+  v1::InitiateCallResponse resp;
+  auto s = Initiate(Req("3005550003"), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Dialled("+573005550003"), 0);
+}
+
+TEST_F(GatewayTest, CallPatientLooksThePatientUp) {
+  Exec(
+      "INSERT INTO patients (id, full_name, phone_e164) VALUES (1, 'Ana Ruiz', '+573005550001'), "
+      "(2, 'Sin Teléfono', NULL)");
+  auto call = [&](int id, v1::InitiateCallResponse* resp) {
+    grpc::ClientContext ctx;
+    Auth(ctx);
+    v1::CallPatientRequest req;
+    req.set_patient_id(id);
+    return gateway_->CallPatient(&ctx, req, resp);
+  };
+  v1::InitiateCallResponse resp;
+  EXPECT_EQ(call(99, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(call(2, &resp).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(call(1, &resp).ok());
+  EXPECT_EQ(Count(Cat("SELECT patient_id FROM elevenlabs_conversations WHERE call_id = '",
+                      resp.data().call_id(), "'")),
+            1);
+  // A phone-only call to a known patient is linked to the patient.
+  v1::InitiateCallResponse other;
+  Exec("INSERT INTO patients (id, full_name, phone_e164) VALUES (3, 'Luis Mora', '+573005550002')");
+  ASSERT_TRUE(Initiate(Req("3005550002"), &other).ok());
+  EXPECT_EQ(Count(Cat("SELECT patient_id FROM elevenlabs_conversations WHERE call_id = '",
+                      other.data().call_id(), "'")),
+            3);
+}
+
+v1::CallEvent Transcription(const std::string& conv, int64_t inbox, bool do_not_call = false) {
+  v1::CallEvent ev;
+  ev.set_inbox_id(inbox);
+  ev.set_type(v1::EVENT_TYPE_POST_CALL_TRANSCRIPTION);
+  ev.set_conversation_id(conv);
+  auto* t = ev.mutable_transcription();
+  t->set_status("done");
+  auto* turn = t->add_transcript();
+  turn->set_role("agent");
+  turn->set_message("Hola, ¿podrá asistir?");
+  turn->set_has_message(true);
+  auto* md = t->mutable_metadata();
+  md->set_start_time_unix_secs(1795000000);
+  md->set_accepted_time_unix_secs(1795000006);
+  md->set_call_duration_secs(31);
+  md->set_cost(309);
+  t->mutable_analysis()->set_call_successful("success");
+  auto& fields = *t->mutable_analysis()->mutable_data_collection_results()->mutable_fields();
+  (*fields["do_not_call"].mutable_struct_value()->mutable_fields())["value"].set_bool_value(
+      do_not_call);
+  (*fields["appointment_confirmed"].mutable_struct_value()->mutable_fields())["value"]
+      .set_bool_value(true);
+  return ev;
+}
+
+TEST_F(GatewayTest, EventsApplyOnceInOrderAndUnknownOnesAreKept) {
+  Exec(
+      "INSERT INTO patients (id, full_name, phone_e164) VALUES (1, 'Ana Ruiz', '+573005550001');"
+      "INSERT INTO appointments (id, patient_id, scheduled_at) VALUES (5, 1, now() + interval '1 "
+      "day')");
+  v1::InitiateCallResponse resp;
+  ASSERT_TRUE(Initiate(Req("3005550001", 5), &resp).ok());
+  const std::string conv = resp.data().conversation_id();
+  auto apply = [&](std::vector<v1::CallEvent> events) {
+    grpc::ClientContext ctx;
+    Auth(ctx, {"events:publish"});
+    v1::ApplyEventsRequest req;
+    for (auto& e : events) *req.add_events() = e;
+    v1::ApplyEventsResponse out;
+    auto s = sink_->ApplyEvents(&ctx, req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<v1::ApplyOutcome> outcomes;
+    for (const auto& r : out.results()) outcomes.push_back(r.outcome());
+    return outcomes;
+  };
+  v1::CallEvent late_failure;
+  late_failure.set_inbox_id(3);
+  late_failure.set_type(v1::EVENT_TYPE_CALL_INITIATION_FAILURE);
+  late_failure.set_conversation_id(conv);
+  late_failure.mutable_initiation_failure()->set_failure_reason("busy");
+  EXPECT_EQ(apply({Transcription(conv, 1, true), Transcription(conv, 1, true), late_failure}),
+            (std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED, v1::APPLY_OUTCOME_DUPLICATE,
+                                           v1::APPLY_OUTCOME_STALE}));
+  EXPECT_EQ(DbStatus(resp.data().call_id()), "completed");  // never moved back to busy
+  EXPECT_EQ(
+      Count(Cat("SELECT duration_secs FROM elevenlabs_conversations WHERE conversation_id = '",
+                conv, "'")),
+      31);
+  EXPECT_EQ(Count(Cat("SELECT count(*) FROM elevenlabs_transcriptions WHERE conversation_id = '",
+                      conv, "'")),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM call_opt_outs WHERE phone_e164 = '+573005550001' AND "
+                  "source = 'call_outcome'"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM appointments WHERE id = 5 AND status = 'confirmed'"), 1);
+  // Unknown conversation: kept, and a second delivery is a duplicate.
+  EXPECT_EQ(
+      apply({Transcription("conv_unknown", 7), Transcription("conv_unknown", 7)}),
+      (std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_UNMATCHED, v1::APPLY_OUTCOME_DUPLICATE}));
+  EXPECT_EQ(
+      Count("SELECT count(*) FROM unmatched_call_events WHERE conversation_id = 'conv_unknown'"),
+      1);
+  // An opted-out number is not called again.
+  v1::InitiateCallResponse again;
+  EXPECT_EQ(Initiate(Req("3005550001"), &again).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(GatewayTest, EventBeforeTheCallIsRecordedIsAppliedWhenItIs) {
+  // Simulates the race: the webhook for a conversation arrives while the row is still dialing.
+  Exec(
+      "INSERT INTO elevenlabs_conversations (agent_id, phone_number, status, dial_attempted_at, "
+      "call_id) VALUES "
+      "('agent_sim_confirmaciones', '+573005559999', 'dialing', now() - interval '1 minute', "
+      "'11111111-1111-4111-8111-111111111111')");
+  std::vector<StatusChange> changes;
+  auto kept = store_->ApplyEvent(Transcription("conv_race", 11), changes);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(*kept, v1::APPLY_OUTCOME_UNMATCHED);
+  auto row = store_->FindCall("11111111-1111-4111-8111-111111111111");
+  ASSERT_TRUE(row.ok() && row->has_value());
+  ASSERT_TRUE(store_->MarkInitiated((*row)->id, "conv_race", "", "test").ok());
+  ASSERT_TRUE(store_->ReplayUnmatched("conv_race", changes).ok());
+  EXPECT_EQ(DbStatus("11111111-1111-4111-8111-111111111111"), "completed");
+  EXPECT_EQ(Count("SELECT count(*) FROM unmatched_call_events WHERE resolved_at IS NOT NULL"), 1);
+}
+
+TEST_F(GatewayTest, ReconcilerSettlesDialingCalls) {
+  // A call whose answer was lost and whose process died: still "dialing" in our table.
+  SimPut("/__sim/faults", R"({"outbound":[{"kind":"lost_response"}]})");
+  // Place it with ElevenLabs directly under a call id we record as dialing.
+  Exec(
+      "INSERT INTO elevenlabs_conversations (agent_id, phone_number, status, dial_attempted_at, "
+      "call_id) VALUES "
+      "('agent_sim_confirmaciones', '+573005550001', 'dialing', now() - interval '1 minute', "
+      "'22222222-2222-4222-8222-222222222222'), "
+      "('agent_sim_confirmaciones', '+573005550002', 'dialing', now() - interval '1 minute', "
+      "'33333333-3333-4333-8333-333333333333')");
+  OutboundCall out{"agent_sim_confirmaciones",
+                   "phnum_sim_twilio",
+                   "+573005550001",
+                   "22222222-2222-4222-8222-222222222222",
+                   {},
+                   600};
+  EXPECT_FALSE(elevenlabs_->PlaceTwilioCall(out).ok());  // answer lost, call placed
+  ASSERT_TRUE(service_->ReconcileOnce().ok());
+  EXPECT_EQ(DbStatus("22222222-2222-4222-8222-222222222222"), "initiated");
+  EXPECT_EQ(DbStatus("33333333-3333-4333-8333-333333333333"),
+            "failed");  // never reached ElevenLabs
+  EXPECT_EQ(Dialled("+573005550001"), 1);
+  EXPECT_EQ(Dialled("+573005550002"), 0);
+}
+
+TEST_F(GatewayTest, GetConversationRefreshesAndEndCallHangsUp) {
+  v1::InitiateCallResponse resp;
+  ASSERT_TRUE(Initiate(Req("3005550008"), &resp).ok());  // a long call
+  SimPut("/__sim/clock", R"({"advance_secs":10})", "POST");
+  grpc::ClientContext ctx;
+  Auth(ctx);
+  v1::GetConversationRequest get;
+  get.set_conversation_id(resp.data().call_id());  // our call id works too
+  v1::GetConversationResponse conv;
+  ASSERT_TRUE(gateway_->GetConversation(&ctx, get, &conv).ok());
+  EXPECT_EQ(conv.data().status(), "in_progress");
+  EXPECT_EQ(conv.data().conversation_id(), resp.data().conversation_id());
+
+  grpc::ClientContext end_ctx;
+  Auth(end_ctx);
+  v1::EndCallRequest end;
+  end.set_conversation_id(resp.data().conversation_id());
+  v1::EndCallResponse ended;
+  auto s = gateway_->EndCall(&end_ctx, end, &ended);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ended.data().status(), "ended_manually");
+  EXPECT_EQ(SimGet("/__sim/counters").at("hangup_requests").as_int64(), 1);
+  EXPECT_EQ(SimGet("/__sim/counters").at("live_calls").as_int64(), 0);  // really hung up
+  grpc::ClientContext again_ctx;
+  Auth(again_ctx);
+  EXPECT_EQ(gateway_->EndCall(&again_ctx, end, &ended).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  grpc::ClientContext erase_ctx;
+  Auth(erase_ctx);
+  v1::EraseConversationRequest erase;
+  erase.set_conversation_id(resp.data().conversation_id());
+  v1::EraseConversationResponse erased;
+  ASSERT_TRUE(gateway_->EraseConversation(&erase_ctx, erase, &erased).ok());
+  EXPECT_EQ(Count(Cat("SELECT count(*) FROM elevenlabs_conversations WHERE patient_name IS NULL "
+                      "AND call_id = '",
+                      resp.data().call_id(), "'")),
+            1);
+}
+
+class NoTwilioGatewayTest : public GatewayTest {
+  void Configure(common::ElevenLabsConfig& ec) override {
+    ec.twilio_account_sid.clear();
+    ec.twilio_auth_token = common::Secret();
+  }
+};
+
+TEST_F(NoTwilioGatewayTest, EndCallSaysNoHangUpRouteIsConfigured) {
+  v1::InitiateCallResponse resp;
+  ASSERT_TRUE(Initiate(Req("3005550008"), &resp).ok());
+  grpc::ClientContext ctx;
+  Auth(ctx);
+  v1::EndCallRequest end;
+  end.set_conversation_id(resp.data().conversation_id());
+  v1::EndCallResponse ended;
+  auto s = gateway_->EndCall(&ctx, end, &ended);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("no hang-up route"), std::string::npos);
+  EXPECT_EQ(DbStatus(resp.data().call_id()), "initiated");
+}
+
+TEST_F(GatewayTest, ListAgentsReturnsEveryAgentInTheSeedEnvelope) {
+  grpc::ClientContext ctx;
+  Auth(ctx, {"calls:read"});
+  v1::ListAgentsResponse agents;
+  ASSERT_TRUE(gateway_->ListAgents(&ctx, {}, &agents).ok());
+  EXPECT_TRUE(agents.success());
+  EXPECT_EQ(agents.count(), 5);
+  EXPECT_EQ(agents.data_size(), 5);
+}
+
+}  // namespace
+}  // namespace outcall::call_gateway
