@@ -16,6 +16,11 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # database and tools used by the scripts and tests
   postgresql-15 postgresql-client-15 openssl curl ca-certificates procps iproute2 python3
+  # deployment checks (tests/deploy): compose config, YAML lint, Debian's python3 + PyYAML.
+  # node/npm (offline Kubernetes schemas) and kubectl (kustomize) come with this machine image;
+  # node and npm are Debian's on a machine without them.
+  docker-compose yamllint python3-yaml
+  $(command -v npm >/dev/null 2>&1 || echo nodejs npm)
 )
 
 missing=()
