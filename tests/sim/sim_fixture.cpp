@@ -105,6 +105,12 @@ std::string SimTest::Status(const std::string& id) {
   return std::string(r.json.at("status").as_string());
 }
 
+std::string SimTest::CallSid(const std::string& id) {
+  Response r = Call("GET", "/v1/convai/conversations/" + id);
+  if (r.status != 200) return "";
+  return std::string(r.json.at("metadata").at("phone_call").at("call_sid").as_string());
+}
+
 std::vector<Received> SimTest::Webhooks() {
   std::lock_guard<std::mutex> lock(mu_);
   return received_;

@@ -48,6 +48,8 @@ class SimTest : public ::testing::Test {
   std::string Place(std::string_view to_number, std::string_view extra_client_data = {},
                     std::string_view agent_id = {});
   std::string Status(const std::string& conversation_id);
+  // The Twilio CallSid (or SIP call id) of a conversation.
+  std::string CallSid(const std::string& conversation_id);
   // Waits (up to 15 s of real time) until `n` webhooks arrived and the sender is idle.
   std::vector<Received> WaitForWebhooks(size_t n);
   std::vector<Received> Webhooks();

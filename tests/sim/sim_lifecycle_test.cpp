@@ -186,16 +186,15 @@ TEST_F(SimTest, OverridePolicyFailMakesADisallowedOverrideFailTheCall) {
             json::string::npos);
 }
 
-std::string TwilioAuth(const SimConfig& c) {
-  return "Basic " + Base64Encode(c.twilio_account_sid + ":" + c.twilio_auth_token.Reveal());
-}
-
-Response TwilioUpdate(SimTest& t, const std::string& base, const SimConfig& c,
-                      std::string_view call_sid, std::string_view form, std::string_view auth) {
+// Twilio's call update on the simulator; an empty `auth` sends the right Basic credentials.
+Response TwilioUpdate(const std::string& base, const SimConfig& c, std::string_view call_sid,
+                      std::string_view form, std::string_view auth = {}) {
   common::HttpRequest req;
   req.method = "POST";
   req.url = Cat(base, "/2010-04-01/Accounts/", c.twilio_account_sid, "/Calls/", call_sid, ".json");
-  req.headers = {{"Authorization", std::string(auth)},
+  const std::string basic =
+      "Basic " + Base64Encode(c.twilio_account_sid + ":" + c.twilio_auth_token.Reveal());
+  req.headers = {{"Authorization", auth.empty() ? basic : std::string(auth)},
                  {"Content-Type", "application/x-www-form-urlencoded"}};
   req.body = std::string(form);
   auto r = common::HttpClient().Send(req);
@@ -211,17 +210,12 @@ TEST_F(SimTest, TwilioCompletedHangsUpAnAnsweredCall) {
   const std::string id = Place("+573005550008");  // would talk for 600 s
   Advance(30);
   ASSERT_EQ(Status(id), "in-progress");
-  const std::string sid = std::string(Call("GET", "/v1/convai/conversations/" + id)
-                                          .json.at("metadata")
-                                          .at("phone_call")
-                                          .at("call_sid")
-                                          .as_string());
+  const std::string sid = CallSid(id);
   // canceled only affects calls that are still ringing: no change.
-  Response cancel =
-      TwilioUpdate(*this, base_, config_, sid, "Status=canceled", TwilioAuth(config_));
+  Response cancel = TwilioUpdate(base_, config_, sid, "Status=canceled");
   EXPECT_EQ(cancel.status, 200);
   EXPECT_EQ(cancel.json.at("status").as_string(), "in-progress");
-  Response hang = TwilioUpdate(*this, base_, config_, sid, "Status=completed", TwilioAuth(config_));
+  Response hang = TwilioUpdate(base_, config_, sid, "Status=completed");
   ASSERT_EQ(hang.status, 200);
   EXPECT_EQ(hang.json.at("sid").as_string(), sid);
   EXPECT_EQ(hang.json.at("status").as_string(), "completed");
@@ -241,13 +235,8 @@ TEST_F(SimTest, TwilioCompletedHangsUpAnAnsweredCall) {
 
 TEST_F(SimTest, TwilioCancelEndsARingingCall) {
   const std::string id = Place("+573005550006");  // would ring for 60 s
-  const std::string sid = std::string(Call("GET", "/v1/convai/conversations/" + id)
-                                          .json.at("metadata")
-                                          .at("phone_call")
-                                          .at("call_sid")
-                                          .as_string());
-  Response cancel =
-      TwilioUpdate(*this, base_, config_, sid, "Status=canceled", TwilioAuth(config_));
+  const std::string sid = CallSid(id);
+  Response cancel = TwilioUpdate(base_, config_, sid, "Status=canceled");
   ASSERT_EQ(cancel.status, 200);
   EXPECT_EQ(cancel.json.at("status").as_string(), "canceled");
   EXPECT_EQ(Status(id), "failed");
@@ -260,29 +249,23 @@ TEST_F(SimTest, TwilioCancelEndsARingingCall) {
 
 TEST_F(SimTest, TwilioUpdateErrors) {
   const std::string id = Place("+573005550001");
-  const std::string sid = std::string(Call("GET", "/v1/convai/conversations/" + id)
-                                          .json.at("metadata")
-                                          .at("phone_call")
-                                          .at("call_sid")
-                                          .as_string());
-  Response unauth =
-      TwilioUpdate(*this, base_, config_, sid, "Status=completed", "Basic bm9wZTpub3Bl");
+  const std::string sid = CallSid(id);
+  Response unauth = TwilioUpdate(base_, config_, sid, "Status=completed", "Basic bm9wZTpub3Bl");
   EXPECT_EQ(unauth.status, 401);
   EXPECT_EQ(unauth.json.at("code").as_int64(), 20003);
-  Response unknown = TwilioUpdate(*this, base_, config_, "CA00000000000000000000000000000000",
-                                  "Status=completed", TwilioAuth(config_));
+  Response unknown =
+      TwilioUpdate(base_, config_, "CA00000000000000000000000000000000", "Status=completed");
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(unknown.json.at("code").as_int64(), 20404);
-  Response bad = TwilioUpdate(*this, base_, config_, sid, "Status=paused", TwilioAuth(config_));
+  Response bad = TwilioUpdate(base_, config_, sid, "Status=paused");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(Status(id), "initiated");
   // SIP-trunk calls are not Twilio's: 404, as the real Twilio answers.
   Response sip = Call(
       "POST", "/v1/convai/sip-trunk/outbound-call",
       R"({"agent_id":"agent_sim_recordatorios","agent_phone_number_id":"phnum_sim_sip","to_number":"+573001112244"})");
-  Response sip_update =
-      TwilioUpdate(*this, base_, config_, std::string(sip.json.at("sip_call_id").as_string()),
-                   "Status=completed", TwilioAuth(config_));
+  Response sip_update = TwilioUpdate(
+      base_, config_, std::string(sip.json.at("sip_call_id").as_string()), "Status=completed");
   EXPECT_EQ(sip_update.status, 404);
 }
 

@@ -156,6 +156,20 @@ std::vector<v1::CallUpdate> CallEventHub::Wait(uint64_t* cursor, absl::Time dead
   return out;
 }
 
+// The seed's answer for a call ElevenLabs accepted.
+static v1::InitiateCallResponse InitiatedResponse(const std::string& conversation_id,
+                                                  const std::string& call_id) {
+  v1::InitiateCallResponse resp;
+  resp.set_success(true);
+  resp.set_message("Llamada iniciada exitosamente");
+  auto* d = resp.mutable_data();
+  d->set_success(true);
+  d->set_conversation_id(conversation_id);
+  d->set_call_id(call_id);
+  d->set_status("initiated");
+  return resp;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct GatewayService::Dial {
@@ -186,6 +200,16 @@ void GatewayService::Notify(const StatusChange& ch) {
 
 void GatewayService::Notify(const std::vector<StatusChange>& changes) {
   for (const auto& c : changes) Notify(c);
+}
+
+void GatewayService::ApplyEarlyEvents(const std::string& conversation_id) {
+  std::vector<StatusChange> replayed;
+  if (auto s = store_.ReplayUnmatched(conversation_id, replayed); !s.ok()) {
+    // Still kept in unmatched_call_events; the next replay for this conversation retries.
+    spdlog::warn("replaying early events for {} failed: {}", conversation_id,
+                 common::ToStd(s.message()));
+  }
+  Notify(replayed);
 }
 
 grpc::Status GatewayService::ListAgents(grpc::ServerContext* ctx, const v1::ListAgentsRequest*,
@@ -287,7 +311,7 @@ grpc::Status GatewayService::InitiateCall(grpc::ServerContext* ctx,
   call.metadata_json = req->has_metadata() ? ToJson(req->metadata()) : "{}";
   for (const auto& [k, v] : req->custom_variables().fields())
     dial.dynamic_variables[k] = ToJsonValue(v);
-  auto result = Place(ctx, dial);
+  auto result = Place(dial);
   if (!result.ok()) return ToGrpcStatus(result.status());
   *resp = *std::move(result);
   return grpc::Status::OK;
@@ -320,8 +344,7 @@ grpc::Status GatewayService::CallPatient(grpc::ServerContext* ctx,
   return InitiateCall(ctx, &call, resp);
 }
 
-absl::StatusOr<v1::InitiateCallResponse> GatewayService::Place(grpc::ServerContext* ctx,
-                                                               Dial& dial) {
+absl::StatusOr<v1::InitiateCallResponse> GatewayService::Place(Dial& dial) {
   NewCall& call = dial.call;
   auto opted_out = store_.IsOptedOut(call.phone_number, call.patient_id);
   if (!opted_out.ok()) return opted_out.status();
@@ -381,22 +404,9 @@ absl::StatusOr<v1::InitiateCallResponse> GatewayService::Place(grpc::ServerConte
               " was placed but could not be recorded yet; it will be reconciled"));
     } else {
       Notify(*ch);
-      std::vector<StatusChange> replayed;
-      if (auto s = store_.ReplayUnmatched(placed->conversation_id, replayed); !s.ok()) {
-        spdlog::warn("replaying early events for {} failed: {}", placed->conversation_id,
-                     common::ToStd(s.message()));
-      }
-      Notify(replayed);
-      v1::InitiateCallResponse resp;
-      resp.set_success(true);
-      resp.set_message("Llamada iniciada exitosamente");
-      auto* d = resp.mutable_data();
-      d->set_success(true);
-      d->set_conversation_id(placed->conversation_id);
-      d->set_call_id(row.call_id);
-      d->set_status("initiated");
+      ApplyEarlyEvents(placed->conversation_id);
       metrics_->Call("initiated");
-      answer = resp;
+      answer = InitiatedResponse(placed->conversation_id, row.call_id);
     }
   } else {
     auto failure = GetProviderFailure(placed.status());
@@ -405,16 +415,8 @@ absl::StatusOr<v1::InitiateCallResponse> GatewayService::Place(grpc::ServerConte
       // The request may have placed the call: look for it before anything else happens.
       auto settled = Reconcile(row, "outbound_call_reconciled");
       if (settled.ok() && settled->status == "initiated") {
-        v1::InitiateCallResponse resp;
-        resp.set_success(true);
-        resp.set_message("Llamada iniciada exitosamente");
-        auto* d = resp.mutable_data();
-        d->set_success(true);
-        d->set_conversation_id(settled->conversation_id);
-        d->set_call_id(row.call_id);
-        d->set_status("initiated");
         metrics_->Call("initiated_after_reconcile");
-        answer = resp;
+        answer = InitiatedResponse(settled->conversation_id, row.call_id);
       } else if (settled.ok() && settled->status == "dialing") {
         metrics_->Call("unknown");
         answer = absl::UnavailableError(
@@ -447,7 +449,6 @@ absl::StatusOr<v1::InitiateCallResponse> GatewayService::Place(grpc::ServerConte
       spdlog::warn("idempotency answer not stored: {}", common::ToStd(s.message()));
     }
   }
-  (void)ctx;
   return answer;
 }
 
@@ -468,9 +469,7 @@ absl::StatusOr<StatusChange> GatewayService::Reconcile(const CallRow& call,
       auto ch = store_.MarkInitiated(call.id, found->front().conversation_id, "", cause);
       if (ch.ok()) {
         Notify(*ch);
-        std::vector<StatusChange> replayed;
-        (void)store_.ReplayUnmatched(found->front().conversation_id, replayed);
-        Notify(replayed);
+        ApplyEarlyEvents(found->front().conversation_id);
       }
       return ch;
     }

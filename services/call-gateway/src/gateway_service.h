@@ -79,12 +79,14 @@ class GatewayService final : public v1::CallGateway::Service, public v1::CallEve
 
  private:
   struct Dial;  // one InitiateCall in flight
-  absl::StatusOr<v1::InitiateCallResponse> Place(grpc::ServerContext* ctx, Dial& dial);
+  absl::StatusOr<v1::InitiateCallResponse> Place(Dial& dial);
   // Settles a call whose outbound request may have reached ElevenLabs: found by our call id in
   // the conversation list -> initiated; not found -> failed; list unavailable -> stays dialing.
   absl::StatusOr<StatusChange> Reconcile(const CallRow& call, std::string_view cause);
   void Notify(const std::vector<StatusChange>& changes);
   void Notify(const StatusChange& change);
+  // Applies events kept for a conversation that was unknown when they came.
+  void ApplyEarlyEvents(const std::string& conversation_id);
 
   GatewayOptions options_;
   CallStore& store_;

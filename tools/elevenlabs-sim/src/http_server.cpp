@@ -47,7 +47,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnRead(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec) {
+    if (ec) {
       if (ec == http::error::body_limit) {
         Reply r = JsonReply(413, boost::json::object{{"detail", "Request body too large"}});
         keep_alive_ = false;

@@ -46,8 +46,8 @@ bool IsE164(std::string_view s) {
 }
 
 // A query parameter that must be an integer in [min, max] (FastAPI's 422 otherwise).
-std::optional<Reply> IntParam(const HttpRequest& req, std::string_view name, int min, int max,
-                              int& out) {
+std::optional<Reply> IntParam(const HttpRequest& req, std::string_view name, int64_t min,
+                              int64_t max, int64_t& out) {
   auto raw = req.Query(name);
   if (!raw) return std::nullopt;
   int64_t v = 0;
@@ -69,7 +69,7 @@ std::optional<Reply> IntParam(const HttpRequest& req, std::string_view name, int
                              common::Cat("Input should be greater than or equal to ", min),
                              json::value(*raw), json::object{{"ge", min}}}});
   }
-  out = static_cast<int>(v);
+  out = v;
   return std::nullopt;
 }
 
@@ -734,7 +734,7 @@ Reply Simulator::Route(HttpRequest& req) {
 // ElevenLabs endpoints
 
 Reply Simulator::ListAgents(const HttpRequest& req) {
-  int page_size = 30;
+  int64_t page_size = 30;
   if (auto bad = IntParam(req, "page_size", 1, 100, page_size)) return *bad;
   const std::string search = common::ToLower(req.Query("search").value_or(""));
   std::vector<const Agent*> matching;
@@ -1149,23 +1149,11 @@ Reply Simulator::OutboundCall(const HttpRequest& req, std::string_view provider)
 }
 
 Reply Simulator::ListConversations(const HttpRequest& req) {
-  int page_size = 30;
+  int64_t page_size = 30;
   if (auto bad = IntParam(req, "page_size", 1, 100, page_size)) return *bad;
   int64_t after = INT64_MIN, before = INT64_MAX;
-  for (const char* name : {"call_start_after_unix", "call_start_before_unix"}) {
-    if (auto raw = req.Query(name)) {
-      int64_t v = 0;
-      if (!common::ParseInt(*raw, &v)) {
-        return ValidationError(
-            {{json::array{"query", name},
-              "int_parsing",
-              "Input should be a valid integer, unable to parse string as an integer",
-              json::value(*raw),
-              {}}});
-      }
-      (std::string_view(name) == "call_start_after_unix" ? after : before) = v;
-    }
-  }
+  if (auto bad = IntParam(req, "call_start_after_unix", INT64_MIN, INT64_MAX, after)) return *bad;
+  if (auto bad = IntParam(req, "call_start_before_unix", INT64_MIN, INT64_MAX, before)) return *bad;
   const auto successful = req.Query("call_successful");
   if (successful && *successful != "success" && *successful != "failure" &&
       *successful != "unknown") {
