@@ -1,9 +1,53 @@
 #!/usr/bin/env bash
 # Runs every benchmark under bench/ and prints the machine it ran on.
+#
+#   scripts/bench.sh [google-benchmark options]    the common hot-path benchmarks
+#   scripts/bench.sh ingest [SECONDS] [CONNECTIONS]  webhook-ingest vs the Node baseline (wrk)
+#   scripts/bench.sh stats [ROWS...] [-- OPTIONS]  stats at scale: loads ROWS calls (default
+#                                                  1000000 and 10000000) into the private cluster
+#                                                  "bench" and measures (docs/stats.md). Options go
+#                                                  to outcall_stats_bench (--iterations=N,
+#                                                  --raw-iterations=N, --reload).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+machine() {
+  echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+}
+
+if [ "${1:-}" = ingest ]; then
+  # webhook-ingest (HTTPS) against the Node.js baseline on the same PostgreSQL (docs/webhook-ingest.md).
+  shift
+  bash scripts/install-deps.sh
+  CMAKE_BUILD_TYPE=Release bash scripts/build.sh webhook-ingest outcall-migrate
+  machine
+  exec bash bench/ingest_bench.sh "${OUTCALL_BUILD_DIR:-$root/build}" "$@"
+fi
+
+if [ "${1:-}" = stats ]; then
+  shift
+  sizes=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do sizes+=("$1"); shift; done
+  [ "${1:-}" = -- ] && shift
+  [ ${#sizes[@]} -gt 0 ] || sizes=(1000000 10000000)
+  bash scripts/install-deps.sh
+  CMAKE_BUILD_TYPE=Release bash scripts/build.sh outcall_stats_bench
+  build="${OUTCALL_BUILD_DIR:-$root/build}"
+  machine
+  echo "disk: $(df -h "$root" | awk 'NR==2 {print $4 " free on " $6}') (10M calls need about 8 GB)"
+  # The private cluster "bench" (never DATABASE_URL from the caller's environment: the benchmark
+  # creates and fills its own databases).
+  unset DATABASE_URL
+  bash scripts/pg.sh start bench >/dev/null
+  eval "$(bash scripts/pg.sh env bench)"
+  echo "postgresql: $(psql "$DATABASE_URL" -XAtc 'SHOW server_version') (shared_buffers $(psql "$DATABASE_URL" -XAtc 'SHOW shared_buffers'))"
+  for rows in "${sizes[@]}"; do
+    "$build/bench/outcall_stats_bench" --rows="$rows" "$@"
+  done
+  exit 0
+fi
+
 bash scripts/install-deps.sh
 CMAKE_BUILD_TYPE=Release bash scripts/build.sh outcall_common_bench
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+machine
 ./build/bench/outcall_common_bench "$@"

@@ -13,7 +13,7 @@ PACKAGES=(
   libabsl-dev libboost1.81-dev libboost-json1.81-dev libssl-dev libcurl4-openssl-dev
   libpqxx-dev libpq-dev libjwt-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev wrk
   # database and tools used by the scripts and tests
   postgresql-15 postgresql-client-15 openssl curl ca-certificates procps iproute2 python3
   # deployment checks (tests/deploy): compose config, YAML lint, Debian's python3 + PyYAML.

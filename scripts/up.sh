@@ -54,6 +54,24 @@ if [ -z "${ELEVENLABS_API_KEY:-}" ]; then
 fi
 export LOG_FORMAT="${LOG_FORMAT:-json}"
 
+# webhook-ingest's HTTPS endpoint: a self-signed certificate made once (git-ignored .local/tls).
+if [ -z "${TLS_CERT_FILE:-}" ]; then
+  mkdir -p .local/tls
+  if [ ! -f .local/tls/cert.pem ] || [ ! -f .local/tls/key.pem ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj /CN=127.0.0.1 \
+      -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+      -keyout .local/tls/key.pem -out .local/tls/cert.pem >/dev/null 2>&1
+    chmod 600 .local/tls/key.pem
+  fi
+  export TLS_CERT_FILE="$PWD/.local/tls/cert.pem" TLS_KEY_FILE="$PWD/.local/tls/key.pem"
+fi
+export WEBHOOK_LISTEN_ADDRESS="${WEBHOOK_LISTEN_ADDRESS:-127.0.0.1:8443}"
+if [ $simulation = 1 ]; then
+  # The simulator sends its signed webhooks to webhook-ingest over HTTPS.
+  export ELEVENLABS_WEBHOOK_URL="https://${WEBHOOK_LISTEN_ADDRESS}/api/webhooks/elevenlabs"
+  export SIM_WEBHOOK_CA_FILE="$TLS_CERT_FILE"
+fi
+
 start_service() {  # name grpc_port metrics_port
   local name=$1 port=$2 metrics=$3 pidfile=".local/run/$1.pid"
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then

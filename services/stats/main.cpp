@@ -11,6 +11,9 @@
 #include "outcall/common/pg_pool.h"
 #include "outcall/common/strings.h"
 #include "service_config.h"
+#include "stats_executor.h"
+#include "stats_service.h"
+#include "stats_store.h"
 
 int main() {
   using namespace outcall;
@@ -34,15 +37,33 @@ int main() {
   common::CallAuthenticator authenticator(common::Authorizer(*std::move(verifier)),
                                           stats::MethodPermissions());
 
-  common::PgPool pool({.url = cc.database_url.Reveal(),
-                       .size = cc.database_pool_size,
-                       .application_name = "stats"});
-  if (auto lease = pool.Acquire(); !lease.ok()) {
+  common::PgPool pool(
+      {.url = cc.database_url.Reveal(),
+       .size = cc.database_pool_size,
+       .application_name = "stats",
+       .statement_timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(config->query_timeout))});
+  stats::StatsStore store(
+      &pool, {.clinic_timezone = cc.clinic_timezone, .statement_timeout = config->query_timeout});
+  if (auto db_zone = store.DatabaseTimezone(absl::Now() + absl::Seconds(5)); !db_zone.ok()) {
     // Not fatal: the pool reconnects on demand, and health reports the service meanwhile.
-    spdlog::warn("database not reachable at start: {}", common::ToStd(lease.status().message()));
+    spdlog::warn("database not ready at start: {}", common::ToStd(db_zone.status().message()));
+  } else if (*db_zone != cc.clinic_timezone) {
+    // Still correct, but statistics then scan the calls instead of reading the rollups.
+    spdlog::warn(
+        "CLINIC_TIMEZONE is {} but the database's rollups are cut in {}: statistics are computed "
+        "from the raw calls (slower as history grows). Align them (docs/stats.md).",
+        cc.clinic_timezone, *db_zone);
+  } else {
+    spdlog::info("statistics read the rollups (clinic time zone {})", cc.clinic_timezone);
   }
 
+  // One worker per database connection; a short queue beyond that, then RESOURCE_EXHAUSTED.
+  stats::BlockingExecutor executor(cc.database_pool_size, cc.database_pool_size * 16);
+  stats::StatsService service(&authenticator, &store, &executor,
+                              {.request_timeout = config->query_timeout});
+
   common::GrpcServer server(common::GrpcOptionsFrom(cc));
+  server.AddService(&service);
   server.AddInterceptorFactory(authenticator.NewInterceptorFactory());
   if (auto s = server.Start(); !s.ok()) {
     spdlog::critical("{}", common::ToStd(s.message()));

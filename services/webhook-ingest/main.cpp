@@ -1,16 +1,21 @@
-// webhook-ingest: builds the object graph from the environment and serves until SIGTERM.
+// webhook-ingest: builds the object graph from the environment and serves until SIGTERM: the
+// public HTTPS webhook endpoint, the durable inbox (group commit), the publisher to call-gateway
+// and the gRPC port (health, metrics).
 #include <grpcpp/support/server_interceptor.h>
 
 #include <cstdio>
 
+#include "inbox_store.h"
+#include "metrics.h"
 #include "outcall/common/auth_interceptor.h"
 #include "outcall/common/config.h"
 #include "outcall/common/grpc_server.h"
 #include "outcall/common/jwt.h"
 #include "outcall/common/logging.h"
-#include "outcall/common/pg_pool.h"
 #include "outcall/common/strings.h"
+#include "publisher.h"
 #include "service_config.h"
+#include "webhook_server.h"
 
 int main() {
   using namespace outcall;
@@ -22,7 +27,8 @@ int main() {
     return 2;
   }
   const common::CommonConfig& cc = config->common;
-  if (auto s = common::InitLogging({"webhook-ingest", cc.log_level, cc.log_format == "json"}); !s.ok()) {
+  if (auto s = common::InitLogging({"webhook-ingest", cc.log_level, cc.log_format == "json"});
+      !s.ok()) {
     std::fprintf(stderr, "webhook-ingest: %s\n", std::string(s.message()).c_str());
     return 2;
   }
@@ -34,19 +40,42 @@ int main() {
   common::CallAuthenticator authenticator(common::Authorizer(*std::move(verifier)),
                                           webhook_ingest::MethodPermissions());
 
-  common::PgPool pool({.url = cc.database_url.Reveal(),
-                       .size = cc.database_pool_size,
-                       .application_name = "webhook-ingest"});
-  if (auto lease = pool.Acquire(); !lease.ok()) {
-    // Not fatal: the pool reconnects on demand, and health reports the service meanwhile.
-    spdlog::warn("database not reachable at start: {}", common::ToStd(lease.status().message()));
-  }
+  common::GrpcServer grpc_server(common::GrpcOptionsFrom(cc));
+  grpc_server.AddInterceptorFactory(authenticator.NewInterceptorFactory());
+  webhook_ingest::IngestMetrics metrics(grpc_server.metrics());
 
-  common::GrpcServer server(common::GrpcOptionsFrom(cc));
-  server.AddInterceptorFactory(authenticator.NewInterceptorFactory());
-  if (auto s = server.Start(); !s.ok()) {
+  webhook_ingest::Publisher publisher(cc.database_url.Reveal(), config->publisher, &metrics);
+  webhook_ingest::InboxStore inbox(cc.database_url.Reveal(), config->store, &metrics,
+                                   [&publisher] { publisher.Wake(); });
+
+  webhook_ingest::WebhookServerOptions http_options;
+  http_options.listen_address = config->listen_address;
+  http_options.tls_cert_file = config->tls_cert_file;
+  http_options.tls_key_file = config->tls_key_file;
+  http_options.limits = config->limits;
+  http_options.save_call_audio = config->save_call_audio;
+  http_options.shutdown_grace = cc.shutdown_grace;
+  common::WebhookVerifierOptions verifier_options;
+  verifier_options.secrets = config->webhook_secrets;
+  verifier_options.tolerance = config->signature_tolerance;
+  verifier_options.future_skew = config->signature_future_skew;
+  webhook_ingest::WebhookServer http(std::move(http_options), std::move(verifier_options), &inbox,
+                                     &metrics, &grpc_server.metrics());
+  if (auto s = http.Start(); !s.ok()) {
     spdlog::critical("{}", common::ToStd(s.message()));
     return 1;
   }
-  return common::ServeUntilSignal(server, "webhook-ingest");
+  if (auto s = grpc_server.Start(); !s.ok()) {
+    spdlog::critical("{}", common::ToStd(s.message()));
+    return 1;
+  }
+  publisher.Start();
+  spdlog::info("webhook-ingest: SAVE_CALL_AUDIO={}, publishing to {}", config->save_call_audio,
+               config->publisher.gateway_address);
+  const int code = common::ServeUntilSignal(grpc_server, "webhook-ingest");
+  // Stop answering first (in-flight requests finish), then the store, then the publisher.
+  http.Stop();
+  inbox.Stop();
+  publisher.Stop();
+  return code;
 }

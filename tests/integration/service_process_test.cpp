@@ -20,6 +20,7 @@
 #include "outcall/common/strings.h"
 #include "http_test_server.h"
 #include "test_database.h"
+#include "test_tls.h"
 
 namespace outcall {
 namespace {
@@ -84,7 +85,18 @@ TEST_P(ServiceProcess, ServesHealthAndStopsCleanlyOnSigterm) {
   testing::TestDatabase db;
   ASSERT_TRUE(db.ok());
   const int port = testing::FreeLoopbackPort();
-  Child child = Spawn(GetParam(), BaseEnv(db.url(), port, common::RandomHex(32)));
+  auto env = BaseEnv(db.url(), port, common::RandomHex(32));
+  testing::TlsFiles tls;
+  if (GetParam().ends_with("/webhook-ingest")) {
+    // The public HTTPS endpoint needs its certificate and the webhook signing secret.
+    tls = testing::MakeSelfSignedCert();
+    ASSERT_FALSE(tls.cert.empty()) << "openssl could not make a certificate";
+    env["TLS_CERT_FILE"] = tls.cert;
+    env["TLS_KEY_FILE"] = tls.key;
+    env["ELEVENLABS_WEBHOOK_SECRET"] = "wsec_" + common::RandomHex(16);
+    env["WEBHOOK_LISTEN_ADDRESS"] = "127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+  }
+  Child child = Spawn(GetParam(), env);
   ASSERT_GT(child.pid, 0);
 
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
@@ -110,6 +122,7 @@ TEST_P(ServiceProcess, ServesHealthAndStopsCleanlyOnSigterm) {
   const std::string log = testing::ReadFile(child.stderr_path);
   EXPECT_NE(log.find("\"msg\":\""), std::string::npos) << "logs are JSON lines: " << log;
   EXPECT_NE(log.find("stopped"), std::string::npos) << log;
+  testing::RemoveTlsFiles(tls);
 }
 
 TEST_P(ServiceProcess, BadConfigurationStopsWithTheVariableNamedAndNoSecret) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "outcall/common/config.h"
 #include "outcall/common/jwt.h"
 
@@ -12,7 +13,9 @@ namespace outcall::stats {
 
 struct ServiceConfig {
   common::CommonConfig common;
-
+  // STATS_QUERY_TIMEOUT_SECS: longest database work of one request (a shorter client deadline
+  // wins); also the statement timeout of its queries.
+  absl::Duration query_timeout = absl::Seconds(10);
 };
 
 absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env);

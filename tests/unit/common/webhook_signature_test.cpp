@@ -96,6 +96,23 @@ TEST_F(WebhookSignatureTest, MalformedHeadersAreRefused) {
   ExpectRefused(Verifier().Verify(std::string(600, 'a'), kBody, now_), "too long");
 }
 
+TEST_F(WebhookSignatureTest, OtherSchemesAndBoundaries) {
+  const int64_t now = absl::ToUnixSeconds(now_);
+  const std::string v0 = V0(now, kBody);
+  // Only an unknown scheme, or an empty v0: no usable signature.
+  ExpectRefused(Verifier().Verify("t=" + std::to_string(now) + ",v1=" + v0, kBody, now_), "no v0");
+  ExpectRefused(Verifier().Verify("t=" + std::to_string(now) + ",v0=", kBody, now_),
+                "lowercase hex");
+  // Exactly at the tolerance and the future skew: still accepted; one second beyond: refused.
+  EXPECT_TRUE(Verifier().Verify(Header(now - 30 * 60, kBody), kBody, now_).ok());
+  ExpectRefused(Verifier().Verify(Header(now - 30 * 60 - 1, kBody), kBody, now_), "too old");
+  EXPECT_TRUE(Verifier().Verify(Header(now + 5 * 60, kBody), kBody, now_).ok());
+  ExpectRefused(Verifier().Verify(Header(now + 5 * 60 + 1, kBody), kBody, now_), "future");
+  // An empty body is signed like any other.
+  EXPECT_TRUE(Verifier().Verify(Header(now, ""), "", now_).ok());
+  ExpectRefused(Verifier().Verify(Header(now, ""), " ", now_), "does not match");
+}
+
 TEST_F(WebhookSignatureTest, RotationAcceptsEitherSecret) {
   const std::string previous = "wsec_previous_" + RandomHex(8);
   const std::string header = SignElevenLabsWebhook(previous, 1739537297, kBody);

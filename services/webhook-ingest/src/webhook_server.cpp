@@ -1,0 +1,530 @@
+#include "webhook_server.h"
+
+#include <openssl/ssl.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+
+#include "body_scanner.h"
+#include "event_mapping.h"
+#include "outcall/common/crypto.h"
+#include "outcall/common/logging.h"
+#include "outcall/common/strings.h"
+
+namespace outcall::webhook_ingest {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using Stream = beast::ssl_stream<beast::tcp_stream>;
+
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+
+std::chrono::steady_clock::duration Chrono(absl::Duration d) {
+  return std::chrono::milliseconds(absl::ToInt64Milliseconds(d));
+}
+
+// Completes with the store's result on the caller's executor.
+template <typename Token>
+auto AsyncStore(InboxWriter& writer, std::shared_ptr<asio::io_context> keep_alive,
+                InboxRecord record, Token&& token) {
+  return asio::async_initiate<Token, void(StoreResult)>(
+      [&writer, keep_alive](auto handler, InboxRecord rec) {
+        auto ex = asio::get_associated_executor(handler);
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        writer.Submit(std::move(rec), [h, ex, keep_alive](StoreResult r) {
+          asio::post(ex, [h, r]() mutable { std::move(*h)(r); });
+        });
+      },
+      token, std::move(record));
+}
+
+std::string_view VerificationReason(const absl::Status& s) {
+  const absl::string_view m = s.message();
+  if (m.find("missing header") != absl::string_view::npos) return "missing";
+  if (m.find("too old") != absl::string_view::npos) return "stale";
+  if (m.find("future") != absl::string_view::npos) return "future";
+  if (m.find("does not match") != absl::string_view::npos) return "mismatch";
+  return "malformed";
+}
+
+struct Reply {
+  http::status status = http::status::ok;
+  std::string outcome;  // metrics label
+  std::string body;
+  std::string content_type = "application/json";
+  bool close = false;
+  std::string allow;
+};
+
+Reply Error(http::status status, std::string_view outcome, std::string_view code,
+            std::string_view message, bool close = false) {
+  Reply r;
+  r.status = status;
+  r.outcome = std::string(outcome);
+  r.body = common::Cat("{\"error\":\"", code, "\",\"message\":\"", message, "\"}");
+  r.close = close;
+  return r;
+}
+
+}  // namespace
+
+struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
+  WebhookServerOptions options;
+  common::WebhookSignatureVerifier verifier;
+  InboxWriter* inbox;
+  IngestMetrics* metrics;
+  prometheus::Registry* registry;
+  std::shared_ptr<asio::io_context> ioc = std::make_shared<asio::io_context>();
+  ssl::context tls{ssl::context::tls_server};
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::vector<std::thread> threads;
+  std::atomic<int> connections{0};
+  std::atomic<int> large_bodies{0};
+  std::atomic<int> active_requests{0};
+  std::atomic<bool> stopping{false};
+
+  Impl(WebhookServerOptions o, common::WebhookVerifierOptions v, InboxWriter* in, IngestMetrics* m,
+       prometheus::Registry* r)
+      : options(std::move(o)), verifier(std::move(v)), inbox(in), metrics(m), registry(r) {}
+
+  void Count(std::string_view outcome) {
+    if (metrics != nullptr) metrics->Request(outcome);
+  }
+
+  // A slot for a body larger than the small-body limit (RAII).
+  struct LargeSlot {
+    Impl* impl = nullptr;
+    LargeSlot() = default;
+    LargeSlot(const LargeSlot&) = delete;
+    LargeSlot& operator=(const LargeSlot&) = delete;
+    ~LargeSlot() { Release(); }
+    bool Acquire(Impl* i) {
+      if (impl != nullptr) return true;
+      int n = i->large_bodies.load();
+      while (n < i->options.limits.max_large_bodies) {
+        if (i->large_bodies.compare_exchange_weak(n, n + 1)) {
+          impl = i;
+          if (i->metrics) i->metrics->LargeBodies(n + 1);
+          return true;
+        }
+      }
+      return false;
+    }
+    void Release() {
+      if (impl != nullptr) {
+        const int n = impl->large_bodies.fetch_sub(1) - 1;
+        if (impl->metrics) impl->metrics->LargeBodies(n);
+        impl = nullptr;
+      }
+    }
+  };
+
+  asio::awaitable<void> Accept() {
+    auto self = shared_from_this();
+    while (!stopping.load()) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await acceptor->async_accept(
+          asio::make_strand(*ioc), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || stopping.load()) co_return;
+        continue;  // e.g. EMFILE: keep serving the connections we have
+      }
+      if (connections.load() >= options.limits.max_connections) {
+        Count("connection_refused");
+        socket.close(ec);
+        continue;
+      }
+      const int n = connections.fetch_add(1) + 1;
+      if (metrics) metrics->OpenConnections(n);
+      auto ex = socket.get_executor();
+      asio::co_spawn(ex, Session(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> Session(tcp::socket socket) {
+    auto self = shared_from_this();
+    struct Guard {
+      Impl* impl;
+      ~Guard() {
+        const int n = impl->connections.fetch_sub(1) - 1;
+        if (impl->metrics) impl->metrics->OpenConnections(n);
+      }
+    } guard{this};
+    boost::system::error_code ec;
+    Stream stream(std::move(socket), tls);
+    beast::get_lowest_layer(stream).expires_after(Chrono(options.limits.handshake_timeout));
+    co_await stream.async_handshake(ssl::stream_base::server,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    beast::flat_buffer buffer;
+    std::vector<char> chunk;
+    bool first = true;
+    while (!stopping.load()) {
+      http::request_parser<http::buffer_body> parser;
+      parser.header_limit(static_cast<uint32_t>(options.limits.header_limit_bytes));
+      parser.body_limit(static_cast<uint64_t>(options.limits.max_audio_bytes));
+      beast::get_lowest_layer(stream).expires_after(
+          Chrono(first ? options.limits.read_timeout : options.limits.idle_timeout));
+      first = false;
+      co_await http::async_read_header(stream, buffer, parser,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == http::error::body_limit) {
+          Reply r = Error(http::status::payload_too_large, "too_large", "body_too_large",
+                          "body over the limit", true);
+          LogReject(r, "declared length over the limit");
+          co_await Write(stream, r, 11);
+        } else if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+          Reply r = Error(http::status::request_header_fields_too_large, "too_large",
+                          "header_too_large", "request header too large", true);
+          LogReject(r, "header over the limit");
+          co_await Write(stream, r, 11);
+        }
+        break;  // timeout, eof or garbage: close
+      }
+      active_requests.fetch_add(1);
+      const absl::Time deadline = absl::Now() + options.limits.request_timeout;
+      Reply reply = co_await Handle(stream, buffer, parser, chunk, deadline);
+      const bool keep = parser.get().keep_alive() && !reply.close && parser.is_done();
+      reply.close = !keep;
+      const bool written = co_await Write(stream, reply, parser.get().version());
+      active_requests.fetch_sub(1);
+      if (!written || !keep) break;
+    }
+    // TLS close_notify, bounded by the write timeout; errors here are noise.
+    beast::get_lowest_layer(stream).expires_after(Chrono(options.limits.write_timeout));
+    co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  asio::awaitable<bool> Write(Stream& stream, const Reply& r, unsigned version) {
+    http::response<http::string_body> res{r.status, version};
+    res.set(http::field::server, "outcall-webhook-ingest");
+    res.set(http::field::content_type, r.content_type);
+    if (!r.allow.empty()) res.set(http::field::allow, r.allow);
+    res.keep_alive(!r.close);
+    res.body() = r.body;
+    res.prepare_payload();
+    boost::system::error_code ec;
+    beast::get_lowest_layer(stream).expires_after(Chrono(options.limits.write_timeout));
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec;
+  }
+
+  void LogReject(const Reply& r, std::string_view reason) {
+    Count(r.outcome);
+    // No body content, no header values: the status and a fixed reason only.
+    spdlog::warn("webhook rejected: {} {} ({})", static_cast<int>(r.status), r.outcome, reason);
+  }
+
+  asio::awaitable<Reply> Handle(Stream& stream, beast::flat_buffer& buffer,
+                                http::request_parser<http::buffer_body>& parser,
+                                std::vector<char>& chunk, absl::Time deadline) {
+    auto& req = parser.get();
+    std::string_view target(req.target().data(), req.target().size());
+    if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    const bool has_body = !parser.is_done();
+
+    if (target == "/healthz" || target == "/metrics") {
+      if (req.method() != http::verb::get && req.method() != http::verb::head) {
+        Reply r = Error(http::status::method_not_allowed, "method_not_allowed",
+                        "method_not_allowed", "use GET", has_body);
+        r.allow = "GET, HEAD";
+        LogReject(r, "wrong method");
+        co_return r;
+      }
+      if (has_body) co_return Error(http::status::payload_too_large, "too_large", "body_too_large",
+                                    "no body expected", true);
+      Reply r;
+      r.outcome = "ok";
+      if (target == "/healthz") {
+        r.body = "{\"status\":\"ok\"}";
+      } else {
+        r.content_type = "text/plain; version=0.0.4";
+        if (registry != nullptr) r.body = prometheus::TextSerializer().Serialize(registry->Collect());
+      }
+      Count("ok");
+      co_return r;
+    }
+    if (target != kWebhookPath) {
+      Reply r = Error(http::status::not_found, "not_found", "not_found", "no such route", has_body);
+      LogReject(r, "unknown path");
+      co_return r;
+    }
+    if (req.method() != http::verb::post) {
+      Reply r = Error(http::status::method_not_allowed, "method_not_allowed", "method_not_allowed",
+                      "use POST", has_body);
+      r.allow = "POST";
+      LogReject(r, "wrong method");
+      co_return r;
+    }
+    const auto length = parser.content_length();
+    if (length && *length > static_cast<uint64_t>(options.limits.max_audio_bytes)) {
+      Reply r = Error(http::status::payload_too_large, "too_large", "body_too_large",
+                      "body over the limit", true);
+      LogReject(r, "declared length over the limit");
+      co_return r;
+    }
+    auto header = req.find(common::kElevenLabsSignatureHeader.data());
+    std::string_view sig = header == req.end()
+                               ? std::string_view()
+                               : std::string_view(header->value().data(), header->value().size());
+    auto started = verifier.Start(sig);
+    if (!started.ok()) {
+      const std::string_view reason = VerificationReason(started.status());
+      if (metrics) metrics->VerificationFailure(reason);
+      Reply r = Error(http::status::unauthorized, "unauthorized", "invalid_signature",
+                      "signature missing, malformed, stale or forged", has_body);
+      LogReject(r, common::Cat("signature ", reason));
+      co_return r;
+    }
+    LargeSlot slot;
+    if (length && *length > static_cast<uint64_t>(options.limits.small_body_bytes) &&
+        !slot.Acquire(this)) {
+      Reply r = Error(http::status::service_unavailable, "busy", "busy",
+                      "too many large bodies in flight, retry later", true);
+      LogReject(r, "large-body cap reached");
+      co_return r;
+    }
+    if (auto expect = req.find(http::field::expect);
+        expect != req.end() && beast::iequals(expect->value(), "100-continue") && has_body) {
+      http::response<http::empty_body> cont{http::status::continue_, req.version()};
+      boost::system::error_code ec;
+      beast::get_lowest_layer(stream).expires_after(Chrono(options.limits.write_timeout));
+      co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return Error(http::status::bad_request, "aborted", "aborted", "write failed", true);
+    }
+
+    // Stream the body: HMAC, SHA-256 of the raw bytes, JSON scan, audio decode (and spool).
+    common::Sha256 body_hash;
+    common::Sha256 audio_hash;
+    TempFile spool;
+    bool spool_failed = false;
+    BodyScanner scanner([&](std::string_view decoded) {
+      audio_hash.Update(decoded);
+      if (!options.save_call_audio || spool_failed) return;
+      if (!spool) spool.reset(std::tmpfile());
+      if (!spool || std::fwrite(decoded.data(), 1, decoded.size(), spool.get()) != decoded.size()) {
+        spool_failed = true;
+      }
+    });
+    std::string kept;
+    bool overflow = false;
+    int64_t total = 0;
+    chunk.resize(kReadChunk);
+    while (!parser.is_done()) {
+      req.body().data = chunk.data();
+      req.body().size = chunk.size();
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) {
+        co_return Error(http::status::request_timeout, "timeout", "timeout", "request too slow", true);
+      }
+      beast::get_lowest_layer(stream).expires_after(
+          Chrono(std::min(left, options.limits.read_timeout)));
+      boost::system::error_code ec;
+      co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec == http::error::body_limit) {
+        Reply r = Error(http::status::payload_too_large, "too_large", "body_too_large",
+                        "body over the limit", true);
+        LogReject(r, "body over the limit");
+        co_return r;
+      }
+      if (ec) {
+        Reply r = Error(http::status::request_timeout, "timeout", "timeout",
+                        "body not received in time", true);
+        LogReject(r, ec == beast::error::timeout ? "body read timeout" : "body read failed");
+        co_return r;
+      }
+      const size_t n = chunk.size() - req.body().size;
+      if (n == 0) continue;
+      const std::string_view piece(chunk.data(), n);
+      total += static_cast<int64_t>(n);
+      started->Update(piece);
+      body_hash.Update(piece);
+      scanner.Write(piece);
+      if (!overflow) {
+        const size_t want = kept.size() + n;
+        if (want > static_cast<size_t>(options.limits.small_body_bytes) && !slot.Acquire(this)) {
+          Reply r = Error(http::status::service_unavailable, "busy", "busy",
+                          "too many large bodies in flight, retry later", true);
+          LogReject(r, "large-body cap reached");
+          co_return r;
+        }
+        if (want > static_cast<size_t>(options.limits.max_event_bytes)) {
+          overflow = true;  // only an audio event may be this large; decided at the end
+          std::string().swap(kept);
+        } else {
+          kept.append(piece);
+          if (metrics) metrics->MaxBufferedBytes(static_cast<double>(kept.size()));
+        }
+      }
+    }
+    slot.Release();
+
+    if (absl::Status s = started->Finish(); !s.ok()) {
+      if (metrics) metrics->VerificationFailure("mismatch");
+      Reply r = Error(http::status::unauthorized, "unauthorized", "invalid_signature",
+                      "signature missing, malformed, stale or forged");
+      LogReject(r, "signature mismatch");
+      co_return r;
+    }
+    if (!scanner.Finish()) {
+      Reply r = Error(http::status::bad_request, "bad_request", "invalid_json",
+                      "body is not a valid event");
+      LogReject(r, scanner.error());
+      co_return r;
+    }
+    const Envelope& env = scanner.envelope();
+    if (absl::Status s = ValidateEnvelope(env); !s.ok()) {
+      Reply r = Error(http::status::bad_request, "bad_request", "invalid_event",
+                      common::ToStd(s.message()));
+      LogReject(r, common::ToStd(s.message()));
+      co_return r;
+    }
+    const bool is_audio = env.type == kAudio;
+    if (overflow && !is_audio) {
+      Reply r = Error(http::status::payload_too_large, "too_large", "body_too_large",
+                      "event body over the limit");
+      LogReject(r, "event body over WEBHOOK_MAX_EVENT_BYTES");
+      co_return r;
+    }
+    InboxRecord record;
+    record.event_type = env.type;
+    record.conversation_id = env.conversation_id;
+    record.event_timestamp = env.event_timestamp;
+    record.body_sha256 = common::HexEncode(body_hash.Finish());
+    if (is_audio) {
+      if (options.save_call_audio && spool_failed) {
+        Reply r = Error(http::status::service_unavailable, "unavailable", "unavailable",
+                        "audio could not be spooled, retry later");
+        LogReject(r, "audio spool write failed");
+        co_return r;
+      }
+      AudioSummary summary;
+      summary.size_bytes = scanner.audio_bytes();
+      summary.sha256 = common::HexEncode(audio_hash.Finish());
+      summary.stored = options.save_call_audio && scanner.audio_bytes() > 0;
+      record.body = AudioInboxBody(env, summary);
+      record.body_truncated = true;
+      if (summary.stored) {
+        std::fflush(spool.get());
+        record.audio = std::move(spool);
+      }
+    } else {
+      record.body = std::move(kept);
+    }
+    const std::string conversation = env.conversation_id;
+    const std::string type = env.type;
+    StoreResult result = co_await AsyncStore(*inbox, ioc, std::move(record), asio::use_awaitable);
+    switch (result.outcome) {
+      case StoreOutcome::kStored: {
+        Count("stored");
+        spdlog::debug("webhook stored: {} {} inbox_id={} bytes={}", type, conversation,
+                      result.inbox_id, total);
+        Reply r;
+        r.outcome = "stored";
+        r.body = "{\"status\":\"stored\"}";
+        co_return r;
+      }
+      case StoreOutcome::kDuplicate: {
+        Count("duplicate");
+        Reply r;
+        r.outcome = "duplicate";
+        r.body = "{\"status\":\"duplicate\"}";
+        co_return r;
+      }
+      case StoreOutcome::kUnavailable:
+      default: {
+        Reply r = Error(http::status::service_unavailable, "unavailable", "unavailable",
+                        "event not stored, retry later");
+        LogReject(r, "database unavailable");
+        co_return r;
+      }
+    }
+  }
+};
+
+WebhookServer::WebhookServer(WebhookServerOptions options, common::WebhookVerifierOptions verifier,
+                             InboxWriter* inbox, IngestMetrics* metrics,
+                             prometheus::Registry* registry)
+    : impl_(std::make_shared<Impl>(std::move(options), std::move(verifier), inbox, metrics,
+                                   registry)) {}
+
+WebhookServer::~WebhookServer() { Stop(); }
+
+absl::Status WebhookServer::Start() {
+  Impl& i = *impl_;
+  boost::system::error_code ec;
+  i.tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                        ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
+                    ec);
+  SSL_CTX_set_min_proto_version(i.tls.native_handle(), TLS1_2_VERSION);
+  i.tls.use_certificate_chain_file(i.options.tls_cert_file, ec);
+  if (ec) return absl::InvalidArgumentError(common::Cat("TLS_CERT_FILE: cannot load ", i.options.tls_cert_file));
+  i.tls.use_private_key_file(i.options.tls_key_file, ssl::context::pem, ec);
+  if (ec) return absl::InvalidArgumentError(common::Cat("TLS_KEY_FILE: cannot load ", i.options.tls_key_file));
+
+  const std::string& addr = i.options.listen_address;
+  const size_t colon = addr.rfind(':');
+  if (colon == std::string::npos) return absl::InvalidArgumentError("WEBHOOK_LISTEN_ADDRESS: not host:port");
+  std::string host = addr.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  int64_t port = 0;
+  if (!common::ParseInt(addr.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError("WEBHOOK_LISTEN_ADDRESS: bad port");
+  }
+  const auto ip = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+  if (ec) return absl::InvalidArgumentError("WEBHOOK_LISTEN_ADDRESS: bad host");
+  tcp::endpoint ep(ip, static_cast<uint16_t>(port));
+  i.acceptor = std::make_unique<tcp::acceptor>(*i.ioc);
+  i.acceptor->open(ep.protocol(), ec);
+  if (!ec) i.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) i.acceptor->bind(ep, ec);
+  if (!ec) i.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return absl::UnavailableError(common::Cat("WEBHOOK_LISTEN_ADDRESS: cannot listen on ", addr, ": ", ec.message()));
+  port_ = i.acceptor->local_endpoint().port();
+  asio::co_spawn(*i.ioc, i.Accept(), asio::detached);
+  for (int t = 0; t < i.options.limits.threads; ++t) {
+    i.threads.emplace_back([ioc = i.ioc] { ioc->run(); });
+  }
+  spdlog::info("webhook endpoint listening on https://{}:{}{}", host, port_, kWebhookPath);
+  return absl::OkStatus();
+}
+
+void WebhookServer::Stop() {
+  Impl& i = *impl_;
+  if (i.threads.empty()) return;
+  i.stopping.store(true);
+  asio::post(*i.ioc, [impl = impl_] {
+    boost::system::error_code ec;
+    if (impl->acceptor) impl->acceptor->close(ec);
+  });
+  const absl::Time until = absl::Now() + i.options.shutdown_grace;
+  while (i.active_requests.load() > 0 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
+  // The io_context is released here: destroying it destroys the suspended sessions (which
+  // hold the Impl alive until then).
+  std::shared_ptr<asio::io_context> ioc = std::move(i.ioc);
+  ioc->stop();
+  for (auto& t : i.threads) t.join();
+  i.threads.clear();
+  i.acceptor.reset();  // its service dies with the io_context
+}
+
+}  // namespace outcall::webhook_ingest

@@ -1,0 +1,140 @@
+// webhook-ingest units: the streaming body scanner and base64 decoder, the envelope checks, the
+// audio summary body and the JSON -> CallEvent mapping.
+#include <gtest/gtest.h>
+
+#include "body_scanner.h"
+#include "event_mapping.h"
+#include "outcall/common/webhook_signature.h"
+
+namespace outcall::webhook_ingest {
+namespace {
+
+Envelope Scan(std::string_view body, size_t piece, std::string* audio = nullptr,
+              std::string* error = nullptr) {
+  BodyScanner s([&](std::string_view d) {
+    if (audio) audio->append(d);
+  });
+  for (size_t i = 0; i < body.size(); i += piece) s.Write(body.substr(i, piece));
+  const bool ok = s.Finish();
+  if (error) *error = ok ? "" : s.error();
+  return s.envelope();
+}
+
+TEST(BodyScanner, CapturesTheEnvelopeWhateverTheSplit) {
+  const std::string body =
+      R"({"data": {"transcript": [{"conversation_id": "inner"}], "conversation_id": "conv_1",)"
+      R"( "agent_id": "ag", "full_audio": "aGVsbG8gd29ybGQ="}, "type": "post_call_audio",)"
+      R"( "event_timestamp": 1739537297, "extra": {"type": "not this"}})";
+  for (size_t piece : {1u, 2u, 3u, 7u, 64u, 4096u}) {
+    std::string audio;
+    std::string error;
+    Envelope e = Scan(body, piece, &audio, &error);
+    EXPECT_EQ(error, "") << piece;
+    EXPECT_EQ(e.type, "post_call_audio");
+    EXPECT_EQ(e.conversation_id, "conv_1");
+    EXPECT_EQ(e.agent_id, "ag");
+    EXPECT_EQ(e.event_timestamp, 1739537297);
+    EXPECT_TRUE(e.has_data_object);
+    EXPECT_EQ(audio, "hello world") << piece;
+  }
+  // event_timestamp as a string (the docs disagree on its type).
+  EXPECT_EQ(Scan(R"({"type":"x","event_timestamp":"12","data":{}})", 3).event_timestamp, 12);
+}
+
+TEST(BodyScanner, RefusesMalformedInput) {
+  std::string error;
+  Scan(R"({"type": "post_call_audio", "data": {)", 5, nullptr, &error);
+  EXPECT_EQ(error, "malformed JSON");
+  Scan(R"({"a": 1} trailing)", 5, nullptr, &error);
+  EXPECT_EQ(error, "malformed JSON");
+  for (size_t piece : {1u, 3u, 100u}) {  // a complete document followed by more bytes
+    Scan("3333 {}", piece, nullptr, &error);
+    EXPECT_EQ(error, "malformed JSON") << piece;
+    Scan(R"({"type": "x"}{"type": "y"})", piece, nullptr, &error);
+    EXPECT_EQ(error, "malformed JSON") << piece;
+  }
+  Scan(R"({"data": {"full_audio": "ab$d"}})", 4, nullptr, &error);
+  EXPECT_EQ(error, "full_audio is not base64");
+  Scan(R"({"data": {"full_audio": "abcde"}})", 4, nullptr, &error);
+  EXPECT_EQ(error, "full_audio is not base64");
+  Scan(R"({"data": {"full_audio": "ab==cd"}})", 4, nullptr, &error);
+  EXPECT_EQ(error, "full_audio is not base64");
+  Scan(R"({"type": ")" + std::string(300, 't') + R"("})", 16, nullptr, &error);
+  EXPECT_EQ(error, "envelope field too long");
+  // Deep nesting is refused, not recursed into.
+  Scan(std::string(200, '[') + std::string(200, ']'), 16, nullptr, &error);
+  EXPECT_EQ(error, "malformed JSON");
+}
+
+TEST(Base64StreamDecoder, DecodesPaddedAndUnpadded) {
+  for (const auto& [in, out] : std::vector<std::pair<std::string, std::string>>{
+           {"", ""}, {"YQ==", "a"}, {"YWI=", "ab"}, {"YWJj", "abc"}, {"YQ", "a"}, {"YWI", "ab"}}) {
+    Base64StreamDecoder d;
+    std::string got;
+    for (char c : in) ASSERT_TRUE(d.Update(std::string_view(&c, 1), got)) << in;
+    EXPECT_TRUE(d.Finish(got)) << in;
+    EXPECT_EQ(got, out) << in;
+  }
+  Base64StreamDecoder d;
+  std::string got;
+  EXPECT_TRUE(d.Update("YWJjZ", got));
+  EXPECT_FALSE(d.Finish(got));  // one dangling character
+}
+
+TEST(Envelope, ValidationNamesTheProblem) {
+  Envelope e{"post_call_transcription", "conv_1", "", 1, true};
+  EXPECT_TRUE(ValidateEnvelope(e).ok());
+  Envelope unknown = e;
+  unknown.type = "voice_removed";
+  EXPECT_EQ(ValidateEnvelope(unknown).message(), "unknown type");
+  Envelope missing = e;
+  missing.conversation_id = " ";
+  EXPECT_EQ(ValidateEnvelope(missing).message(), "missing conversation_id");
+  Envelope no_data = e;
+  no_data.has_data_object = false;
+  EXPECT_FALSE(ValidateEnvelope(no_data).ok());
+  Envelope no_type = e;
+  no_type.type = "";
+  EXPECT_EQ(ValidateEnvelope(no_type).message(), "missing type");
+}
+
+TEST(EventMapping, AudioSummaryRoundTrips) {
+  Envelope e{"post_call_audio", "conv_a", "agent_1", 1739537297, true};
+  AudioSummary a{true, 1234, std::string(64, 'f'), "audio/mpeg"};
+  const std::string body = AudioInboxBody(e, a);
+  EXPECT_EQ(body.find("full_audio"), std::string::npos);
+  auto ev = MapInboxEvent(9, "post_call_audio", "conv_a", std::nullopt, body);
+  ASSERT_TRUE(ev.ok());
+  EXPECT_EQ(ev->inbox_id(), 9);
+  EXPECT_EQ(ev->event_timestamp(), 1739537297);
+  EXPECT_EQ(ev->audio().agent_id(), "agent_1");
+  EXPECT_TRUE(ev->audio().stored());
+  EXPECT_EQ(ev->audio().size_bytes(), 1234);
+  EXPECT_EQ(ev->audio().sha256(), std::string(64, 'f'));
+}
+
+TEST(EventMapping, SipFailureAndLenientFields) {
+  auto ev = MapInboxEvent(
+      1, "call_initiation_failure", "conv_f", 5,
+      R"({"type":"call_initiation_failure","data":{"agent_id":"a","failure_reason":"busy",)"
+      R"("metadata":{"type":"sip","body":{"sip_status_code":486,"error_reason":"Busy here",)"
+      R"("call_sid":"uuid-1","to_number":"+441234"}}}})");
+  ASSERT_TRUE(ev.ok());
+  EXPECT_EQ(ev->initiation_failure().provider_type(), "sip");
+  EXPECT_EQ(ev->initiation_failure().sip_status_code(), 486);
+  EXPECT_EQ(ev->initiation_failure().provider_status(), "Busy here");
+  EXPECT_EQ(ev->initiation_failure().call_sid(), "uuid-1");
+  // Wrong types inside data are ignored rather than failing the event.
+  auto lenient = MapInboxEvent(
+      2, "post_call_transcription", "conv_t", std::nullopt,
+      R"({"type":"post_call_transcription","event_timestamp":"77","data":{"transcript":"oops",)"
+      R"("metadata":{"cost":"x","call_duration_secs":1e40},"analysis":null}})");
+  ASSERT_TRUE(lenient.ok());
+  EXPECT_EQ(lenient->event_timestamp(), 77);
+  EXPECT_FALSE(lenient->transcription().metadata().has_cost());
+  EXPECT_FALSE(MapInboxEvent(3, "post_call_transcription", "c", 1, "[1,2]").ok());
+  EXPECT_FALSE(MapInboxEvent(3, "other", "c", 1, "{}").ok());
+}
+
+}  // namespace
+}  // namespace outcall::webhook_ingest
