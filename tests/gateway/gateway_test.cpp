@@ -4,9 +4,14 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <pqxx/pqxx>
+#include <set>
+#include <thread>
 
 #include "call_store.h"
 #include "elevenlabs_client.h"
@@ -68,7 +73,7 @@ class GatewayTest : public ::testing::Test {
         GatewayOptions{.default_agent_id = ec.agent_id,
                        .agent_phone_number_id = ec.agent_phone_number_id,
                        .dialing_grace_secs = 0},
-        *store_, *elevenlabs_, *auth_, nullptr);
+        *store_, *elevenlabs_, *auth_, registry_.get());
     common::GrpcServerOptions o;
     o.listen_address = "127.0.0.1:0";
     server_ = std::make_unique<common::GrpcServer>(o);
@@ -158,7 +163,10 @@ class GatewayTest : public ::testing::Test {
     tx.commit();
   }
 
+  std::string Metrics() { return prometheus::TextSerializer().Serialize(registry_->Collect()); }
+
   testing::TestDatabase db_;
+  std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
   std::unique_ptr<common::PgPool> pool_;
   std::unique_ptr<sim::Simulator> sim_;
   std::unique_ptr<ElevenLabsClient> elevenlabs_;
@@ -509,6 +517,133 @@ TEST_F(GatewayTest, ListAgentsReturnsEveryAgentInTheSeedEnvelope) {
   EXPECT_TRUE(agents.success());
   EXPECT_EQ(agents.count(), 5);
   EXPECT_EQ(agents.data_size(), 5);
+}
+
+TEST_F(GatewayTest, ConcurrentDuplicatesDialOnce) {
+  Exec(
+      "INSERT INTO patients (id, full_name, phone_e164) VALUES (1, 'Ana Ruiz', '+573005550001');"
+      "INSERT INTO appointments (id, patient_id, scheduled_at) VALUES (7, 1, now() + interval '1 "
+      "day')");
+  // Eight clients (a double-clicked button, a retried job) call the same patient for the same
+  // appointment at once, without a key: one call is placed, the others are refused.
+  constexpr int kClients = 8;
+  std::vector<grpc::StatusCode> codes(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      v1::InitiateCallResponse resp;
+      codes[i] = Initiate(Req("3005550001", 7), &resp).error_code();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), grpc::StatusCode::OK), 1);
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), grpc::StatusCode::ALREADY_EXISTS), kClients - 1);
+  EXPECT_EQ(Dialled("+573005550001"), 1);
+
+  // The same with one Idempotency-Key: every answer is the first call's (or "still being
+  // placed, retry" while it is in flight), and still one dial.
+  threads.clear();
+  std::vector<std::string> conversations(kClients);
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      v1::InitiateCallResponse resp;
+      codes[i] = Initiate(Req("3005550002"), &resp, "same-key").error_code();
+      conversations[i] = resp.data().conversation_id();
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> distinct;
+  for (int i = 0; i < kClients; ++i) {
+    EXPECT_TRUE(codes[i] == grpc::StatusCode::OK || codes[i] == grpc::StatusCode::ABORTED)
+        << codes[i];
+    if (codes[i] == grpc::StatusCode::OK) distinct.insert(conversations[i]);
+  }
+  EXPECT_EQ(distinct.size(), 1u);
+  EXPECT_EQ(Dialled("+573005550002"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_conversations"), 2);
+}
+
+TEST_F(GatewayTest, ReconcilerFinalisesACallWhoseWebhookWasLost) {
+  Exec(
+      "INSERT INTO patients (id, full_name, phone_e164) VALUES (1, 'Ana Ruiz', '+573005550001');"
+      "INSERT INTO appointments (id, patient_id, scheduled_at) VALUES (7, 1, now() + interval '1 "
+      "day')");
+  v1::InitiateCallResponse resp;
+  ASSERT_TRUE(Initiate(Req("3005550001", 7), &resp).ok());
+  const std::string conv = resp.data().conversation_id();
+  const std::string overdue =
+      Cat("UPDATE elevenlabs_conversations SET dial_attempted_at = now() - make_interval(secs => "
+          "max_duration_secs + 3600) WHERE conversation_id = '",
+          conv, "'");
+  // Still talking at ElevenLabs (long after its maximum, in our clock): the reconciler follows
+  // it but does not close it.
+  SimPut("/__sim/clock", R"({"advance_secs":20})", "POST");
+  Exec(overdue);
+  ASSERT_TRUE(service_->ReconcileOnce().ok());
+  EXPECT_EQ(DbStatus(resp.data().call_id()), "in_progress");
+  // Over, analysed, and no webhook ever came (none is configured here).
+  SimPut("/__sim/clock", R"({"advance_secs":60})", "POST");
+  ASSERT_TRUE(service_->ReconcileOnce().ok());
+  EXPECT_EQ(DbStatus(resp.data().call_id()), "completed");
+  // What the patient said is not lost: transcript, analysis, duration and the confirmation.
+  EXPECT_GE(Count(Cat("SELECT count(*) FROM elevenlabs_transcriptions WHERE conversation_id = '",
+                      conv, "'")),
+            3);
+  EXPECT_EQ(Count(Cat("SELECT count(*) FROM elevenlabs_analysis WHERE conversation_id = '", conv,
+                      "' AND call_successful = 'success'")),
+            1);
+  EXPECT_EQ(Count(Cat("SELECT duration_secs FROM elevenlabs_conversations WHERE "
+                      "conversation_id = '",
+                      conv, "'")),
+            31);
+  EXPECT_EQ(Count("SELECT count(*) FROM appointments WHERE id = 7 AND status = 'confirmed'"), 1);
+  // The webhook arriving after all changes nothing.
+  grpc::ClientContext ctx;
+  Auth(ctx, {"events:publish"});
+  v1::ApplyEventsRequest late;
+  *late.add_events() = Transcription(conv, 41);
+  v1::ApplyEventsResponse applied;
+  ASSERT_TRUE(sink_->ApplyEvents(&ctx, late, &applied).ok());
+  EXPECT_EQ(applied.results(0).outcome(), v1::APPLY_OUTCOME_DUPLICATE);
+  EXPECT_GE(Count(Cat("SELECT count(*) FROM elevenlabs_transcriptions WHERE conversation_id = '",
+                      conv, "'")),
+            3);
+}
+
+TEST_F(GatewayTest, AgentsAreCachedBriefly) {
+  auto list = [&] {
+    grpc::ClientContext ctx;
+    Auth(ctx, {"calls:read"});
+    v1::ListAgentsResponse agents;
+    EXPECT_TRUE(gateway_->ListAgents(&ctx, {}, &agents).ok());
+    return agents.count();
+  };
+  EXPECT_EQ(list(), 5);
+  const int64_t requests =
+      SimGet("/__sim/counters").at("requests").at("GET /v1/convai/agents").as_int64();
+  EXPECT_GE(requests, 1);  // every page
+  EXPECT_EQ(list(), 5);
+  EXPECT_EQ(SimGet("/__sim/counters").at("requests").at("GET /v1/convai/agents").as_int64(),
+            requests);
+}
+
+TEST_F(GatewayTest, OutcomesProviderLatencyAndErrorsAreMeasured) {
+  v1::InitiateCallResponse resp;
+  ASSERT_TRUE(Initiate(Req("3005550001"), &resp).ok());
+  SimPut("/__sim/faults", R"({"outbound":[{"kind":"error","status":503}]})");
+  EXPECT_EQ(Initiate(Req("3005550002"), &resp).error_code(), grpc::StatusCode::UNAVAILABLE);
+  const std::string m = Metrics();
+  EXPECT_NE(m.find(R"(outcall_calls_total{outcome="initiated"} 1)"), std::string::npos) << m;
+  EXPECT_NE(m.find(R"(outcall_provider_request_seconds_count{operation="outbound_call"} 2)"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(
+      m.find(R"(outcall_provider_errors_total{code="UNAVAILABLE",operation="outbound_call"} 1)"),
+      std::string::npos)
+      << m;
+  // No secret or phone number in the metrics.
+  EXPECT_EQ(m.find("3005550001"), std::string::npos);
+  EXPECT_EQ(m.find(secret_), std::string::npos);
 }
 
 }  // namespace

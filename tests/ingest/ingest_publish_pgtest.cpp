@@ -2,8 +2,8 @@
 // typed messages, an events:publish token, retry with backoff while the sink fails or is down,
 // order per conversation, and pending events surviving a restart of either side.
 //
-// The sink is RecordingSink (tests/ingest/ingest_support.h), a stand-in for call-gateway's
-// CallEventSink; see tests/ingest/README.md to run these against the real service.
+// The sink is RecordingSink (tests/ingest/ingest_support.h), which fails on demand; the real
+// call-gateway receives these events in tests/e2e/pipeline_pgtest.cpp.
 #include <gtest/gtest.h>
 
 #include <thread>

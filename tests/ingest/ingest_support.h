@@ -2,9 +2,8 @@
 // CLI), a small HTTPS client (Beast, one connection per client, streaming bodies), a recording
 // CallEventSink gRPC server with switchable failures, and a TCP proxy that can cut PostgreSQL off.
 //
-// RecordingSink stands in for call-gateway's CallEventSink (issue 4) over a real loopback gRPC
-// socket. To run these publishing tests against the real call-gateway later, replace it by the
-// service's CallEventSink implementation on the same port (see tests/ingest/README.md).
+// RecordingSink is a CallEventSink over a real loopback gRPC socket whose failures the tests
+// switch on and off; tests/e2e publishes to the real call-gateway (see tests/ingest/README.md).
 #pragma once
 
 #include <grpcpp/grpcpp.h>

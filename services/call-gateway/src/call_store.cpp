@@ -383,6 +383,63 @@ absl::StatusOr<StatusChange> CallStore::AdvanceStatus(
   });
 }
 
+namespace {
+
+bool StoreAudio(pqxx::work& tx, int64_t row, const v1::CallEvent& ev) {
+  // webhook-ingest wrote the decoded MP3 in parts beside the inbox row (migration 0004); they
+  // become one elevenlabs_audio row, checked against the size and SHA-256 ingest computed while
+  // the body streamed in. On a mismatch the parts stay where they are and the error is recorded:
+  // nothing the patient said is dropped, and nothing corrupt is presented as the recording.
+  const auto& a = ev.audio();
+  auto whole = tx.exec_params(
+      "SELECT length(audio), encode(sha256(audio), 'hex') FROM (SELECT string_agg(data, "
+      "''::bytea ORDER BY part) AS audio FROM webhook_audio_parts WHERE inbox_id = $1) p WHERE "
+      "audio IS NOT NULL",
+      ev.inbox_id());
+  std::string problem;
+  if (whole.empty()) {
+    problem = "no stored audio parts";
+  } else if (whole[0][0].as<int64_t>() != a.size_bytes() ||
+             whole[0][1].as<std::string>() != a.sha256()) {
+    problem = Cat("stored audio parts do not match (", whole[0][0].as<int64_t>(), " bytes, sha256 ",
+                  whole[0][1].as<std::string>(), "; expected ", a.size_bytes(), " bytes, sha256 ",
+                  a.sha256(), ")");
+  }
+  if (!problem.empty()) {
+    InsertError(tx, row, ev.conversation_id(),
+                {"webhook", "audio_unavailable", 0,
+                 Cat("post_call_audio (inbox ", ev.inbox_id(), "): ", problem)});
+    return false;
+  }
+  tx.exec_params(
+      "INSERT INTO elevenlabs_audio (conversation_id, content_type, size_bytes, sha256, audio) "
+      "SELECT $2, COALESCE(NULLIF($3, ''), 'audio/mpeg'), $4, $5, string_agg(data, ''::bytea "
+      "ORDER BY part) FROM webhook_audio_parts WHERE inbox_id = $1 "
+      "ON CONFLICT (conversation_id) DO UPDATE SET content_type = EXCLUDED.content_type, "
+      "size_bytes = EXCLUDED.size_bytes, sha256 = EXCLUDED.sha256, audio = EXCLUDED.audio, "
+      "storage_uri = NULL",
+      ev.inbox_id(), ev.conversation_id(), a.content_type(), a.size_bytes(), a.sha256());
+  tx.exec_params("DELETE FROM webhook_audio_parts WHERE inbox_id = $1", ev.inbox_id());
+  return true;
+}
+
+void EraseInboxCopies(pqxx::work& tx, const std::string& conversation_id) {
+  // The inbox keeps each verified body for replay; after an erasure only the envelope facts
+  // (type, conversation id, timestamps, hash of what was received) remain. An event not yet
+  // published is marked published: there is nothing left to deliver.
+  tx.exec_params(
+      "DELETE FROM webhook_audio_parts WHERE inbox_id IN (SELECT id FROM webhook_inbox WHERE "
+      "conversation_id = $1)",
+      conversation_id);
+  tx.exec_params(
+      "UPDATE webhook_inbox SET body = ''::bytea, body_truncated = true, published_at = "
+      "COALESCE(published_at, now()) WHERE conversation_id = $1 AND (length(body) > 0 OR "
+      "published_at IS NULL)",
+      conversation_id);
+}
+
+}  // namespace
+
 absl::Status CallStore::EraseData(int64_t row) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
     auto r = tx.exec_params1(
@@ -392,6 +449,7 @@ absl::Status CallStore::EraseData(int64_t row) {
       tx.exec_params("DELETE FROM elevenlabs_transcriptions WHERE conversation_id = $1", conv);
       tx.exec_params("DELETE FROM elevenlabs_analysis WHERE conversation_id = $1", conv);
       tx.exec_params("DELETE FROM elevenlabs_audio WHERE conversation_id = $1", conv);
+      EraseInboxCopies(tx, conv);
     }
     tx.exec_params(
         "UPDATE elevenlabs_conversations SET patient_name = NULL, custom_variables = '{}', "
@@ -431,8 +489,9 @@ absl::StatusOr<v1::ApplyOutcome> CallStore::ApplyEvent(const v1::CallEvent& ev,
   }
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<v1::ApplyOutcome> {
     auto call = tx.exec_params(
-        "SELECT id, status, COALESCE(patient_id, 0), COALESCE(appointment_id, 0), phone_number "
-        "FROM elevenlabs_conversations WHERE conversation_id = $1 FOR UPDATE",
+        "SELECT id, status, COALESCE(patient_id, 0), COALESCE(appointment_id, 0), phone_number, "
+        "metadata ? 'erased_at' FROM elevenlabs_conversations WHERE conversation_id = $1 FOR "
+        "UPDATE",
         ev.conversation_id());
     if (call.empty()) {
       // Kept, not dropped: applied when the call's conversation id becomes known.
@@ -447,12 +506,19 @@ absl::StatusOr<v1::ApplyOutcome> CallStore::ApplyEvent(const v1::CallEvent& ev,
     const int patient_id = call[0][2].as<int>();
     const int appointment_id = call[0][3].as<int>();
     const std::string phone = call[0][4].as<std::string>();
+    const bool erased = call[0][5].as<bool>();
     auto fresh = tx.exec_params(
         "INSERT INTO applied_call_events (event_type, conversation_id, inbox_id) VALUES ($1, $2, "
-        "$3) "
+        "NULLIF($3, 0)) "
         "ON CONFLICT DO NOTHING RETURNING 1",
         type, ev.conversation_id(), ev.inbox_id());
     if (fresh.empty()) return v1::APPLY_OUTCOME_DUPLICATE;
+    if (erased) {
+      // The patient asked for this conversation's data to be erased: an event arriving later
+      // (ElevenLabs still sends its webhooks) must not bring it back, here or in the inbox.
+      EraseInboxCopies(tx, ev.conversation_id());
+      return v1::APPLY_OUTCOME_STALE;
+    }
 
     StatusChange ch;
     if (ev.has_transcription()) {
@@ -535,11 +601,12 @@ absl::StatusOr<v1::ApplyOutcome> CallStore::ApplyEvent(const v1::CallEvent& ev,
       }
     } else if (ev.has_audio()) {
       const auto& a = ev.audio();
+      const bool stored = a.stored() && StoreAudio(tx, row, ev);
       tx.exec_params(
           "UPDATE elevenlabs_conversations SET metadata = metadata || jsonb_build_object('audio', "
           "jsonb_build_object('stored', $2::boolean, 'size_bytes', $3::bigint, 'sha256', "
           "$4::text)) WHERE id = $1",
-          row, a.stored(), a.size_bytes(), a.sha256());
+          row, stored, a.size_bytes(), a.sha256());
       return v1::APPLY_OUTCOME_APPLIED;  // a reference to the audio; no status change
     } else if (ev.has_initiation_failure()) {
       const auto& f = ev.initiation_failure();

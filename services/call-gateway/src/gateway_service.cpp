@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include "event_mapping.h"
 #include "outcall/common/crypto.h"
 #include "outcall/common/logging.h"
 #include "outcall/common/phone.h"
@@ -486,16 +487,32 @@ absl::StatusOr<StatusChange> GatewayService::Reconcile(const CallRow& call,
   if (!conv.ok()) return conv.status();
   const auto* status = conv->if_contains("status");
   const std::string s = status && status->is_string() ? std::string(status->as_string()) : "";
+  const StatusChange unchanged{call.conversation_id, call.call_id, call.status, call.status,
+                               std::string(cause)};
+  if (s == "done") {
+    // Its post_call_transcription webhook was lost (or is late). The conversation carries the
+    // same model as that webhook's data, so it goes through the same mapping and the same
+    // transaction: transcript, analysis, cost, the appointment's answer, an opt-out. The
+    // webhook, if it comes after all, is then a duplicate.
+    auto ev = webhook_ingest::MapInboxEvent(
+        0, webhook_ingest::kTranscription, call.conversation_id, std::nullopt,
+        Cat(R"({"type":"post_call_transcription","data":)", boost::json::serialize(*conv), "}"));
+    if (!ev.ok()) return ev.status();
+    std::vector<StatusChange> changes;
+    auto applied = store_.ApplyEvent(*ev, changes);
+    if (!applied.ok()) return applied.status();
+    for (auto& ch : changes) ch.cause = std::string(cause);
+    Notify(changes);
+    return changes.empty() ? unchanged : changes.back();
+  }
   std::string to;
-  if (s == "done" || s == "processing")
-    to = "completed";
-  else if (s == "failed")
+  if (s == "failed")
     to = "failed";
   else if (s == "in-progress")
     to = "in_progress";
-  if (to.empty())
-    return StatusChange{call.conversation_id, call.call_id, call.status, call.status,
-                        std::string(cause)};
+  // "processing": the call is over and ElevenLabs is still analysing it; the webhook (or the
+  // next pass) brings the analysis with the transcript.
+  if (to.empty()) return unchanged;
   auto ch = store_.AdvanceStatus(call.id, to, cause);
   if (ch.ok()) Notify(*ch);
   return ch;

@@ -1,0 +1,371 @@
+// The whole call path with every real part in one process, over real sockets: call-gateway
+// (gRPC) places the call with the ElevenLabs simulator (HTTP), the simulator sends its signed
+// webhooks to webhook-ingest (HTTPS, certificate made at test time), ingest stores them in
+// PostgreSQL and publishes them to call-gateway's CallEventSink (gRPC, self-minted token), and
+// call-gateway applies them. Nothing is stubbed: what a clinic sees at the end is what these
+// tests assert (status, transcript, analysis, appointment, recording, the live watch stream).
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <boost/json.hpp>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "call_store.h"
+#include "elevenlabs_client.h"
+#include "gateway_service.h"
+#include "http_test_server.h"
+#include "inbox_store.h"
+#include "metrics.h"
+#include "outcall/common/auth_interceptor.h"
+#include "outcall/common/crypto.h"
+#include "outcall/common/grpc_server.h"
+#include "outcall/common/http_client.h"
+#include "outcall/common/jwt.h"
+#include "outcall/common/pg_pool.h"
+#include "outcall/common/strings.h"
+#include "publisher.h"
+#include "service_config.h"
+#include "simulator.h"
+#include "test_database.h"
+#include "test_tls.h"
+#include "webhook_server.h"
+
+namespace outcall {
+namespace {
+
+namespace json = boost::json;
+using common::Cat;
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tls_ = testing::MakeSelfSignedCert();
+    ASSERT_FALSE(tls_.cert.empty()) << "openssl could not make a certificate";
+    ASSERT_TRUE(db_.ok());
+    db_.Migrate();
+    jwt_secret_ = common::RandomHex(32);
+    const std::string webhook_secret = "wsec_" + common::RandomHex(16);
+
+    // webhook-ingest's HTTPS endpoint, saving call audio.
+    webhook_ingest::StoreOptions so;
+    so.audio_part_bytes = 64 * 1024;  // several parts even for a short call
+    registry_ = std::make_shared<prometheus::Registry>();
+    metrics_ = std::make_unique<webhook_ingest::IngestMetrics>(*registry_);
+    inbox_ = std::make_unique<webhook_ingest::InboxStore>(AsRole("outcall_ingest"), so,
+                                                          metrics_.get(), [this] {
+                                                            if (publisher_) publisher_->Wake();
+                                                          });
+    webhook_ingest::WebhookServerOptions wo;
+    wo.listen_address = "127.0.0.1:0";
+    wo.tls_cert_file = tls_.cert;
+    wo.tls_key_file = tls_.key;
+    wo.save_call_audio = true;
+    wo.shutdown_grace = absl::Seconds(2);
+    common::WebhookVerifierOptions vo;
+    vo.secrets.emplace_back(webhook_secret);
+    ingest_ = std::make_unique<webhook_ingest::WebhookServer>(wo, vo, inbox_.get(), metrics_.get(),
+                                                              registry_.get());
+    ASSERT_TRUE(ingest_->Start().ok());
+
+    // The simulator, frozen in time, delivering to ingest over verified TLS.
+    sim::SimConfig sc;
+    sc.listen_address = "127.0.0.1:0";
+    api_key_ = "sk_test_" + common::RandomHex(16);
+    sc.api_key = common::Secret(api_key_);
+    sc.agent_id = "agent_sim_confirmaciones";
+    sc.phone_number_id = "phnum_sim_twilio";
+    sc.twilio_account_sid = "AC" + common::RandomHex(16);
+    sc.twilio_auth_token = common::Secret(common::RandomHex(16));
+    sc.webhook_url = Cat("https://127.0.0.1:", ingest_->port(), "/api/webhooks/elevenlabs");
+    sc.webhook_secret = common::Secret(webhook_secret);
+    sc.webhook_ca_file = tls_.cert;
+    sc.time_scale = 0;
+    sim_ = std::make_unique<sim::Simulator>(sc);
+    ASSERT_TRUE(sim_->Start().ok());
+
+    // call-gateway.
+    pool_ = std::make_unique<common::PgPool>(
+        common::PgPoolOptions{.url = AsRole("outcall_gateway"), .size = 4});
+    common::ElevenLabsConfig ec;
+    ec.api_key = sc.api_key;
+    ec.base_url = sim_->base_url();
+    ec.agent_id = sc.agent_id;
+    ec.agent_phone_number_id = sc.phone_number_id;
+    ec.request_timeout = absl::Seconds(5);
+    ec.twilio_account_sid = sc.twilio_account_sid;
+    ec.twilio_auth_token = sc.twilio_auth_token;
+    ec.twilio_base_url = sim_->base_url();
+    elevenlabs_ = std::make_unique<call_gateway::ElevenLabsClient>(ec);
+    store_ = std::make_unique<call_gateway::CallStore>(*pool_);
+    common::JwtOptions jo;
+    jo.issuer = "outcall-test";
+    jo.audiences = {"outcall"};
+    jo.hs256_secrets = {common::Secret(jwt_secret_)};
+    auth_ = std::make_unique<common::CallAuthenticator>(
+        common::Authorizer(*common::JwtVerifier::Create(jo)), call_gateway::MethodPermissions());
+    gateway_service_ = std::make_unique<call_gateway::GatewayService>(
+        call_gateway::GatewayOptions{.default_agent_id = ec.agent_id,
+                                     .agent_phone_number_id = ec.agent_phone_number_id},
+        *store_, *elevenlabs_, *auth_, nullptr);
+    common::GrpcServerOptions go;
+    go.listen_address = "127.0.0.1:0";
+    grpc_ = std::make_unique<common::GrpcServer>(go);
+    grpc_->AddService(static_cast<v1::CallGateway::Service*>(gateway_service_.get()));
+    grpc_->AddService(static_cast<v1::CallEventSink::Service*>(gateway_service_.get()));
+    grpc_->AddInterceptorFactory(auth_->NewInterceptorFactory());
+    ASSERT_TRUE(grpc_->Start().ok());
+    gateway_ = v1::CallGateway::NewStub(
+        grpc::CreateChannel(Cat("127.0.0.1:", grpc_->port()), grpc::InsecureChannelCredentials()));
+
+    // webhook-ingest's publisher, minting its own events:publish token with the shared key.
+    webhook_ingest::PublisherOptions po;
+    po.gateway_address = Cat("127.0.0.1:", grpc_->port());
+    po.jwt_issuer = "outcall-test";
+    po.jwt_audiences = {"outcall"};
+    po.jwt_hs256_secret = common::Secret(jwt_secret_);
+    po.rpc_timeout = absl::Seconds(5);
+    po.min_backoff = absl::Milliseconds(50);
+    po.max_backoff = absl::Milliseconds(400);
+    po.poll_interval = absl::Milliseconds(100);
+    publisher_ =
+        std::make_unique<webhook_ingest::Publisher>(AsRole("outcall_ingest"), po, metrics_.get());
+    publisher_->Start();
+  }
+
+  void TearDown() override {
+    if (publisher_) publisher_->Stop();
+    if (sim_) sim_->Stop();
+    if (ingest_) ingest_->Stop();
+    if (inbox_) inbox_->Stop();
+    if (grpc_) grpc_->Shutdown();
+    testing::RemoveTlsFiles(tls_);
+  }
+
+  // Each service works with its own database role, as deployed (db/migrations/0002_roles.sql):
+  // what it may read and write is part of what these tests check.
+  std::string AsRole(std::string_view role) const {
+    return Cat(db_.url(), db_.url().find('?') == std::string::npos ? "?" : "&",
+               "options=-c%20role%3D", role);
+  }
+  void Auth(grpc::ClientContext& ctx) {
+    common::JwtClaims c;
+    c.issuer = "outcall-test";
+    c.subject = "clinic-app";
+    c.audiences = {"outcall"};
+    c.permissions = {"calls:read", "calls:write"};
+    ctx.AddMetadata("authorization", "Bearer " + *common::SignJwt("HS256", jwt_secret_, c));
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  }
+  void AdvanceSim(int secs) {
+    common::HttpRequest req;
+    req.method = "POST";
+    req.url = Cat(sim_->base_url(), "/__sim/clock");
+    req.body = Cat(R"({"advance_secs":)", secs, "}");
+    auto r = common::HttpClient().Send(req);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  std::string SimGetRaw(std::string_view path) {
+    common::HttpRequest req;
+    req.url = Cat(sim_->base_url(), path);
+    req.headers.emplace_back("xi-api-key", api_key_);
+    auto r = common::HttpClient().Send(req);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r->body : "";
+  }
+  pqxx::result Query(const std::string& sql) {
+    pqxx::connection conn(db_.url());
+    pqxx::nontransaction tx(conn);
+    return tx.exec(sql);
+  }
+  std::string Scalar(const std::string& sql) {
+    auto r = Query(sql);
+    return r.empty() || r[0][0].is_null() ? "" : r[0][0].as<std::string>();
+  }
+  // Waits (real time) until `sql` returns `want`.
+  bool WaitForScalar(const std::string& sql, const std::string& want, int seconds = 30) {
+    for (int i = 0; i < seconds * 20; ++i) {
+      if (Scalar(sql) == want) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return Scalar(sql) == want;
+  }
+  v1::InitiateCallResponse Place(const std::string& phone, std::optional<int> appointment) {
+    v1::InitiateCallRequest req;
+    req.set_phone_number(phone);
+    req.set_patient_name("Ana Ruiz");
+    if (appointment) req.set_appointment_id(*appointment);
+    (*req.mutable_custom_variables()->mutable_fields())["appointment_time"].set_string_value(
+        "10:00");
+    grpc::ClientContext ctx;
+    Auth(ctx);
+    v1::InitiateCallResponse resp;
+    auto s = gateway_->InitiateCall(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp;
+  }
+  std::string StatusOf(const std::string& conv) {
+    return Scalar(
+        Cat("SELECT status FROM elevenlabs_conversations WHERE conversation_id = '", conv, "'"));
+  }
+
+  testing::TlsFiles tls_;
+  testing::TestDatabase db_;
+  std::string jwt_secret_;
+  std::string api_key_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<webhook_ingest::IngestMetrics> metrics_;
+  std::unique_ptr<webhook_ingest::InboxStore> inbox_;
+  std::unique_ptr<webhook_ingest::WebhookServer> ingest_;
+  std::unique_ptr<sim::Simulator> sim_;
+  std::unique_ptr<common::PgPool> pool_;
+  std::unique_ptr<call_gateway::ElevenLabsClient> elevenlabs_;
+  std::unique_ptr<call_gateway::CallStore> store_;
+  std::unique_ptr<common::CallAuthenticator> auth_;
+  std::unique_ptr<call_gateway::GatewayService> gateway_service_;
+  std::unique_ptr<common::GrpcServer> grpc_;
+  std::unique_ptr<v1::CallGateway::Stub> gateway_;
+  std::unique_ptr<webhook_ingest::Publisher> publisher_;
+};
+
+TEST_F(PipelineTest, ConfirmedCallEndsWithTranscriptAnalysisAppointmentAndRecording) {
+  Query(
+      "INSERT INTO patients (id, full_name, phone_e164) VALUES (1, 'Ana Ruiz', '+573005550001');"
+      "INSERT INTO appointments (id, patient_id, scheduled_at) VALUES (10, 1, now() + interval "
+      "'1 day')");
+  // A dashboard watching every call, from before the call is placed.
+  grpc::ClientContext watch_ctx;
+  Auth(watch_ctx);
+  watch_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto stream = gateway_->WatchCallEvents(&watch_ctx, v1::WatchCallEventsRequest());
+  std::vector<v1::CallUpdate> updates;
+  std::thread watcher([&] {
+    v1::CallUpdate u;
+    while (stream->Read(&u)) {
+      updates.push_back(u);
+      if (u.status() == "completed") break;
+    }
+  });
+
+  const auto placed = Place("+57 300 555 0001", 10);
+  const std::string conv = placed.data().conversation_id();
+  ASSERT_FALSE(conv.empty());
+  AdvanceSim(60);  // rings 6 s, talks 31 s, analysis 4 s: both webhooks go out
+
+  ASSERT_TRUE(WaitForScalar(
+      Cat("SELECT count(*) FROM elevenlabs_audio WHERE conversation_id = '", conv, "'"), "1"))
+      << "the recording never reached elevenlabs_audio";
+  EXPECT_EQ(StatusOf(conv), "completed");
+  watcher.join();
+  watch_ctx.TryCancel();
+
+  // Transcript (with the tool turn whose message is null), analysis and the patient's answer.
+  EXPECT_GE(
+      std::stoi(Scalar(Cat(
+          "SELECT count(*) FROM elevenlabs_transcriptions WHERE conversation_id = '", conv, "'"))),
+      3);
+  EXPECT_EQ(Scalar(Cat("SELECT count(*) FROM elevenlabs_transcriptions WHERE conversation_id = '",
+                       conv, "' AND message IS NULL")),
+            "1");
+  EXPECT_EQ(Scalar(Cat("SELECT call_successful FROM elevenlabs_analysis WHERE conversation_id = '",
+                       conv, "'")),
+            "success");
+  EXPECT_EQ(Scalar("SELECT status FROM appointments WHERE id = 10"), "confirmed");
+  EXPECT_EQ(Scalar(Cat("SELECT duration_secs FROM elevenlabs_conversations WHERE "
+                       "conversation_id = '",
+                       conv, "'")),
+            "31");
+
+  // The stored recording is byte for byte the simulator's, and its parts are gone.
+  const std::string mp3 = SimGetRaw(Cat("/v1/convai/conversations/", conv, "/audio"));
+  ASSERT_GT(mp3.size(), 64u * 1024) << "expected several 64 KiB parts";
+  EXPECT_EQ(Scalar(Cat("SELECT encode(sha256(audio), 'hex') || ':' || size_bytes FROM "
+                       "elevenlabs_audio WHERE conversation_id = '",
+                       conv, "'")),
+            Cat(common::Sha256::Hex(mp3), ":", mp3.size()));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM webhook_audio_parts"), "0");
+  EXPECT_EQ(Scalar(Cat("SELECT metadata->'audio'->>'stored' FROM elevenlabs_conversations WHERE "
+                       "conversation_id = '",
+                       conv, "'")),
+            "true");
+  // Both events were delivered once and acknowledged.
+  EXPECT_EQ(Scalar(Cat("SELECT count(*) FROM webhook_inbox WHERE conversation_id = '", conv,
+                       "' AND published_at IS NOT NULL")),
+            "2");
+  EXPECT_EQ(
+      Scalar(Cat("SELECT count(*) FROM applied_call_events WHERE conversation_id = '", conv, "'")),
+      "2");
+
+  // The watcher saw the call move forward to completed.
+  ASSERT_FALSE(updates.empty());
+  EXPECT_EQ(updates.back().conversation_id(), conv);
+  EXPECT_EQ(updates.back().status(), "completed");
+  EXPECT_EQ(updates.back().cause(), "post_call_transcription");
+}
+
+TEST_F(PipelineTest, BusyLineBecomesBusyWithTheProviderReasonRecorded) {
+  const auto placed = Place("+57 300 555 0005", std::nullopt);
+  const std::string conv = placed.data().conversation_id();
+  AdvanceSim(10);
+  ASSERT_TRUE(WaitForScalar(Cat("SELECT status FROM elevenlabs_conversations WHERE "
+                                "conversation_id = '",
+                                conv, "'"),
+                            "busy"));
+  EXPECT_EQ(Scalar(Cat("SELECT count(*) FROM elevenlabs_call_errors WHERE conversation_id = '",
+                       conv, "' AND source = 'webhook' AND error_code = 'busy'")),
+            "1");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM elevenlabs_transcriptions"), "0");
+}
+
+TEST_F(PipelineTest, WebhooksAfterAnErasureDoNotBringTheDataBack) {
+  const auto placed = Place("+57 300 555 0008", std::nullopt);  // a long call
+  const std::string conv = placed.data().conversation_id();
+  AdvanceSim(10);  // answered, talking
+  {
+    grpc::ClientContext ctx;
+    Auth(ctx);
+    v1::EndCallRequest req;
+    req.set_conversation_id(conv);
+    v1::EndCallResponse resp;
+    ASSERT_TRUE(gateway_->EndCall(&ctx, req, &resp).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    Auth(ctx);
+    v1::EraseConversationRequest req;
+    req.set_conversation_id(conv);
+    v1::EraseConversationResponse resp;
+    auto s = gateway_->EraseConversation(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // The hung-up call still produces its webhooks (ElevenLabs sends them after a hang-up).
+  AdvanceSim(30);
+  ASSERT_TRUE(WaitForScalar(Cat("SELECT count(*) FROM applied_call_events WHERE "
+                                "conversation_id = '",
+                                conv, "'"),
+                            "2"));
+  EXPECT_EQ(StatusOf(conv), "ended_manually");
+  EXPECT_EQ(Scalar(Cat("SELECT count(*) FROM elevenlabs_transcriptions WHERE conversation_id = '",
+                       conv, "'")),
+            "0");
+  EXPECT_EQ(
+      Scalar(Cat("SELECT count(*) FROM elevenlabs_analysis WHERE conversation_id = '", conv, "'")),
+      "0");
+  EXPECT_EQ(
+      Scalar(Cat("SELECT count(*) FROM elevenlabs_audio WHERE conversation_id = '", conv, "'")),
+      "0");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM webhook_audio_parts"), "0");
+  // The inbox keeps that the events came (and would recognise a redelivery), not what they said.
+  EXPECT_EQ(Scalar(Cat("SELECT count(*) FROM webhook_inbox WHERE conversation_id = '", conv,
+                       "' AND length(body) = 0 AND published_at IS NOT NULL")),
+            "2");
+  EXPECT_EQ(Scalar(Cat("SELECT patient_name IS NULL FROM elevenlabs_conversations WHERE "
+                       "conversation_id = '",
+                       conv, "'")),
+            "t");
+}
+
+}  // namespace
+}  // namespace outcall
