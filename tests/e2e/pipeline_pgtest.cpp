@@ -105,17 +105,7 @@ class PipelineTest : public ::testing::Test {
     jo.hs256_secrets = {common::Secret(jwt_secret_)};
     auth_ = std::make_unique<common::CallAuthenticator>(
         common::Authorizer(*common::JwtVerifier::Create(jo)), call_gateway::MethodPermissions());
-    gateway_service_ = std::make_unique<call_gateway::GatewayService>(
-        call_gateway::GatewayOptions{.default_agent_id = ec.agent_id,
-                                     .agent_phone_number_id = ec.agent_phone_number_id},
-        *store_, *elevenlabs_, *auth_, nullptr);
-    common::GrpcServerOptions go;
-    go.listen_address = "127.0.0.1:0";
-    grpc_ = std::make_unique<common::GrpcServer>(go);
-    grpc_->AddService(static_cast<v1::CallGateway::Service*>(gateway_service_.get()));
-    grpc_->AddService(static_cast<v1::CallEventSink::Service*>(gateway_service_.get()));
-    grpc_->AddInterceptorFactory(auth_->NewInterceptorFactory());
-    ASSERT_TRUE(grpc_->Start().ok());
+    StartGateway("127.0.0.1:0");
     gateway_ = v1::CallGateway::NewStub(
         grpc::CreateChannel(Cat("127.0.0.1:", grpc_->port()), grpc::InsecureChannelCredentials()));
 
@@ -139,8 +129,28 @@ class PipelineTest : public ::testing::Test {
     if (sim_) sim_->Stop();
     if (ingest_) ingest_->Stop();
     if (inbox_) inbox_->Stop();
-    if (grpc_) grpc_->Shutdown();
+    if (grpc_) StopGateway();
     testing::RemoveTlsFiles(tls_);
+  }
+
+  // call-gateway's gRPC server (a fresh service object each time, as after a restart).
+  void StartGateway(const std::string& address) {
+    gateway_service_ = std::make_unique<call_gateway::GatewayService>(
+        call_gateway::GatewayOptions{.default_agent_id = "agent_sim_confirmaciones",
+                                     .agent_phone_number_id = "phnum_sim_twilio"},
+        *store_, *elevenlabs_, *auth_, nullptr);
+    common::GrpcServerOptions go;
+    go.listen_address = address;
+    grpc_ = std::make_unique<common::GrpcServer>(go);
+    grpc_->AddService(static_cast<v1::CallGateway::Service*>(gateway_service_.get()));
+    grpc_->AddService(static_cast<v1::CallEventSink::Service*>(gateway_service_.get()));
+    grpc_->AddInterceptorFactory(auth_->NewInterceptorFactory());
+    ASSERT_TRUE(grpc_->Start().ok());
+  }
+  void StopGateway() {
+    grpc_->Shutdown();
+    grpc_.reset();
+    gateway_service_.reset();
   }
 
   // Each service works with its own database role, as deployed (db/migrations/0002_roles.sql):
@@ -365,6 +375,34 @@ TEST_F(PipelineTest, WebhooksAfterAnErasureDoNotBringTheDataBack) {
                        "conversation_id = '",
                        conv, "'")),
             "t");
+}
+
+TEST_F(PipelineTest, EventsWaitInTheInboxWhileTheGatewayIsDownAndArriveWhenItIsBack) {
+  const auto placed = Place("+57 300 555 0002", std::nullopt);  // reschedule
+  const std::string conv = placed.data().conversation_id();
+  const int port = grpc_->port();
+  StopGateway();
+  AdvanceSim(70);  // the call ends; both webhooks are acknowledged by ingest
+  ASSERT_TRUE(WaitForScalar(
+      Cat("SELECT count(*) FROM webhook_inbox WHERE conversation_id = '", conv, "'"), "2"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // several failed attempts
+  EXPECT_EQ(Scalar(Cat("SELECT count(*) FROM webhook_inbox WHERE conversation_id = '", conv,
+                       "' AND published_at IS NULL AND publish_attempts > 0")),
+            "2");
+  EXPECT_EQ(StatusOf(conv), "initiated");
+
+  StartGateway(Cat("127.0.0.1:", port));  // back, with nothing in memory
+  ASSERT_TRUE(WaitForScalar(Cat("SELECT count(*) FROM webhook_inbox WHERE conversation_id = '",
+                                conv, "' AND published_at IS NOT NULL"),
+                            "2"));
+  EXPECT_EQ(StatusOf(conv), "completed");
+  EXPECT_EQ(Scalar(Cat("SELECT data_collection_results->'reschedule_requested'->>'value' FROM "
+                       "elevenlabs_analysis WHERE conversation_id = '",
+                       conv, "'")),
+            "true");
+  EXPECT_EQ(
+      Scalar(Cat("SELECT count(*) FROM elevenlabs_audio WHERE conversation_id = '", conv, "'")),
+      "1");
 }
 
 }  // namespace

@@ -403,6 +403,40 @@ TEST_F(GatewayTest, EventsApplyOnceInOrderAndUnknownOnesAreKept) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+TEST_F(GatewayTest, AnEventThatCannotBeAppliedEndsTheBatchAfterThoseBeforeIt) {
+  v1::InitiateCallResponse a, b;
+  ASSERT_TRUE(Initiate(Req("3005550001"), &a).ok());
+  ASSERT_TRUE(Initiate(Req("3005550002"), &b).ok());
+  v1::CallEvent no_payload;  // a type but nothing to apply
+  no_payload.set_inbox_id(2);
+  no_payload.set_type(v1::EVENT_TYPE_POST_CALL_TRANSCRIPTION);
+  no_payload.set_conversation_id(b.data().conversation_id());
+  grpc::ClientContext ctx;
+  Auth(ctx, {"events:publish"});
+  v1::ApplyEventsRequest req;
+  *req.add_events() = Transcription(a.data().conversation_id(), 1);
+  *req.add_events() = no_payload;
+  *req.add_events() = Transcription(b.data().conversation_id(), 3);
+  v1::ApplyEventsResponse out;
+  ASSERT_TRUE(sink_->ApplyEvents(&ctx, req, &out).ok());
+  // The first is acknowledged (and applied); the bad one and everything after it are not, so
+  // the publisher sends them again, in order.
+  ASSERT_EQ(out.results_size(), 1);
+  EXPECT_EQ(out.results(0).inbox_id(), 1);
+  EXPECT_EQ(out.results(0).outcome(), v1::APPLY_OUTCOME_APPLIED);
+  EXPECT_EQ(DbStatus(a.data().call_id()), "completed");
+  EXPECT_EQ(DbStatus(b.data().call_id()), "initiated");
+  EXPECT_EQ(Count("SELECT count(*) FROM applied_call_events"), 1);
+  // A batch whose first event is bad is refused as a whole, with the reason.
+  grpc::ClientContext again;
+  Auth(again, {"events:publish"});
+  v1::ApplyEventsRequest bad;
+  *bad.add_events() = no_payload;
+  auto s = sink_->ApplyEvents(&again, bad, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("no payload"), std::string::npos) << s.error_message();
+}
+
 TEST_F(GatewayTest, EventBeforeTheCallIsRecordedIsAppliedWhenItIs) {
   // Simulates the race: the webhook for a conversation arrives while the row is still dialing.
   Exec(

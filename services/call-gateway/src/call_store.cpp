@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <boost/json.hpp>
 #include <pqxx/pqxx>
 
 #include "outcall/common/strings.h"
@@ -56,6 +57,25 @@ std::string ToJson(const google::protobuf::Message& m) {
   o.preserve_proto_field_names = true;
   (void)google::protobuf::util::MessageToJsonString(m, &out, o);
   return out.empty() ? "{}" : out;
+}
+
+// The transcript as [{role, message (null for a tool-only turn), time_in_call_secs,
+// tool_calls (null when none), interrupted}, ...].
+std::string TurnsJson(const v1::PostCallTranscription& t) {
+  boost::json::array turns;
+  turns.reserve(t.transcript_size());
+  for (const auto& item : t.transcript()) {
+    boost::json::object turn;
+    turn["role"] = item.role();
+    turn["message"] = item.has_message() ? boost::json::value(item.message()) : nullptr;
+    turn["time_in_call_secs"] = item.time_in_call_secs();
+    turn["tool_calls"] = item.tool_calls().values_size() > 0
+                             ? boost::json::parse(ToJson(item.tool_calls()))
+                             : boost::json::value(nullptr);
+    turn["interrupted"] = item.interrupted();
+    turns.push_back(std::move(turn));
+  }
+  return boost::json::serialize(turns);
 }
 
 std::string StatusForFailure(const std::string& reason) {
@@ -480,157 +500,193 @@ absl::StatusOr<std::vector<CallRow>> CallStore::CallsToReconcile(int dialing_gra
   });
 }
 
-absl::StatusOr<v1::ApplyOutcome> CallStore::ApplyEvent(const v1::CallEvent& ev,
-                                                       std::vector<StatusChange>& changes) {
+namespace {
+
+// One event, inside the caller's transaction: an error leaves the transaction to be rolled back.
+absl::StatusOr<v1::ApplyOutcome> ApplyEventIn(pqxx::work& tx, const v1::CallEvent& ev,
+                                              std::vector<StatusChange>& changes) {
   const std::string type = EventTypeName(ev.type());
   if (type.empty() || ev.conversation_id().empty()) {
     return absl::InvalidArgumentError(
         Cat("event ", ev.inbox_id(), ": missing type or conversation_id"));
   }
-  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<v1::ApplyOutcome> {
-    auto call = tx.exec_params(
-        "SELECT id, status, COALESCE(patient_id, 0), COALESCE(appointment_id, 0), phone_number, "
-        "metadata ? 'erased_at' FROM elevenlabs_conversations WHERE conversation_id = $1 FOR "
-        "UPDATE",
-        ev.conversation_id());
-    if (call.empty()) {
-      // Kept, not dropped: applied when the call's conversation id becomes known.
-      auto kept = tx.exec_params(
-          "INSERT INTO unmatched_call_events (inbox_id, event_type, conversation_id, payload) "
-          "SELECT $1, $2, $3, $4::jsonb WHERE NOT EXISTS (SELECT 1 FROM unmatched_call_events "
-          "WHERE event_type = $2 AND conversation_id = $3 AND resolved_at IS NULL) RETURNING 1",
-          ev.inbox_id(), type, ev.conversation_id(), ToJson(ev));
-      return kept.empty() ? v1::APPLY_OUTCOME_DUPLICATE : v1::APPLY_OUTCOME_UNMATCHED;
-    }
-    const int64_t row = call[0][0].as<int64_t>();
-    const int patient_id = call[0][2].as<int>();
-    const int appointment_id = call[0][3].as<int>();
-    const std::string phone = call[0][4].as<std::string>();
-    const bool erased = call[0][5].as<bool>();
-    auto fresh = tx.exec_params(
-        "INSERT INTO applied_call_events (event_type, conversation_id, inbox_id) VALUES ($1, $2, "
-        "NULLIF($3, 0)) "
-        "ON CONFLICT DO NOTHING RETURNING 1",
-        type, ev.conversation_id(), ev.inbox_id());
-    if (fresh.empty()) return v1::APPLY_OUTCOME_DUPLICATE;
-    if (erased) {
-      // The patient asked for this conversation's data to be erased: an event arriving later
-      // (ElevenLabs still sends its webhooks) must not bring it back, here or in the inbox.
-      EraseInboxCopies(tx, ev.conversation_id());
-      return v1::APPLY_OUTCOME_STALE;
-    }
+  auto call = tx.exec_params(
+      "SELECT id, status, COALESCE(patient_id, 0), COALESCE(appointment_id, 0), phone_number, "
+      "metadata ? 'erased_at' FROM elevenlabs_conversations WHERE conversation_id = $1 FOR "
+      "UPDATE",
+      ev.conversation_id());
+  if (call.empty()) {
+    // Kept, not dropped: applied when the call's conversation id becomes known.
+    auto kept = tx.exec_params(
+        "INSERT INTO unmatched_call_events (inbox_id, event_type, conversation_id, payload) "
+        "SELECT $1, $2, $3, $4::jsonb WHERE NOT EXISTS (SELECT 1 FROM unmatched_call_events "
+        "WHERE event_type = $2 AND conversation_id = $3 AND resolved_at IS NULL) RETURNING 1",
+        ev.inbox_id(), type, ev.conversation_id(), ToJson(ev));
+    return kept.empty() ? v1::APPLY_OUTCOME_DUPLICATE : v1::APPLY_OUTCOME_UNMATCHED;
+  }
+  const int64_t row = call[0][0].as<int64_t>();
+  const int patient_id = call[0][2].as<int>();
+  const int appointment_id = call[0][3].as<int>();
+  const std::string phone = call[0][4].as<std::string>();
+  const bool erased = call[0][5].as<bool>();
+  auto fresh = tx.exec_params(
+      "INSERT INTO applied_call_events (event_type, conversation_id, inbox_id) VALUES ($1, $2, "
+      "NULLIF($3, 0)) "
+      "ON CONFLICT DO NOTHING RETURNING 1",
+      type, ev.conversation_id(), ev.inbox_id());
+  if (fresh.empty()) return v1::APPLY_OUTCOME_DUPLICATE;
+  if (erased) {
+    // The patient asked for this conversation's data to be erased: an event arriving later
+    // (ElevenLabs still sends its webhooks) must not bring it back, here or in the inbox.
+    EraseInboxCopies(tx, ev.conversation_id());
+    return v1::APPLY_OUTCOME_STALE;
+  }
 
-    StatusChange ch;
-    if (ev.has_transcription()) {
-      const auto& t = ev.transcription();
-      const auto& md = t.metadata();
-      ch = Advance(tx, row, "completed", type);
-      const int64_t start = md.accepted_time_unix_secs() > 0 ? md.accepted_time_unix_secs()
-                                                             : md.start_time_unix_secs();
+  StatusChange ch;
+  if (ev.has_transcription()) {
+    const auto& t = ev.transcription();
+    const auto& md = t.metadata();
+    ch = Advance(tx, row, "completed", type);
+    const int64_t start =
+        md.accepted_time_unix_secs() > 0 ? md.accepted_time_unix_secs() : md.start_time_unix_secs();
+    tx.exec_params(
+        "UPDATE elevenlabs_conversations SET duration_secs = $2, "
+        "cost = COALESCE($3::numeric, cost), termination_reason = NULLIF($4, ''), "
+        "call_successful = NULLIF($5, ''), call_sid = COALESCE(call_sid, NULLIF($6, '')), "
+        "started_at = COALESCE(started_at, CASE WHEN $7 > 0 THEN to_timestamp($7) END), "
+        "ended_at = COALESCE(CASE WHEN $7 > 0 THEN to_timestamp($7 + $2) END, ended_at) WHERE id "
+        "= $1",
+        row, md.call_duration_secs(),
+        md.has_cost() ? std::optional<int64_t>(md.cost()) : std::nullopt, md.termination_reason(),
+        t.analysis().call_successful(), md.call_sid(), start);
+    tx.exec_params("DELETE FROM elevenlabs_transcriptions WHERE conversation_id = $1",
+                   ev.conversation_id());
+    // Every turn in one statement (a transcript has dozens): the turns travel as one JSON array.
+    if (t.transcript_size() > 0) {
       tx.exec_params(
-          "UPDATE elevenlabs_conversations SET duration_secs = $2, "
-          "cost = COALESCE($3::numeric, cost), termination_reason = NULLIF($4, ''), "
-          "call_successful = NULLIF($5, ''), call_sid = COALESCE(call_sid, NULLIF($6, '')), "
-          "started_at = COALESCE(started_at, CASE WHEN $7 > 0 THEN to_timestamp($7) END), "
-          "ended_at = COALESCE(CASE WHEN $7 > 0 THEN to_timestamp($7 + $2) END, ended_at) WHERE id "
-          "= $1",
-          row, md.call_duration_secs(),
-          md.has_cost() ? std::optional<int64_t>(md.cost()) : std::nullopt, md.termination_reason(),
-          t.analysis().call_successful(), md.call_sid(), start);
-      tx.exec_params("DELETE FROM elevenlabs_transcriptions WHERE conversation_id = $1",
-                     ev.conversation_id());
-      int index = 0;
-      for (const auto& item : t.transcript()) {
-        tx.exec_params(
-            "INSERT INTO elevenlabs_transcriptions (conversation_id, turn_index, role, message, "
-            "time_in_call_secs, "
-            "tool_calls, interrupted) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)",
-            ev.conversation_id(), index++, item.role(),
-            item.has_message() ? std::optional<std::string>(item.message()) : std::nullopt,
-            item.time_in_call_secs(),
-            item.tool_calls().values_size() > 0
-                ? std::optional<std::string>(ToJson(item.tool_calls()))
-                : std::nullopt,
-            item.interrupted());
-      }
-      const auto& an = t.analysis();
-      tx.exec_params(
-          "INSERT INTO elevenlabs_analysis (conversation_id, call_successful, transcript_summary, "
-          "call_summary_title, "
-          "data_collection_results, evaluation_criteria_results) VALUES ($1, NULLIF($2, ''), $3, "
-          "NULLIF($4, ''), "
-          "$5::jsonb, $6::jsonb) ON CONFLICT (conversation_id) DO UPDATE SET call_successful = "
-          "EXCLUDED.call_successful, "
-          "transcript_summary = EXCLUDED.transcript_summary, call_summary_title = "
-          "EXCLUDED.call_summary_title, "
-          "data_collection_results = EXCLUDED.data_collection_results, "
-          "evaluation_criteria_results = EXCLUDED.evaluation_criteria_results",
-          ev.conversation_id(), an.call_successful(), an.transcript_summary(),
-          an.call_summary_title(), ToJson(an.data_collection_results()),
-          ToJson(an.evaluation_criteria_results()));
-      // What the patient said, written back: opt-out and the appointment's answer.
-      auto flag = [&](const char* key) {
-        const auto& f = an.data_collection_results().fields();
-        auto it = f.find(key);
-        if (it == f.end() || !it->second.has_struct_value()) return false;
-        const auto& v = it->second.struct_value().fields();
-        auto val = v.find("value");
-        return val != v.end() && val->second.has_bool_value() && val->second.bool_value();
-      };
-      if (flag("do_not_call")) {
-        tx.exec_params(
-            "INSERT INTO call_opt_outs (phone_e164, patient_id, reason, source) VALUES ($1, "
-            "NULLIF($2, 0), "
-            "'patient asked during a call', 'call_outcome') ON CONFLICT (phone_e164) DO NOTHING",
-            phone, patient_id);
-      }
-      if (appointment_id > 0 && flag("appointment_confirmed")) {
-        tx.exec_params(
-            "UPDATE appointments SET status = 'confirmed', confirmed_at = now() WHERE id = $1 "
-            "AND status IN ('scheduled', 'reschedule_requested')",
-            appointment_id);
-      } else if (appointment_id > 0 && flag("reschedule_requested")) {
-        tx.exec_params(
-            "UPDATE appointments SET status = 'reschedule_requested' WHERE id = $1 AND status = "
-            "'scheduled'",
-            appointment_id);
-      }
-      if (md.has_error() && !md.error().reason().empty()) {
-        InsertError(tx, row, ev.conversation_id(),
-                    {"webhook", std::to_string(md.error().code()), 0, md.error().reason()});
-      }
-    } else if (ev.has_audio()) {
-      const auto& a = ev.audio();
-      const bool stored = a.stored() && StoreAudio(tx, row, ev);
-      tx.exec_params(
-          "UPDATE elevenlabs_conversations SET metadata = metadata || jsonb_build_object('audio', "
-          "jsonb_build_object('stored', $2::boolean, 'size_bytes', $3::bigint, 'sha256', "
-          "$4::text)) WHERE id = $1",
-          row, stored, a.size_bytes(), a.sha256());
-      return v1::APPLY_OUTCOME_APPLIED;  // a reference to the audio; no status change
-    } else if (ev.has_initiation_failure()) {
-      const auto& f = ev.initiation_failure();
-      ch = Advance(tx, row, StatusForFailure(f.failure_reason()), type);
-      tx.exec_params(
-          "UPDATE elevenlabs_conversations SET ended_at = COALESCE(ended_at, now()), "
-          "call_sid = COALESCE(call_sid, NULLIF($2, '')) WHERE id = $1",
-          row, f.call_sid());
-      InsertError(tx, row, ev.conversation_id(),
-                  {"webhook", f.failure_reason(), 0,
-                   Cat("call could not be connected: ", f.failure_reason(),
-                       f.provider_status().empty() ? "" : " (", f.provider_status(),
-                       f.provider_status().empty() ? "" : ")")});
-    } else {
-      return absl::InvalidArgumentError(Cat("event ", ev.inbox_id(), ": no payload"));
+          "INSERT INTO elevenlabs_transcriptions (conversation_id, turn_index, role, message, "
+          "time_in_call_secs, tool_calls, interrupted) SELECT $1, (t.n - 1)::int, t.e->>'role', "
+          "t.e->>'message', (t.e->>'time_in_call_secs')::int, t.e->'tool_calls', "
+          "(t.e->>'interrupted')::boolean FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY "
+          "AS t(e, n)",
+          ev.conversation_id(), TurnsJson(t));
     }
-    if (ch.status != ch.previous_status) changes.push_back(ch);
-    // A late event for a call already final elsewhere (e.g. ended_manually) keeps its data but
-    // does not move the call: STALE tells the publisher it was seen and deliberately not applied
-    // to the status.
-    return ch.status == ch.previous_status && ev.has_initiation_failure()
-               ? v1::APPLY_OUTCOME_STALE
-               : v1::APPLY_OUTCOME_APPLIED;
+    const auto& an = t.analysis();
+    tx.exec_params(
+        "INSERT INTO elevenlabs_analysis (conversation_id, call_successful, transcript_summary, "
+        "call_summary_title, "
+        "data_collection_results, evaluation_criteria_results) VALUES ($1, NULLIF($2, ''), $3, "
+        "NULLIF($4, ''), "
+        "$5::jsonb, $6::jsonb) ON CONFLICT (conversation_id) DO UPDATE SET call_successful = "
+        "EXCLUDED.call_successful, "
+        "transcript_summary = EXCLUDED.transcript_summary, call_summary_title = "
+        "EXCLUDED.call_summary_title, "
+        "data_collection_results = EXCLUDED.data_collection_results, "
+        "evaluation_criteria_results = EXCLUDED.evaluation_criteria_results",
+        ev.conversation_id(), an.call_successful(), an.transcript_summary(),
+        an.call_summary_title(), ToJson(an.data_collection_results()),
+        ToJson(an.evaluation_criteria_results()));
+    // What the patient said, written back: opt-out and the appointment's answer.
+    auto flag = [&](const char* key) {
+      const auto& f = an.data_collection_results().fields();
+      auto it = f.find(key);
+      if (it == f.end() || !it->second.has_struct_value()) return false;
+      const auto& v = it->second.struct_value().fields();
+      auto val = v.find("value");
+      return val != v.end() && val->second.has_bool_value() && val->second.bool_value();
+    };
+    if (flag("do_not_call")) {
+      tx.exec_params(
+          "INSERT INTO call_opt_outs (phone_e164, patient_id, reason, source) VALUES ($1, "
+          "NULLIF($2, 0), "
+          "'patient asked during a call', 'call_outcome') ON CONFLICT (phone_e164) DO NOTHING",
+          phone, patient_id);
+    }
+    if (appointment_id > 0 && flag("appointment_confirmed")) {
+      tx.exec_params(
+          "UPDATE appointments SET status = 'confirmed', confirmed_at = now() WHERE id = $1 "
+          "AND status IN ('scheduled', 'reschedule_requested')",
+          appointment_id);
+    } else if (appointment_id > 0 && flag("reschedule_requested")) {
+      tx.exec_params(
+          "UPDATE appointments SET status = 'reschedule_requested' WHERE id = $1 AND status = "
+          "'scheduled'",
+          appointment_id);
+    }
+    if (md.has_error() && !md.error().reason().empty()) {
+      InsertError(tx, row, ev.conversation_id(),
+                  {"webhook", std::to_string(md.error().code()), 0, md.error().reason()});
+    }
+  } else if (ev.has_audio()) {
+    const auto& a = ev.audio();
+    const bool stored = a.stored() && StoreAudio(tx, row, ev);
+    tx.exec_params(
+        "UPDATE elevenlabs_conversations SET metadata = metadata || jsonb_build_object('audio', "
+        "jsonb_build_object('stored', $2::boolean, 'size_bytes', $3::bigint, 'sha256', "
+        "$4::text)) WHERE id = $1",
+        row, stored, a.size_bytes(), a.sha256());
+    return v1::APPLY_OUTCOME_APPLIED;  // a reference to the audio; no status change
+  } else if (ev.has_initiation_failure()) {
+    const auto& f = ev.initiation_failure();
+    ch = Advance(tx, row, StatusForFailure(f.failure_reason()), type);
+    tx.exec_params(
+        "UPDATE elevenlabs_conversations SET ended_at = COALESCE(ended_at, now()), "
+        "call_sid = COALESCE(call_sid, NULLIF($2, '')) WHERE id = $1",
+        row, f.call_sid());
+    InsertError(tx, row, ev.conversation_id(),
+                {"webhook", f.failure_reason(), 0,
+                 Cat("call could not be connected: ", f.failure_reason(),
+                     f.provider_status().empty() ? "" : " (", f.provider_status(),
+                     f.provider_status().empty() ? "" : ")")});
+  } else {
+    return absl::InvalidArgumentError(Cat("event ", ev.inbox_id(), ": no payload"));
+  }
+  if (ch.status != ch.previous_status) changes.push_back(ch);
+  // A late event for a call already final elsewhere (e.g. ended_manually) keeps its data but
+  // does not move the call: STALE tells the publisher it was seen and deliberately not applied
+  // to the status.
+  return ch.status == ch.previous_status && ev.has_initiation_failure() ? v1::APPLY_OUTCOME_STALE
+                                                                        : v1::APPLY_OUTCOME_APPLIED;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ApplyOutcome> CallStore::ApplyEvent(const v1::CallEvent& ev,
+                                                       std::vector<StatusChange>& changes) {
+  std::vector<StatusChange> applied;
+  auto outcome = pool_.InTransaction([&](pqxx::work& tx) { return ApplyEventIn(tx, ev, applied); });
+  if (outcome.ok()) changes.insert(changes.end(), applied.begin(), applied.end());
+  return outcome;
+}
+
+absl::Status CallStore::ApplyEvents(const google::protobuf::RepeatedPtrField<v1::CallEvent>& events,
+                                    std::vector<v1::ApplyOutcome>& outcomes,
+                                    std::vector<StatusChange>& changes) {
+  // The whole batch in one transaction: one commit (one WAL flush) for up to a publisher batch
+  // of events, which is what lets the apply keep up with the intake.
+  std::vector<v1::ApplyOutcome> batch_outcomes;
+  std::vector<StatusChange> batch_changes;
+  auto batch = pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
+    for (const auto& ev : events) {
+      auto outcome = ApplyEventIn(tx, ev, batch_changes);
+      if (!outcome.ok()) return outcome.status();
+      batch_outcomes.push_back(*outcome);
+    }
+    return absl::OkStatus();
   });
+  if (batch.ok()) {
+    outcomes.insert(outcomes.end(), batch_outcomes.begin(), batch_outcomes.end());
+    changes.insert(changes.end(), batch_changes.begin(), batch_changes.end());
+    return absl::OkStatus();
+  }
+  // Something in the batch failed and nothing of it was kept: apply the events one by one, in
+  // order, so that those before the failing one are acknowledged and it is retried alone.
+  for (const auto& ev : events) {
+    auto outcome = ApplyEvent(ev, changes);
+    if (!outcome.ok()) return outcome.status();
+    outcomes.push_back(*outcome);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CallStore::ReplayUnmatched(const std::string& conversation_id,

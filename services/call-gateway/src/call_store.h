@@ -114,6 +114,11 @@ class CallStore {
   // Applies one event in one transaction.
   absl::StatusOr<v1::ApplyOutcome> ApplyEvent(const v1::CallEvent& event,
                                               std::vector<StatusChange>& changes);
+  // Applies events in order in one transaction. If one fails, they are applied again one by one:
+  // `outcomes` then holds those before the failing event, whose error is returned.
+  absl::Status ApplyEvents(const google::protobuf::RepeatedPtrField<v1::CallEvent>& events,
+                           std::vector<v1::ApplyOutcome>& outcomes,
+                           std::vector<StatusChange>& changes);
   // Re-applies events kept for a conversation that was unknown when they came.
   absl::Status ReplayUnmatched(const std::string& conversation_id,
                                std::vector<StatusChange>& changes);

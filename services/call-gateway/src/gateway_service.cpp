@@ -648,20 +648,24 @@ grpc::Status GatewayService::ApplyEvents(grpc::ServerContext* ctx,
                                          const v1::ApplyEventsRequest* req,
                                          v1::ApplyEventsResponse* resp) {
   if (auto p = auth_.Check(ctx); !p.ok()) return ToGrpcStatus(p.status());
-  for (const auto& ev : req->events()) {
-    std::vector<StatusChange> changes;
-    auto outcome = store_.ApplyEvent(ev, changes);
-    if (!outcome.ok()) {
-      // Events are applied in order: stop at the first that could not be; the publisher
-      // retries from there. Results so far stay acknowledged.
-      if (resp->results_size() > 0) break;
-      return ToGrpcStatus(outcome.status());
-    }
-    Notify(changes);
-    metrics_->Event(v1::EventType_Name(ev.type()), v1::ApplyOutcome_Name(*outcome));
+  std::vector<v1::ApplyOutcome> outcomes;
+  std::vector<StatusChange> changes;
+  const absl::Status applied = store_.ApplyEvents(req->events(), outcomes, changes);
+  Notify(changes);
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const auto& ev = req->events(static_cast<int>(i));
+    metrics_->Event(v1::EventType_Name(ev.type()), v1::ApplyOutcome_Name(outcomes[i]));
     auto* r = resp->add_results();
     r->set_inbox_id(ev.inbox_id());
-    r->set_outcome(*outcome);
+    r->set_outcome(outcomes[i]);
+  }
+  // Events are applied in order: the first that could not be ends the answer, and the publisher
+  // retries from there. Those before it stay acknowledged.
+  if (!applied.ok() && outcomes.empty()) return ToGrpcStatus(applied);
+  if (!applied.ok()) {
+    spdlog::warn("event {} not applied, {} before it were: {}",
+                 req->events(static_cast<int>(outcomes.size())).inbox_id(), outcomes.size(),
+                 common::ToStd(applied.message()));
   }
   return grpc::Status::OK;
 }
