@@ -124,8 +124,20 @@ done
 # What exists in the database now, as the seed's monitoring queries show it.
 psql "$DATABASE_URL" -X -q -c "SELECT count(*) AS calls_recorded FROM elevenlabs_conversations" \
   -c "SELECT version, name, applied_at FROM schema_migrations ORDER BY version"
+echo "webhook-ingest: ElevenLabs webhooks on https://${WEBHOOK_LISTEN_ADDRESS}/api/webhooks/elevenlabs"
 cat <<'MSG'
-System is up. A local token: (set -a; . .local/env; ./build/tools/ops/outcall-token me calls:read)
+System is up. Any RPC from a shell (JSON in and out; a token is minted from .local/env):
+  set -a; . .local/env; set +a
+  ./build/tools/ops/outcall-cli CallGateway.InitiateCall '{"phoneNumber": "+57 300 555 0001", "patientName": "Ana"}'
+  ./build/tools/ops/outcall-cli CallGateway.GetConversation '{"conversationId": "conv_..."}'
+  ./build/tools/ops/outcall-cli Stats.GetCallStats '{}'
+MSG
+if [ $simulation = 1 ]; then
+  echo "Simulated calls run in real time (a confirmed call lasts about 40 s); faster:"
+  echo "  curl -s -XPOST $ELEVENLABS_BASE_URL/__sim/clock -d '{\"scale\": 20}'"
+fi
+cat <<'MSG'
+A token for other clients: ./build/tools/ops/outcall-token me calls:read
 Logs: .local/logs/. Stop with: scripts/down.sh
 MSG
 exit $status

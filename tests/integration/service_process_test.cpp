@@ -2,23 +2,22 @@
 // over gRPC health, and exits 0 on SIGTERM; refuses to start on a bad configuration with a
 // message naming the variable and never the secret.
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
 #include <unistd.h>
-
-#include <grpcpp/grpcpp.h>
 
 #include <map>
 #include <sstream>
 #include <thread>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "http_test_server.h"
 #include "outcall/common/crypto.h"
 #include "outcall/common/strings.h"
-#include "http_test_server.h"
 #include "test_database.h"
 #include "test_tls.h"
 
@@ -99,8 +98,8 @@ TEST_P(ServiceProcess, ServesHealthAndStopsCleanlyOnSigterm) {
   Child child = Spawn(GetParam(), env);
   ASSERT_GT(child.pid, 0);
 
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
   grpc::health::v1::Health::Stub health(channel);
   grpc::health::v1::HealthCheckResponse::ServingStatus last =
       grpc::health::v1::HealthCheckResponse::UNKNOWN;
@@ -127,7 +126,8 @@ TEST_P(ServiceProcess, ServesHealthAndStopsCleanlyOnSigterm) {
 
 TEST_P(ServiceProcess, BadConfigurationStopsWithTheVariableNamedAndNoSecret) {
   const std::string canary = "canary-" + common::RandomHex(16);
-  auto env = BaseEnv("postgresql://u:" + canary + "@127.0.0.1:1/x", testing::FreeLoopbackPort(), canary + canary);
+  auto env = BaseEnv("postgresql://u:" + canary + "@127.0.0.1:1/x", testing::FreeLoopbackPort(),
+                     canary + canary);
   env.erase("JWT_ISSUER");
   env["LOG_LEVEL"] = "loud";
   Child child = Spawn(GetParam(), env);
@@ -152,6 +152,57 @@ INSTANTIATE_TEST_SUITE_P(AllServices, ServiceProcess, ::testing::ValuesIn(Binari
                            }
                            return n;
                          });
+
+// outcall-cli against the real stats binary: JSON in, JSON out, the gRPC code as exit status.
+TEST(OutcallCli, CallsAnRpcWithAMintedTokenAndReportsErrors) {
+  testing::TestDatabase db;
+  ASSERT_TRUE(db.ok());
+  db.Migrate();
+  const int port = testing::FreeLoopbackPort();
+  const std::string secret = common::RandomHex(32);
+  std::string stats_binary;
+  for (const auto& b : Binaries()) {
+    if (b.ends_with("/stats")) stats_binary = b;
+  }
+  Child child = Spawn(stats_binary, BaseEnv(db.url(), port, secret));
+  ASSERT_GT(child.pid, 0);
+  auto run = [&](const std::string& args, int* code) {
+    const std::string out_path = ::testing::TempDir() + "cli_" + common::RandomHex(4) + ".out";
+    const std::string cmd = common::Cat(
+        "env -i JWT_ISSUER=outcall-test JWT_AUDIENCE=outcall JWT_HS256_SECRET=", secret, " ",
+        OUTCALL_CLI_BINARY, " --address 127.0.0.1:", port, " ", args, " >", out_path, " 2>&1");
+    const int status = std::system(cmd.c_str());
+    *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return testing::ReadFile(out_path);
+  };
+  int code = -1;
+  std::string out;
+  for (int i = 0; i < 50; ++i) {  // until the service is up
+    out = run("Stats.GetCallStats '{\"startDate\": \"2026-01-01\", \"endDate\": \"2026-01-31\"}'",
+              &code);
+    if (code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("\"success\": true"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"total_calls\": 0"), std::string::npos) << out;
+  // The service's own error: INVALID_ARGUMENT (3), naming the parameter.
+  out = run("Stats.ListCalls '{\"limit\": 1000}'", &code);
+  EXPECT_EQ(code, 3) << out;
+  EXPECT_NE(out.find("limit"), std::string::npos) << out;
+  // The CLI's own errors: an unknown method, a request that is not the method's JSON.
+  out = run("Stats.Nope", &code);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("Stats.ListCalls"), std::string::npos) << out;
+  out = run("Stats.ListCalls '{\"limit\": \"many\"}'", &code);
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("ListCallsRequest"), std::string::npos) << out;
+  // A token is required: a wrong one is refused by the service.
+  out = run("--token not.a.jwt Stats.GetCallStats", &code);
+  EXPECT_EQ(code, 16) << out;  // UNAUTHENTICATED
+  kill(child.pid, SIGTERM);
+  EXPECT_EQ(WaitExit(child.pid, 15), 0);
+}
 
 }  // namespace
 }  // namespace outcall
