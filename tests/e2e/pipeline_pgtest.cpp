@@ -258,6 +258,14 @@ TEST_F(PipelineTest, ConfirmedCallEndsWithTranscriptAnalysisAppointmentAndRecord
       if (u.status() == "completed") break;
     }
   });
+  struct StopWatching {  // also when an assertion below returns early
+    grpc::ClientContext& ctx;
+    std::thread& thread;
+    ~StopWatching() {
+      ctx.TryCancel();
+      if (thread.joinable()) thread.join();
+    }
+  } stop_watching{watch_ctx, watcher};
 
   const auto placed = Place("+57 300 555 0001", 10);
   const std::string conv = placed.data().conversation_id();
@@ -269,7 +277,6 @@ TEST_F(PipelineTest, ConfirmedCallEndsWithTranscriptAnalysisAppointmentAndRecord
       << "the recording never reached elevenlabs_audio";
   EXPECT_EQ(StatusOf(conv), "completed");
   watcher.join();
-  watch_ctx.TryCancel();
 
   // Transcript (with the tool turn whose message is null), analysis and the patient's answer.
   EXPECT_GE(

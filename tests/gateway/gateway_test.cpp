@@ -437,6 +437,59 @@ TEST_F(GatewayTest, AnEventThatCannotBeAppliedEndsTheBatchAfterThoseBeforeIt) {
   EXPECT_NE(s.error_message().find("no payload"), std::string::npos) << s.error_message();
 }
 
+TEST_F(GatewayTest, StoredAudioPartsAreCheckedBeforeTheyBecomeTheRecording) {
+  v1::InitiateCallResponse good, bad;
+  ASSERT_TRUE(Initiate(Req("3005550001"), &good).ok());
+  ASSERT_TRUE(Initiate(Req("3005550002"), &bad).ok());
+  // What webhook-ingest leaves for two audio events: inbox rows and their parts, in order.
+  Exec(Cat(
+      "INSERT INTO webhook_inbox (id, event_type, conversation_id, body, body_sha256) OVERRIDING "
+      "SYSTEM VALUE VALUES (100, 'post_call_audio', '",
+      good.data().conversation_id(), "', '\\x7b7d', repeat('a', 64)), (101, 'post_call_audio', '",
+      bad.data().conversation_id(),
+      "', '\\x7b7d', repeat('a', 64));"
+      "INSERT INTO webhook_audio_parts (inbox_id, part, data) VALUES (100, 1, '\\x0304'), "
+      "(100, 0, '\\x0102'), (101, 0, '\\x0102'), (101, 1, '\\x0305')"));
+  const std::string mp3("\x01\x02\x03\x04", 4);
+  auto audio = [&](int64_t inbox, const std::string& conv) {
+    v1::CallEvent ev;
+    ev.set_inbox_id(inbox);
+    ev.set_type(v1::EVENT_TYPE_POST_CALL_AUDIO);
+    ev.set_conversation_id(conv);
+    ev.mutable_audio()->set_stored(true);
+    ev.mutable_audio()->set_size_bytes(4);
+    ev.mutable_audio()->set_sha256(common::Sha256::Hex(mp3));
+    ev.mutable_audio()->set_content_type("audio/mpeg");
+    return ev;
+  };
+  grpc::ClientContext ctx;
+  Auth(ctx, {"events:publish"});
+  v1::ApplyEventsRequest req;
+  *req.add_events() = audio(100, good.data().conversation_id());
+  *req.add_events() = audio(101, bad.data().conversation_id());
+  v1::ApplyEventsResponse out;
+  auto applied = sink_->ApplyEvents(&ctx, req, &out);
+  ASSERT_TRUE(applied.ok()) << applied.error_message();
+  ASSERT_EQ(out.results_size(), 2);
+  // The good one, assembled in part order, is the recording; its parts are gone.
+  EXPECT_EQ(Count(Cat("SELECT count(*) FROM elevenlabs_audio WHERE conversation_id = '",
+                      good.data().conversation_id(), "' AND audio = '\\x01020304'")),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM webhook_audio_parts WHERE inbox_id = 100"), 0);
+  // The damaged one is not presented as a recording; its parts stay, the problem is recorded.
+  EXPECT_EQ(Count(Cat("SELECT count(*) FROM elevenlabs_audio WHERE conversation_id = '",
+                      bad.data().conversation_id(), "'")),
+            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM webhook_audio_parts WHERE inbox_id = 101"), 2);
+  EXPECT_EQ(Count(Cat("SELECT count(*) FROM elevenlabs_call_errors WHERE conversation_id = '",
+                      bad.data().conversation_id(), "' AND error_code = 'audio_unavailable'")),
+            1);
+  EXPECT_EQ(
+      Count(Cat("SELECT count(*) FROM elevenlabs_conversations WHERE conversation_id = '",
+                bad.data().conversation_id(), "' AND metadata->'audio'->>'stored' = 'false'")),
+      1);
+}
+
 TEST_F(GatewayTest, EventBeforeTheCallIsRecordedIsAppliedWhenItIs) {
   // Simulates the race: the webhook for a conversation arrives while the row is still dialing.
   Exec(

@@ -411,34 +411,32 @@ bool StoreAudio(pqxx::work& tx, int64_t row, const v1::CallEvent& ev) {
   // the body streamed in. On a mismatch the parts stay where they are and the error is recorded:
   // nothing the patient said is dropped, and nothing corrupt is presented as the recording.
   const auto& a = ev.audio();
-  auto whole = tx.exec_params(
-      "SELECT length(audio), encode(sha256(audio), 'hex') FROM (SELECT string_agg(data, "
-      "''::bytea ORDER BY part) AS audio FROM webhook_audio_parts WHERE inbox_id = $1) p WHERE "
-      "audio IS NOT NULL",
-      ev.inbox_id());
-  std::string problem;
-  if (whole.empty()) {
-    problem = "no stored audio parts";
-  } else if (whole[0][0].as<int64_t>() != a.size_bytes() ||
-             whole[0][1].as<std::string>() != a.sha256()) {
-    problem = Cat("stored audio parts do not match (", whole[0][0].as<int64_t>(), " bytes, sha256 ",
-                  whole[0][1].as<std::string>(), "; expected ", a.size_bytes(), " bytes, sha256 ",
-                  a.sha256(), ")");
-  }
-  if (!problem.empty()) {
+  // One pass over the parts: assembled, checked and stored in the same statement.
+  auto stored = tx.exec_params(
+      "WITH whole AS (SELECT string_agg(data, ''::bytea ORDER BY part) AS audio FROM "
+      "webhook_audio_parts WHERE inbox_id = $1) "
+      "INSERT INTO elevenlabs_audio (conversation_id, content_type, size_bytes, sha256, audio) "
+      "SELECT $2, COALESCE(NULLIF($3, ''), 'audio/mpeg'), $4::bigint, $5::text, audio FROM whole "
+      "WHERE length(audio) = $4::bigint AND encode(sha256(audio), 'hex') = $5::text "
+      "ON CONFLICT (conversation_id) DO UPDATE SET content_type = EXCLUDED.content_type, "
+      "size_bytes = EXCLUDED.size_bytes, sha256 = EXCLUDED.sha256, audio = EXCLUDED.audio, "
+      "storage_uri = NULL RETURNING 1",
+      ev.inbox_id(), ev.conversation_id(), a.content_type(), a.size_bytes(), a.sha256());
+  if (stored.empty()) {
+    auto found = tx.exec_params(
+        "SELECT count(*), COALESCE(sum(length(data)), 0) FROM webhook_audio_parts WHERE "
+        "inbox_id = $1",
+        ev.inbox_id());
+    const std::string problem =
+        found[0][0].as<int64_t>() == 0
+            ? std::string("no stored audio parts")
+            : Cat("stored audio parts do not match (", found[0][1].as<int64_t>(),
+                  " bytes; expected ", a.size_bytes(), " bytes with sha256 ", a.sha256(), ")");
     InsertError(tx, row, ev.conversation_id(),
                 {"webhook", "audio_unavailable", 0,
                  Cat("post_call_audio (inbox ", ev.inbox_id(), "): ", problem)});
     return false;
   }
-  tx.exec_params(
-      "INSERT INTO elevenlabs_audio (conversation_id, content_type, size_bytes, sha256, audio) "
-      "SELECT $2, COALESCE(NULLIF($3, ''), 'audio/mpeg'), $4, $5, string_agg(data, ''::bytea "
-      "ORDER BY part) FROM webhook_audio_parts WHERE inbox_id = $1 "
-      "ON CONFLICT (conversation_id) DO UPDATE SET content_type = EXCLUDED.content_type, "
-      "size_bytes = EXCLUDED.size_bytes, sha256 = EXCLUDED.sha256, audio = EXCLUDED.audio, "
-      "storage_uri = NULL",
-      ev.inbox_id(), ev.conversation_id(), a.content_type(), a.size_bytes(), a.sha256());
   tx.exec_params("DELETE FROM webhook_audio_parts WHERE inbox_id = $1", ev.inbox_id());
   return true;
 }
