@@ -290,6 +290,11 @@ TEST_F(PipelineTest, ConfirmedCallEndsWithTranscriptAnalysisAppointmentAndRecord
                        conv, "'")),
             "success");
   EXPECT_EQ(Scalar("SELECT status FROM appointments WHERE id = 10"), "confirmed");
+  // Cost in USD (ElevenLabs' cost_fiat: 31 s at the simulator's 0.10 USD a minute) and credits.
+  EXPECT_EQ(Scalar(Cat("SELECT cost || ' ' || cost_credits FROM elevenlabs_conversations WHERE "
+                       "conversation_id = '",
+                       conv, "'")),
+            "0.0517 309");
   EXPECT_EQ(Scalar(Cat("SELECT duration_secs FROM elevenlabs_conversations WHERE "
                        "conversation_id = '",
                        conv, "'")),

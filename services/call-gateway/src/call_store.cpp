@@ -315,7 +315,7 @@ absl::StatusOr<v1::Conversation> CallStore::LoadConversation(int64_t row) {
         "SELECT COALESCE(conversation_id, ''), call_id::text, status, agent_id, "
         "COALESCE(patient_id, 0), "
         "COALESCE(appointment_id, 0), phone_number, COALESCE(duration_secs, 0), COALESCE(cost, "
-        "0)::float8, "
+        "0)::float8, COALESCE(cost_credits, 0), "
         "COALESCE(termination_reason, ''), extract(epoch FROM created_at)::bigint, "
         "COALESCE(extract(epoch FROM started_at)::bigint, 0), COALESCE(extract(epoch FROM "
         "ended_at)::bigint, 0), "
@@ -331,11 +331,12 @@ absl::StatusOr<v1::Conversation> CallStore::LoadConversation(int64_t row) {
     c.set_phone_number(r[6].as<std::string>());
     c.set_duration_secs(r[7].as<int>());
     c.set_cost(r[8].as<double>());
-    c.set_termination_reason(r[9].as<std::string>());
-    c.mutable_created_at()->set_seconds(r[10].as<int64_t>());
-    if (r[11].as<int64_t>() > 0) c.mutable_started_at()->set_seconds(r[11].as<int64_t>());
-    if (r[12].as<int64_t>() > 0) c.mutable_ended_at()->set_seconds(r[12].as<int64_t>());
-    (void)google::protobuf::util::JsonStringToMessage(r[13].as<std::string>(),
+    c.set_cost_credits(r[9].as<int64_t>());
+    c.set_termination_reason(r[10].as<std::string>());
+    c.mutable_created_at()->set_seconds(r[11].as<int64_t>());
+    if (r[12].as<int64_t>() > 0) c.mutable_started_at()->set_seconds(r[12].as<int64_t>());
+    if (r[13].as<int64_t>() > 0) c.mutable_ended_at()->set_seconds(r[13].as<int64_t>());
+    (void)google::protobuf::util::JsonStringToMessage(r[14].as<std::string>(),
                                                       c.mutable_metadata());
     if (!c.conversation_id().empty()) {
       for (const auto& t :
@@ -552,11 +553,14 @@ absl::StatusOr<v1::ApplyOutcome> ApplyEventIn(pqxx::work& tx, const v1::CallEven
         "cost = COALESCE($3::numeric, cost), termination_reason = NULLIF($4, ''), "
         "call_successful = NULLIF($5, ''), call_sid = COALESCE(call_sid, NULLIF($6, '')), "
         "started_at = COALESCE(started_at, CASE WHEN $7 > 0 THEN to_timestamp($7) END), "
-        "ended_at = COALESCE(CASE WHEN $7 > 0 THEN to_timestamp($7 + $2) END, ended_at) WHERE id "
-        "= $1",
+        "ended_at = COALESCE(CASE WHEN $7 > 0 THEN to_timestamp($7 + $2) END, ended_at), "
+        "cost_credits = COALESCE($8::bigint, cost_credits) WHERE id = $1",
         row, md.call_duration_secs(),
-        md.has_cost() ? std::optional<int64_t>(md.cost()) : std::nullopt, md.termination_reason(),
-        t.analysis().call_successful(), md.call_sid(), start);
+        // cost: USD (cost_fiat); ElevenLabs' credits go to cost_credits (migration 0007).
+        md.has_cost_fiat() && md.cost_fiat() >= 0 ? std::optional<double>(md.cost_fiat())
+                                                  : std::nullopt,
+        md.termination_reason(), t.analysis().call_successful(), md.call_sid(), start,
+        md.has_cost() ? std::optional<int64_t>(md.cost()) : std::nullopt);
     tx.exec_params("DELETE FROM elevenlabs_transcriptions WHERE conversation_id = $1",
                    ev.conversation_id());
     // Every turn in one statement (a transcript has dozens): the turns travel as one JSON array.
