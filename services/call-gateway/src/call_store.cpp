@@ -124,6 +124,26 @@ StatusChange Advance(pqxx::work& tx, int64_t row, std::string_view to, std::stri
   return ch;
 }
 
+// One statement in autocommit mode: no BEGIN and COMMIT round trips. For a lookup, or for a write
+// that is a single statement (atomic by itself); several writes that must commit together still
+// go through PgPool::InTransaction.
+template <typename Fn>
+auto AutoCommit(common::PgPool& pool, Fn&& fn)
+    -> std::invoke_result_t<Fn, pqxx::transaction_base&> {
+  using Result = std::invoke_result_t<Fn, pqxx::transaction_base&>;
+  auto lease = pool.Acquire();
+  if (!lease.ok()) return Result(lease.status());
+  try {
+    pqxx::nontransaction tx(**lease);
+    return fn(tx);
+  } catch (const pqxx::broken_connection& e) {
+    lease->Discard();
+    return Result(common::StatusFromDbException(e));
+  } catch (const std::exception& e) {
+    return Result(common::StatusFromDbException(e));
+  }
+}
+
 void InsertError(pqxx::work& tx, int64_t row, const std::string& conversation_id,
                  const ProviderErrorRecord& e) {
   tx.exec_params(
@@ -137,27 +157,31 @@ void InsertError(pqxx::work& tx, int64_t row, const std::string& conversation_id
 }  // namespace
 
 absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatient(int id) {
-  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::optional<PatientRow>> {
-    auto r = tx.exec_params(
-        "SELECT id, full_name, phone_e164, do_not_call FROM patients WHERE id = $1", id);
-    if (r.empty()) return std::optional<PatientRow>();
-    return std::optional<PatientRow>(ReadPatient(r[0]));
-  });
+  return AutoCommit(
+      pool_, [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<PatientRow>> {
+        auto r = tx.exec_params(
+            "SELECT id, full_name, phone_e164, do_not_call FROM patients WHERE id = $1", id);
+        if (r.empty()) return std::optional<PatientRow>();
+        return std::optional<PatientRow>(ReadPatient(r[0]));
+      });
 }
 
 absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatientByPhone(const std::string& e164) {
-  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::optional<PatientRow>> {
-    auto r = tx.exec_params(
-        "SELECT id, full_name, phone_e164, do_not_call FROM patients WHERE phone_e164 = $1 ORDER "
-        "BY id LIMIT 2",
-        e164);
-    if (r.size() != 1) return std::optional<PatientRow>();  // none, or ambiguous: no guess
-    return std::optional<PatientRow>(ReadPatient(r[0]));
-  });
+  return AutoCommit(pool_,
+                    [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<PatientRow>> {
+                      auto r = tx.exec_params(
+                          "SELECT id, full_name, phone_e164, do_not_call FROM patients WHERE "
+                          "phone_e164 = $1 ORDER "
+                          "BY id LIMIT 2",
+                          e164);
+                      if (r.size() != 1)
+                        return std::optional<PatientRow>();  // none, or ambiguous: no guess
+                      return std::optional<PatientRow>(ReadPatient(r[0]));
+                    });
 }
 
 absl::StatusOr<std::optional<int>> CallStore::AppointmentPatient(int appointment_id) {
-  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::optional<int>> {
+  return AutoCommit(pool_, [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<int>> {
     auto r = tx.exec_params("SELECT patient_id FROM appointments WHERE id = $1", appointment_id);
     if (r.empty()) return std::optional<int>();
     return std::optional<int>(r[0][0].as<int>());
@@ -165,7 +189,7 @@ absl::StatusOr<std::optional<int>> CallStore::AppointmentPatient(int appointment
 }
 
 absl::StatusOr<bool> CallStore::IsOptedOut(const std::string& e164, std::optional<int> patient_id) {
-  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<bool> {
+  return AutoCommit(pool_, [&](pqxx::transaction_base& tx) -> absl::StatusOr<bool> {
     auto r = tx.exec_params1(
         "SELECT EXISTS (SELECT 1 FROM call_opt_outs WHERE phone_e164 = $1 OR (patient_id IS NOT "
         "NULL AND patient_id = $2)) "
@@ -179,7 +203,7 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
                                                       const std::string& principal,
                                                       const std::string& idem_key,
                                                       const std::string& request_sha256) {
-  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<Begin> {
+  auto begin = [&](pqxx::transaction_base& tx) -> absl::StatusOr<Begin> {
     Begin out;
     if (!idem_key.empty()) {
       auto claimed = tx.exec_params(
@@ -242,7 +266,10 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
           principal, idem_key, out.call->id);
     }
     return out;
-  });
+  };
+  // Without a key the INSERT is the only write: one statement, one round trip.
+  if (idem_key.empty()) return AutoCommit(pool_, begin);
+  return pool_.InTransaction([&](pqxx::work& tx) { return begin(tx); });
 }
 
 absl::Status CallStore::FinishKey(const std::string& principal, const std::string& idem_key,
@@ -263,13 +290,38 @@ absl::StatusOr<StatusChange> CallStore::MarkInitiated(int64_t row,
                                                       const std::string& conversation_id,
                                                       const std::string& call_sid,
                                                       std::string_view cause) {
-  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<StatusChange> {
-    tx.exec_params(
-        "UPDATE elevenlabs_conversations SET conversation_id = $2, call_sid = COALESCE(NULLIF($3, "
-        "''), call_sid) "
-        "WHERE id = $1 AND conversation_id IS NULL",
+  // One statement (atomic by itself): the conversation id and CallSid when not yet known, and the
+  // move to "initiated" when it is a forward move. One round trip, and one run of the rollup
+  // statement trigger instead of two.
+  return AutoCommit(pool_, [&](pqxx::transaction_base& tx) -> absl::StatusOr<StatusChange> {
+    auto r = tx.exec_params(
+        "WITH old AS (SELECT status, conversation_id FROM elevenlabs_conversations WHERE id = $1 "
+        "FOR UPDATE) "
+        "UPDATE elevenlabs_conversations c SET conversation_id = COALESCE(old.conversation_id, "
+        "$2), call_sid = CASE WHEN old.conversation_id IS NULL THEN COALESCE(NULLIF($3, ''), "
+        "c.call_sid) ELSE c.call_sid END, status = CASE WHEN "
+        "call_status_can_transition(old.status, 'initiated') THEN 'initiated' ELSE c.status END "
+        "FROM old WHERE c.id = $1 AND (old.conversation_id IS NULL OR "
+        "call_status_can_transition(old.status, 'initiated')) "
+        "RETURNING COALESCE(c.conversation_id, ''), c.call_id::text, old.status, c.status",
         row, conversation_id, call_sid);
-    return Advance(tx, row, "initiated", cause);
+    StatusChange ch;
+    ch.cause = std::string(cause);
+    if (r.empty()) {
+      auto cur = tx.exec_params1(
+          "SELECT COALESCE(conversation_id, ''), call_id::text, status FROM "
+          "elevenlabs_conversations WHERE id = $1",
+          row);
+      ch.conversation_id = cur[0].as<std::string>();
+      ch.call_id = cur[1].as<std::string>();
+      ch.status = ch.previous_status = cur[2].as<std::string>();
+      return ch;
+    }
+    ch.conversation_id = r[0][0].as<std::string>();
+    ch.call_id = r[0][1].as<std::string>();
+    ch.previous_status = r[0][2].as<std::string>();
+    ch.status = r[0][3].as<std::string>();
+    return ch;
   });
 }
 
@@ -693,8 +745,10 @@ absl::Status CallStore::ApplyEvents(const google::protobuf::RepeatedPtrField<v1:
 
 absl::Status CallStore::ReplayUnmatched(const std::string& conversation_id,
                                         std::vector<StatusChange>& changes) {
-  auto kept = pool_.InTransaction(
-      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> {
+  auto kept = AutoCommit(
+      pool_,
+      [&](pqxx::transaction_base& tx)
+          -> absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> {
         std::vector<std::pair<int64_t, std::string>> out;
         for (const auto& r : tx.exec_params(
                  "SELECT id, payload::text FROM unmatched_call_events WHERE conversation_id = $1 "
