@@ -403,6 +403,62 @@ TEST_F(GatewayTest, EventsApplyOnceInOrderAndUnknownOnesAreKept) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+TEST_F(GatewayTest, ABatchOfTranscriptionsIsAppliedAsOneByOne) {
+  Exec(
+      "INSERT INTO patients (id, full_name, phone_e164) VALUES (1, 'Ana Ruiz', '+573005550001');"
+      "INSERT INTO appointments (id, patient_id, scheduled_at) VALUES (5, 1, now() + interval '1 "
+      "day')");
+  v1::InitiateCallResponse a, b, c;
+  ASSERT_TRUE(Initiate(Req("3005550001", 5), &a).ok());
+  ASSERT_TRUE(Initiate(Req("3005550002"), &b).ok());
+  ASSERT_TRUE(Initiate(Req("3005550003"), &c).ok());
+  auto apply = [&](std::vector<v1::CallEvent> events) {
+    grpc::ClientContext ctx;
+    Auth(ctx, {"events:publish"});
+    v1::ApplyEventsRequest req;
+    for (auto& e : events) *req.add_events() = e;
+    v1::ApplyEventsResponse out;
+    EXPECT_TRUE(sink_->ApplyEvents(&ctx, req, &out).ok());
+    std::vector<v1::ApplyOutcome> outcomes;
+    for (const auto& r : out.results()) outcomes.push_back(r.outcome());
+    return outcomes;
+  };
+  ASSERT_EQ(apply({Transcription(c.data().conversation_id(), 9)}),
+            std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED});
+  // Four transcriptions of four conversations in one batch (the set-based path): new, new,
+  // already applied, unknown.
+  EXPECT_EQ(
+      apply({Transcription(a.data().conversation_id(), 1, /*do_not_call=*/true),
+             Transcription(b.data().conversation_id(), 2),
+             Transcription(c.data().conversation_id(), 3), Transcription("conv_not_ours", 4)}),
+      (std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED, v1::APPLY_OUTCOME_APPLIED,
+                                     v1::APPLY_OUTCOME_DUPLICATE, v1::APPLY_OUTCOME_UNMATCHED}));
+  for (const auto* r : {&a, &b, &c}) {
+    const std::string conv = r->data().conversation_id();
+    EXPECT_EQ(DbStatus(r->data().call_id()), "completed");
+    EXPECT_EQ(
+        Count(Cat("SELECT count(*) FROM elevenlabs_conversations WHERE conversation_id = '", conv,
+                  "' AND duration_secs = 31 AND cost_credits = 309 AND started_at IS NOT "
+                  "NULL AND call_successful = 'success'")),
+        1)
+        << conv;
+    EXPECT_EQ(Count(Cat("SELECT count(*) FROM elevenlabs_transcriptions WHERE conversation_id = '",
+                        conv, "'")),
+              1);
+    EXPECT_EQ(
+        Count(Cat("SELECT count(*) FROM elevenlabs_analysis WHERE conversation_id = '", conv, "'")),
+        1);
+  }
+  // What the patient said, written back, as on the one-event path.
+  EXPECT_EQ(Count("SELECT count(*) FROM appointments WHERE id = 5 AND status = 'confirmed'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM call_opt_outs WHERE phone_e164 = '+573005550001'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM call_opt_outs"), 1);
+  EXPECT_EQ(
+      Count("SELECT count(*) FROM unmatched_call_events WHERE conversation_id = 'conv_not_ours'"),
+      1);
+  EXPECT_EQ(Count("SELECT count(*) FROM applied_call_events"), 3);
+}
+
 TEST_F(GatewayTest, AnEventThatCannotBeAppliedEndsTheBatchAfterThoseBeforeIt) {
   v1::InitiateCallResponse a, b;
   ASSERT_TRUE(Initiate(Req("3005550001"), &a).ok());
