@@ -2,12 +2,22 @@
 # Runs every benchmark under bench/ and prints the machine it ran on.
 #
 #   scripts/bench.sh [google-benchmark options]    the common hot-path benchmarks
-#   scripts/bench.sh ingest [SECONDS] [CONNECTIONS]  webhook-ingest vs the Node baseline (wrk)
+#   scripts/bench.sh ingest [SECONDS] [CONNECTIONS]  webhook-ingest end to end (with call-gateway)
+#                                                  vs the Node baseline and pgbench; CONNECTIONS
+#                                                  defaults to 16,64 (docs/webhook-ingest.md)
 #   scripts/bench.sh stats [ROWS...] [-- OPTIONS]  stats at scale: loads ROWS calls (default
 #                                                  1000000 and 10000000) into the private cluster
 #                                                  "bench" and measures (docs/stats.md). Options go
 #                                                  to outcall_stats_bench (--iterations=N,
 #                                                  --raw-iterations=N, --reload).
+#   scripts/bench.sh gateway [SECONDS] [CLIENTS] [OPTIONS]  call-gateway's InitiateCall against the
+#                                                  real simulator and PostgreSQL (cluster "bench-gw"):
+#                                                  throughput, p50/p99 raw and added on top of the
+#                                                  simulator's own, RSS idle and under load. SECONDS
+#                                                  per phase (10), CLIENTS comma-separated (1,32);
+#                                                  OPTIONS go to outcall_gateway_bench (--rate=N,
+#                                                  --warmup=N, --idempotency-key); see
+#                                                  docs/gateway-bench.md.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -16,12 +26,23 @@ machine() {
 }
 
 if [ "${1:-}" = ingest ]; then
-  # webhook-ingest (HTTPS) against the Node.js baseline on the same PostgreSQL (docs/webhook-ingest.md).
+  # webhook-ingest (HTTPS) with call-gateway applying its events, against the Node.js baseline and
+  # pgbench on the same PostgreSQL (docs/webhook-ingest.md).
   shift
   bash scripts/install-deps.sh
-  CMAKE_BUILD_TYPE=Release bash scripts/build.sh webhook-ingest outcall-migrate
+  CMAKE_BUILD_TYPE=Release bash scripts/build.sh webhook-ingest call-gateway outcall-migrate ingest_load
   machine
-  exec bash bench/ingest_bench.sh "${OUTCALL_BUILD_DIR:-$root/build}" "$@"
+  OUTCALL_MACHINE="$(machine)" exec bash bench/ingest_bench.sh "${OUTCALL_BUILD_DIR:-$root/build}" "$@"
+fi
+
+if [ "${1:-}" = gateway ]; then
+  # Starts its own PostgreSQL cluster, simulator and call-gateway, and stops them (bench/gateway_bench.sh).
+  shift
+  bash scripts/install-deps.sh
+  CMAKE_BUILD_TYPE=Release bash scripts/build.sh call-gateway elevenlabs-sim outcall-migrate \
+    outcall-health outcall_gateway_bench
+  machine
+  exec bash bench/gateway_bench.sh "${OUTCALL_BUILD_DIR:-$root/build}" "$@"
 fi
 
 if [ "${1:-}" = stats ]; then
