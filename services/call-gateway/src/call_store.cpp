@@ -99,6 +99,20 @@ const char* EventTypeName(v1::EventType t) {
   }
 }
 
+// A call whose status did not move, as it is now.
+StatusChange Unchanged(pqxx::transaction_base& tx, int64_t row, std::string_view cause) {
+  auto cur = tx.exec_params1(
+      "SELECT COALESCE(conversation_id, ''), call_id::text, status FROM elevenlabs_conversations "
+      "WHERE id = $1",
+      row);
+  StatusChange ch;
+  ch.cause = std::string(cause);
+  ch.conversation_id = cur[0].as<std::string>();
+  ch.call_id = cur[1].as<std::string>();
+  ch.status = ch.previous_status = cur[2].as<std::string>();
+  return ch;
+}
+
 // The status move in one transaction (no-op when not a forward move).
 StatusChange Advance(pqxx::work& tx, int64_t row, std::string_view to, std::string_view cause) {
   auto r = tx.exec_params(
@@ -107,18 +121,9 @@ StatusChange Advance(pqxx::work& tx, int64_t row, std::string_view to, std::stri
       "WHERE c.id = $1 AND call_status_can_transition(old.status, $2) "
       "RETURNING COALESCE(c.conversation_id, ''), c.call_id::text, old.status",
       row, std::string(to));
+  if (r.empty()) return Unchanged(tx, row, cause);
   StatusChange ch;
   ch.cause = std::string(cause);
-  if (r.empty()) {
-    auto cur = tx.exec_params1(
-        "SELECT COALESCE(conversation_id, ''), call_id::text, status FROM elevenlabs_conversations "
-        "WHERE id = $1",
-        row);
-    ch.conversation_id = cur[0].as<std::string>();
-    ch.call_id = cur[1].as<std::string>();
-    ch.status = ch.previous_status = cur[2].as<std::string>();
-    return ch;
-  }
   ch.conversation_id = r[0][0].as<std::string>();
   ch.call_id = r[0][1].as<std::string>();
   ch.previous_status = r[0][2].as<std::string>();
@@ -307,18 +312,9 @@ absl::StatusOr<StatusChange> CallStore::MarkInitiated(int64_t row,
         "call_status_can_transition(old.status, 'initiated')) "
         "RETURNING COALESCE(c.conversation_id, ''), c.call_id::text, old.status, c.status",
         row, conversation_id, call_sid);
+    if (r.empty()) return Unchanged(tx, row, cause);
     StatusChange ch;
     ch.cause = std::string(cause);
-    if (r.empty()) {
-      auto cur = tx.exec_params1(
-          "SELECT COALESCE(conversation_id, ''), call_id::text, status FROM "
-          "elevenlabs_conversations WHERE id = $1",
-          row);
-      ch.conversation_id = cur[0].as<std::string>();
-      ch.call_id = cur[1].as<std::string>();
-      ch.status = ch.previous_status = cur[2].as<std::string>();
-      return ch;
-    }
     ch.conversation_id = r[0][0].as<std::string>();
     ch.call_id = r[0][1].as<std::string>();
     ch.previous_status = r[0][2].as<std::string>();
