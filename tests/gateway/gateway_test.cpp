@@ -137,6 +137,19 @@ class GatewayTest : public ::testing::Test {
     ASSERT_TRUE(r.ok());
     ASSERT_EQ(r->status, 200) << r->body;
   }
+  // CallEventSink.ApplyEvents as webhook-ingest's publisher calls it: the outcomes in order.
+  std::vector<v1::ApplyOutcome> Apply(const std::vector<v1::CallEvent>& events) {
+    grpc::ClientContext ctx;
+    Auth(ctx, {"events:publish"});
+    v1::ApplyEventsRequest req;
+    for (const auto& e : events) *req.add_events() = e;
+    v1::ApplyEventsResponse out;
+    auto s = sink_->ApplyEvents(&ctx, req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<v1::ApplyOutcome> outcomes;
+    for (const auto& r : out.results()) outcomes.push_back(r.outcome());
+    return outcomes;
+  }
   int64_t Dialled(std::string_view number) {
     auto c = SimGet("/__sim/counters");
     const auto& by = c.at("dialled_by_number").as_object();
@@ -358,24 +371,12 @@ TEST_F(GatewayTest, EventsApplyOnceInOrderAndUnknownOnesAreKept) {
   v1::InitiateCallResponse resp;
   ASSERT_TRUE(Initiate(Req("3005550001", 5), &resp).ok());
   const std::string conv = resp.data().conversation_id();
-  auto apply = [&](std::vector<v1::CallEvent> events) {
-    grpc::ClientContext ctx;
-    Auth(ctx, {"events:publish"});
-    v1::ApplyEventsRequest req;
-    for (auto& e : events) *req.add_events() = e;
-    v1::ApplyEventsResponse out;
-    auto s = sink_->ApplyEvents(&ctx, req, &out);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    std::vector<v1::ApplyOutcome> outcomes;
-    for (const auto& r : out.results()) outcomes.push_back(r.outcome());
-    return outcomes;
-  };
   v1::CallEvent late_failure;
   late_failure.set_inbox_id(3);
   late_failure.set_type(v1::EVENT_TYPE_CALL_INITIATION_FAILURE);
   late_failure.set_conversation_id(conv);
   late_failure.mutable_initiation_failure()->set_failure_reason("busy");
-  EXPECT_EQ(apply({Transcription(conv, 1, true), Transcription(conv, 1, true), late_failure}),
+  EXPECT_EQ(Apply({Transcription(conv, 1, true), Transcription(conv, 1, true), late_failure}),
             (std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED, v1::APPLY_OUTCOME_DUPLICATE,
                                            v1::APPLY_OUTCOME_STALE}));
   EXPECT_EQ(DbStatus(resp.data().call_id()), "completed");  // never moved back to busy
@@ -392,7 +393,7 @@ TEST_F(GatewayTest, EventsApplyOnceInOrderAndUnknownOnesAreKept) {
   EXPECT_EQ(Count("SELECT count(*) FROM appointments WHERE id = 5 AND status = 'confirmed'"), 1);
   // Unknown conversation: kept, and a second delivery is a duplicate.
   EXPECT_EQ(
-      apply({Transcription("conv_unknown", 7), Transcription("conv_unknown", 7)}),
+      Apply({Transcription("conv_unknown", 7), Transcription("conv_unknown", 7)}),
       (std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_UNMATCHED, v1::APPLY_OUTCOME_DUPLICATE}));
   EXPECT_EQ(
       Count("SELECT count(*) FROM unmatched_call_events WHERE conversation_id = 'conv_unknown'"),
@@ -412,23 +413,12 @@ TEST_F(GatewayTest, ABatchOfTranscriptionsIsAppliedAsOneByOne) {
   ASSERT_TRUE(Initiate(Req("3005550001", 5), &a).ok());
   ASSERT_TRUE(Initiate(Req("3005550002"), &b).ok());
   ASSERT_TRUE(Initiate(Req("3005550003"), &c).ok());
-  auto apply = [&](std::vector<v1::CallEvent> events) {
-    grpc::ClientContext ctx;
-    Auth(ctx, {"events:publish"});
-    v1::ApplyEventsRequest req;
-    for (auto& e : events) *req.add_events() = e;
-    v1::ApplyEventsResponse out;
-    EXPECT_TRUE(sink_->ApplyEvents(&ctx, req, &out).ok());
-    std::vector<v1::ApplyOutcome> outcomes;
-    for (const auto& r : out.results()) outcomes.push_back(r.outcome());
-    return outcomes;
-  };
-  ASSERT_EQ(apply({Transcription(c.data().conversation_id(), 9)}),
+  ASSERT_EQ(Apply({Transcription(c.data().conversation_id(), 9)}),
             std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED});
   // Four transcriptions of four conversations in one batch (the set-based path): new, new,
   // already applied, unknown.
   EXPECT_EQ(
-      apply({Transcription(a.data().conversation_id(), 1, /*do_not_call=*/true),
+      Apply({Transcription(a.data().conversation_id(), 1, /*do_not_call=*/true),
              Transcription(b.data().conversation_id(), 2),
              Transcription(c.data().conversation_id(), 3), Transcription("conv_not_ours", 4)}),
       (std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED, v1::APPLY_OUTCOME_APPLIED,

@@ -63,7 +63,7 @@ std::string ToJson(const google::protobuf::Message& m) {
 
 // The transcript as [{role, message (null for a tool-only turn), time_in_call_secs,
 // tool_calls (null when none), interrupted}, ...].
-std::string TurnsJson(const v1::PostCallTranscription& t) {
+boost::json::array Turns(const v1::PostCallTranscription& t) {
   boost::json::array turns;
   turns.reserve(t.transcript_size());
   for (const auto& item : t.transcript()) {
@@ -77,7 +77,7 @@ std::string TurnsJson(const v1::PostCallTranscription& t) {
     turn["interrupted"] = item.interrupted();
     turns.push_back(std::move(turn));
   }
-  return boost::json::serialize(turns);
+  return turns;
 }
 
 std::string StatusForFailure(const std::string& reason) {
@@ -131,26 +131,6 @@ StatusChange Advance(pqxx::work& tx, int64_t row, std::string_view to, std::stri
   return ch;
 }
 
-// One statement in autocommit mode: no BEGIN and COMMIT round trips. For a lookup, or for a write
-// that is a single statement (atomic by itself); several writes that must commit together still
-// go through PgPool::InTransaction.
-template <typename Fn>
-auto AutoCommit(common::PgPool& pool, Fn&& fn)
-    -> std::invoke_result_t<Fn, pqxx::transaction_base&> {
-  using Result = std::invoke_result_t<Fn, pqxx::transaction_base&>;
-  auto lease = pool.Acquire();
-  if (!lease.ok()) return Result(lease.status());
-  try {
-    pqxx::nontransaction tx(**lease);
-    return fn(tx);
-  } catch (const pqxx::broken_connection& e) {
-    lease->Discard();
-    return Result(common::StatusFromDbException(e));
-  } catch (const std::exception& e) {
-    return Result(common::StatusFromDbException(e));
-  }
-}
-
 void InsertError(pqxx::work& tx, int64_t row, const std::string& conversation_id,
                  const ProviderErrorRecord& e) {
   tx.exec_params(
@@ -164,8 +144,8 @@ void InsertError(pqxx::work& tx, int64_t row, const std::string& conversation_id
 }  // namespace
 
 absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatient(int id) {
-  return AutoCommit(
-      pool_, [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<PatientRow>> {
+  return pool_.InAutocommit(
+      [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<PatientRow>> {
         auto r = tx.exec_params(
             "SELECT id, full_name, phone_e164, do_not_call FROM patients WHERE id = $1", id);
         if (r.empty()) return std::optional<PatientRow>();
@@ -174,21 +154,20 @@ absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatient(int id) {
 }
 
 absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatientByPhone(const std::string& e164) {
-  return AutoCommit(pool_,
-                    [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<PatientRow>> {
-                      auto r = tx.exec_params(
-                          "SELECT id, full_name, phone_e164, do_not_call FROM patients WHERE "
-                          "phone_e164 = $1 ORDER "
-                          "BY id LIMIT 2",
-                          e164);
-                      if (r.size() != 1)
-                        return std::optional<PatientRow>();  // none, or ambiguous: no guess
-                      return std::optional<PatientRow>(ReadPatient(r[0]));
-                    });
+  return pool_.InAutocommit(
+      [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<PatientRow>> {
+        auto r = tx.exec_params(
+            "SELECT id, full_name, phone_e164, do_not_call FROM patients WHERE "
+            "phone_e164 = $1 ORDER "
+            "BY id LIMIT 2",
+            e164);
+        if (r.size() != 1) return std::optional<PatientRow>();  // none, or ambiguous: no guess
+        return std::optional<PatientRow>(ReadPatient(r[0]));
+      });
 }
 
 absl::StatusOr<std::optional<int>> CallStore::AppointmentPatient(int appointment_id) {
-  return AutoCommit(pool_, [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<int>> {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<int>> {
     auto r = tx.exec_params("SELECT patient_id FROM appointments WHERE id = $1", appointment_id);
     if (r.empty()) return std::optional<int>();
     return std::optional<int>(r[0][0].as<int>());
@@ -196,7 +175,7 @@ absl::StatusOr<std::optional<int>> CallStore::AppointmentPatient(int appointment
 }
 
 absl::StatusOr<bool> CallStore::IsOptedOut(const std::string& e164, std::optional<int> patient_id) {
-  return AutoCommit(pool_, [&](pqxx::transaction_base& tx) -> absl::StatusOr<bool> {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<bool> {
     auto r = tx.exec_params1(
         "SELECT EXISTS (SELECT 1 FROM call_opt_outs WHERE phone_e164 = $1 OR (patient_id IS NOT "
         "NULL AND patient_id = $2)) "
@@ -275,7 +254,7 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
     return out;
   };
   // Without a key the INSERT is the only write: one statement, one round trip.
-  if (idem_key.empty()) return AutoCommit(pool_, begin);
+  if (idem_key.empty()) return pool_.InAutocommit(begin);
   return pool_.InTransaction([&](pqxx::work& tx) { return begin(tx); });
 }
 
@@ -300,7 +279,7 @@ absl::StatusOr<StatusChange> CallStore::MarkInitiated(int64_t row,
   // One statement (atomic by itself): the conversation id and CallSid when not yet known, and the
   // move to "initiated" when it is a forward move. One round trip, and one run of the rollup
   // statement trigger instead of two.
-  return AutoCommit(pool_, [&](pqxx::transaction_base& tx) -> absl::StatusOr<StatusChange> {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<StatusChange> {
     auto r = tx.exec_params(
         "WITH old AS (SELECT status, conversation_id FROM elevenlabs_conversations WHERE id = $1 "
         "FOR UPDATE) "
@@ -660,7 +639,7 @@ absl::StatusOr<v1::ApplyOutcome> ApplyEventIn(pqxx::work& tx, const v1::CallEven
           "t.e->>'message', (t.e->>'time_in_call_secs')::int, t.e->'tool_calls', "
           "(t.e->>'interrupted')::boolean FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY "
           "AS t(e, n)",
-          ev.conversation_id(), TurnsJson(t));
+          ev.conversation_id(), boost::json::serialize(Turns(t)));
     }
     const auto& an = t.analysis();
     tx.exec_params(
@@ -788,8 +767,7 @@ absl::Status ApplyTranscriptionsIn(pqxx::work& tx,
           {"start", start}});
       fresh_ids.emplace_back(ev.conversation_id());
       if (t.transcript_size() > 0) {
-        turns.push_back(boost::json::object{{"conv", ev.conversation_id()},
-                                            {"turns", boost::json::parse(TurnsJson(t))}});
+        turns.push_back(boost::json::object{{"conv", ev.conversation_id()}, {"turns", Turns(t)}});
       }
       analyses.push_back(boost::json::object{
           {"conv", ev.conversation_id()},
@@ -928,10 +906,9 @@ absl::Status CallStore::ApplyEvents(const google::protobuf::RepeatedPtrField<v1:
 
 absl::Status CallStore::ReplayUnmatched(const std::string& conversation_id,
                                         std::vector<StatusChange>& changes) {
-  auto kept = AutoCommit(
-      pool_,
-      [&](pqxx::transaction_base& tx)
-          -> absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> {
+  auto kept =
+      pool_.InAutocommit([&](pqxx::transaction_base& tx)
+                             -> absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> {
         std::vector<std::pair<int64_t, std::string>> out;
         for (const auto& r : tx.exec_params(
                  "SELECT id, payload::text FROM unmatched_call_events WHERE conversation_id = $1 "

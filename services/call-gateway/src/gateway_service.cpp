@@ -518,35 +518,38 @@ absl::StatusOr<StatusChange> GatewayService::Reconcile(const CallRow& call,
   return ch;
 }
 
+absl::StatusOr<CallRow> GatewayService::KnownCall(const std::string& id) {
+  auto call = store_.FindCall(id);
+  if (!call.ok()) return call.status();
+  if (!call->has_value()) return absl::NotFoundError(Cat("conversation ", id, " not found"));
+  return **std::move(call);
+}
+
 grpc::Status GatewayService::GetConversation(grpc::ServerContext* ctx,
                                              const v1::GetConversationRequest* req,
                                              v1::GetConversationResponse* resp) {
   if (auto p = auth_.Check(ctx); !p.ok()) return ToGrpcStatus(p.status());
   if (req->conversation_id().empty())
     return ToGrpcStatus(absl::InvalidArgumentError("conversationId is required"));
-  auto call = store_.FindCall(req->conversation_id());
+  auto call = KnownCall(req->conversation_id());
   if (!call.ok()) return ToGrpcStatus(call.status());
-  if (!call->has_value()) {
-    return ToGrpcStatus(
-        absl::NotFoundError(Cat("conversation ", req->conversation_id(), " not found")));
-  }
   // While not final, refresh the status from ElevenLabs (webhooks bring the details).
-  if (!IsFinal((*call)->status) && !(*call)->conversation_id.empty()) {
+  if (!IsFinal(call->status) && !call->conversation_id.empty()) {
     auto conv = Timed(*metrics_, "get_conversation",
-                      [&] { return elevenlabs_.GetConversation((*call)->conversation_id); });
+                      [&] { return elevenlabs_.GetConversation(call->conversation_id); });
     if (conv.ok()) {
       const auto* status = conv->if_contains("status");
       const std::string s = status && status->is_string() ? std::string(status->as_string()) : "";
       if (s == "in-progress") {
-        if (auto ch = store_.AdvanceStatus((*call)->id, "in_progress", "get_conversation"); ch.ok())
+        if (auto ch = store_.AdvanceStatus(call->id, "in_progress", "get_conversation"); ch.ok())
           Notify(*ch);
       }
     } else {
-      spdlog::warn("refresh of {} failed: {}", (*call)->conversation_id,
+      spdlog::warn("refresh of {} failed: {}", call->conversation_id,
                    common::ToStd(conv.status().message()));
     }
   }
-  auto loaded = store_.LoadConversation((*call)->id);
+  auto loaded = store_.LoadConversation(call->id);
   if (!loaded.ok()) return ToGrpcStatus(loaded.status());
   resp->set_success(true);
   *resp->mutable_data() = *std::move(loaded);
@@ -556,13 +559,9 @@ grpc::Status GatewayService::GetConversation(grpc::ServerContext* ctx,
 grpc::Status GatewayService::EndCall(grpc::ServerContext* ctx, const v1::EndCallRequest* req,
                                      v1::EndCallResponse* resp) {
   if (auto p = auth_.Check(ctx); !p.ok()) return ToGrpcStatus(p.status());
-  auto call = store_.FindCall(req->conversation_id());
+  auto call = KnownCall(req->conversation_id());
   if (!call.ok()) return ToGrpcStatus(call.status());
-  if (!call->has_value()) {
-    return ToGrpcStatus(
-        absl::NotFoundError(Cat("conversation ", req->conversation_id(), " not found")));
-  }
-  const CallRow& c = **call;
+  const CallRow& c = *call;
   if (IsFinal(c.status)) {
     return ToGrpcStatus(
         absl::FailedPreconditionError(Cat("the call has already ended (", c.status, ")")));
@@ -604,13 +603,9 @@ grpc::Status GatewayService::EraseConversation(grpc::ServerContext* ctx,
                                                const v1::EraseConversationRequest* req,
                                                v1::EraseConversationResponse* resp) {
   if (auto p = auth_.Check(ctx); !p.ok()) return ToGrpcStatus(p.status());
-  auto call = store_.FindCall(req->conversation_id());
+  auto call = KnownCall(req->conversation_id());
   if (!call.ok()) return ToGrpcStatus(call.status());
-  if (!call->has_value()) {
-    return ToGrpcStatus(
-        absl::NotFoundError(Cat("conversation ", req->conversation_id(), " not found")));
-  }
-  const CallRow& c = **call;
+  const CallRow& c = *call;
   if (!IsFinal(c.status)) {
     return ToGrpcStatus(
         absl::FailedPreconditionError("the call is still live: end it before erasing its data"));

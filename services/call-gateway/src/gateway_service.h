@@ -85,6 +85,8 @@ class GatewayService final : public v1::CallGateway::Service, public v1::CallEve
   absl::StatusOr<StatusChange> Reconcile(const CallRow& call, std::string_view cause);
   void Notify(const std::vector<StatusChange>& changes);
   void Notify(const StatusChange& change);
+  // The call with this conversation id or call id; NOT_FOUND naming it otherwise.
+  absl::StatusOr<CallRow> KnownCall(const std::string& id);
   // Applies events kept for a conversation that was unknown when they came.
   void ApplyEarlyEvents(const std::string& conversation_id);
 

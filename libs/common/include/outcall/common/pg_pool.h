@@ -4,12 +4,11 @@
 #pragma once
 
 #include <memory>
+#include <pqxx/pqxx>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -62,9 +61,19 @@ class PgPool {
   template <typename Fn>
   auto InTransaction(Fn&& fn) -> std::invoke_result_t<Fn, pqxx::work&>;
 
+  // Runs fn(pqxx::transaction_base&) in autocommit mode: each statement commits by itself, with
+  // no BEGIN/COMMIT round trips. For lookups and for writes that are one statement; writes that
+  // must commit together go through InTransaction.
+  template <typename Fn>
+  auto InAutocommit(Fn&& fn) -> std::invoke_result_t<Fn, pqxx::transaction_base&>;
+
   int size() const { return options_.size; }
 
  private:
+  // Leases a connection and runs fn(pqxx::connection&): libpqxx exceptions become statuses, and
+  // a connection that broke (or left a commit in doubt) is not reused.
+  template <typename Result, typename Fn>
+  Result WithConnection(Fn&& fn);
   void Release(std::unique_ptr<pqxx::connection> conn, bool discard);
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Connect();
 
@@ -74,16 +83,12 @@ class PgPool {
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + leased
 };
 
-template <typename Fn>
-auto PgPool::InTransaction(Fn&& fn) -> std::invoke_result_t<Fn, pqxx::work&> {
-  using Result = std::invoke_result_t<Fn, pqxx::work&>;
+template <typename Result, typename Fn>
+Result PgPool::WithConnection(Fn&& fn) {
   auto lease = Acquire();
   if (!lease.ok()) return Result(lease.status());
   try {
-    pqxx::work tx(**lease);
-    Result result = fn(tx);
-    if (result.ok()) tx.commit();
-    return result;
+    return fn(**lease);
   } catch (const pqxx::broken_connection& e) {
     lease->Discard();
     return Result(StatusFromDbException(e));
@@ -93,6 +98,26 @@ auto PgPool::InTransaction(Fn&& fn) -> std::invoke_result_t<Fn, pqxx::work&> {
   } catch (const std::exception& e) {
     return Result(StatusFromDbException(e));
   }
+}
+
+template <typename Fn>
+auto PgPool::InTransaction(Fn&& fn) -> std::invoke_result_t<Fn, pqxx::work&> {
+  using Result = std::invoke_result_t<Fn, pqxx::work&>;
+  return WithConnection<Result>([&](pqxx::connection& conn) -> Result {
+    pqxx::work tx(conn);
+    Result result = fn(tx);
+    if (result.ok()) tx.commit();
+    return result;
+  });
+}
+
+template <typename Fn>
+auto PgPool::InAutocommit(Fn&& fn) -> std::invoke_result_t<Fn, pqxx::transaction_base&> {
+  using Result = std::invoke_result_t<Fn, pqxx::transaction_base&>;
+  return WithConnection<Result>([&](pqxx::connection& conn) -> Result {
+    pqxx::nontransaction tx(conn);
+    return fn(tx);
+  });
 }
 
 }  // namespace outcall::common
