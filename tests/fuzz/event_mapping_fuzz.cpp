@@ -1,7 +1,9 @@
-// libFuzzer target: the streaming body scanner (split at a point the input chooses), the envelope
-// checks and the JSON -> CallEvent mapping. Properties: nothing crashes; whatever the split, the
-// scanner reaches the same verdict and envelope; a body the scanner accepts as an event is
-// valid JSON that the mapping accepts.
+// libFuzzer target: the streaming body scanner, the envelope checks and the JSON -> CallEvent
+// mapping. The first two bytes choose how the body is cut: a split point and a chunk size
+// (1 = one byte at a time). Properties: nothing crashes; the verdict, error and envelope (and the
+// audio of an accepted body) are those of the whole body in one piece, however it is cut; a body the scanner accepts as an
+// event is valid JSON that the mapping accepts.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -15,32 +17,42 @@ using namespace outcall::webhook_ingest;
 namespace {
 struct Scan {
   bool ok;
+  std::string error;
   Envelope env;
   std::string audio;
 };
-Scan Run(std::string_view body, size_t split) {
+// Feeds `body` as [0, split) and then pieces of `chunk` bytes.
+Scan Run(std::string_view body, size_t split, size_t chunk) {
   Scan out{};
   BodyScanner s([&](std::string_view d) { out.audio.append(d); });
+  split = std::min(split, body.size());
   s.Write(body.substr(0, split));
-  s.Write(body.substr(split));
+  for (size_t i = split; i < body.size(); i += chunk) s.Write(body.substr(i, chunk));
   out.ok = s.Finish();
+  out.error = s.error();
   out.env = s.envelope();
   return out;
+}
+bool Same(const Scan& a, const Scan& b) {
+  // A refused body's audio is discarded by the caller: only an accepted body's must match.
+  return a.ok == b.ok && a.error == b.error && (!a.ok || a.audio == b.audio) &&
+         a.env.type == b.env.type &&
+         a.env.conversation_id == b.env.conversation_id && a.env.agent_id == b.env.agent_id &&
+         a.env.event_timestamp == b.env.event_timestamp &&
+         a.env.has_data_object == b.env.has_data_object;
 }
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
+  if (size < 2) return 0;
   const size_t split = data[0];
-  const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
-  const Scan a = Run(body, std::min(split, body.size()));
-  const Scan b = Run(body, body.size() / 2);
-  if (a.ok != b.ok || (a.ok && a.audio != b.audio)) std::abort();
+  const size_t chunk = data[1] % 32 + 1;
+  const std::string_view body(reinterpret_cast<const char*>(data + 2), size - 2);
+  const Scan a = Run(body, body.size(), 1);  // the whole body in one piece
+  if (!Same(a, Run(body, split, body.size() + 1))) std::abort();
+  if (!Same(a, Run(body, split, chunk))) std::abort();
+  if (!Same(a, Run(body, body.size() / 2, body.size() + 1))) std::abort();
   if (a.ok) {
-    if (a.env.type != b.env.type || a.env.conversation_id != b.env.conversation_id ||
-        a.env.event_timestamp != b.env.event_timestamp) {
-      std::abort();
-    }
     if (ValidateEnvelope(a.env).ok()) {
       std::string stored(body);
       if (a.env.type == kAudio) {

@@ -66,6 +66,93 @@ TEST(BodyScanner, RefusesMalformedInput) {
   EXPECT_EQ(error, "malformed JSON");
 }
 
+// Everything the scanner concludes from one body, for comparing two ways of cutting it.
+struct Verdict {
+  bool ok = false;
+  std::string error;
+  Envelope env;
+  std::string audio;
+  bool operator==(const Verdict& o) const {
+    // A refused body's audio is discarded by the caller: only an accepted body's must match.
+    return ok == o.ok && error == o.error && (!ok || audio == o.audio) && env.type == o.env.type &&
+           env.conversation_id == o.env.conversation_id && env.agent_id == o.env.agent_id &&
+           env.event_timestamp == o.env.event_timestamp &&
+           env.has_data_object == o.env.has_data_object;
+  }
+};
+
+Verdict ScanCuts(std::string_view body, const std::vector<size_t>& cuts) {
+  Verdict v;
+  BodyScanner s([&](std::string_view d) { v.audio.append(d); });
+  size_t from = 0;
+  for (size_t cut : cuts) {
+    s.Write(body.substr(from, cut - from));
+    from = cut;
+  }
+  s.Write(body.substr(from));
+  v.ok = s.Finish();
+  v.error = s.error();
+  v.env = s.envelope();
+  return v;
+}
+
+// The verdict of every two-piece split, every three-piece split with a short middle, and one
+// byte at a time equals the verdict of the whole body in one piece.
+void ExpectSplitInvariant(std::string_view body) {
+  const Verdict whole = ScanCuts(body, {});
+  for (size_t a = 0; a <= body.size(); ++a) {
+    ASSERT_EQ(ScanCuts(body, {a}), whole) << "split at " << a;
+    for (size_t b = a; b <= std::min(body.size(), a + 9); ++b) {
+      ASSERT_EQ(ScanCuts(body, {a, b}), whole) << "split at " << a << " and " << b;
+    }
+  }
+  std::vector<size_t> every;
+  for (size_t i = 1; i < body.size(); ++i) every.push_back(i);
+  ASSERT_EQ(ScanCuts(body, every), whole) << "one byte at a time";
+}
+
+TEST(BodyScanner, VerdictNeverDependsOnTheSplit) {
+  // Found by the fuzzer (issue 12): an 80-byte unknown key ending in "data", cut just before
+  // "data", used to be read as the data object.
+  const std::string found =
+      R"({"type": "post_call_audio", "event_timestamp": "1739537297", ")" + std::string(73, 'P') +
+      R"(data": {"agent_id": "a", "conversation_id": "conv_2", "full_audio": "SUQzBAAAAAAAI1RTU0UAAAAPAAADTGF2ZjU4Ljc2LjEwMAAAAAAAAAAAAAAA//tQ"}})";
+  ExpectSplitInvariant(found);
+  const Verdict v = ScanCuts(found, {});
+  EXPECT_TRUE(v.ok);
+  EXPECT_EQ(v.env.conversation_id, "") << "the long key is not \"data\"";
+  EXPECT_FALSE(v.env.has_data_object);
+  EXPECT_EQ(v.audio, "");
+
+  // Keys around the length limit, for each name the scanner looks for, at both levels.
+  for (const char* name : {"data", "type", "event_timestamp"}) {
+    for (size_t pad : {0u, 1u, 49u, 50u, 59u, 60u, 61u, 64u, 65u, 80u, 200u}) {
+      const std::string key = std::string(pad, 'k') + name;
+      ExpectSplitInvariant(R"({")" + key + R"(": {"conversation_id": "c", "full_audio": "aGk="},)"
+                           R"( "type": "post_call_audio", "data": {"agent_id": "x"}})");
+    }
+  }
+  for (const char* name : {"conversation_id", "agent_id", "full_audio"}) {
+    for (size_t pad : {0u, 48u, 49u, 50u, 54u, 56u, 64u, 65u, 100u}) {
+      const std::string key = std::string(pad, 'k') + name;
+      ExpectSplitInvariant(R"({"type": "t", "data": {")" + key +
+                           R"(": "aGVsbG8=", "conversation_id": "c1"}})");
+    }
+  }
+  // Values around the field limit, escapes in keys and values, empty strings.
+  ExpectSplitInvariant(R"({"type": ")" + std::string(kMaxFieldBytes, 't') + R"("})");
+  ExpectSplitInvariant(R"({"type": ")" + std::string(kMaxFieldBytes + 1, 't') + R"("})");
+  ExpectSplitInvariant(R"({"d\u0061ta": {"conversation_id": "c\u00e9", "full_audio": ""}})");
+  ExpectSplitInvariant(R"({"data": {"full_audio": "", "full_audio": "aGk="}})");
+  ExpectSplitInvariant(R"({"data": {"full_audio": "aGk="}, "data": {"full_audio": "aGk="}})");
+}
+
+TEST(BodyScanner, RefusesASecondAudioString) {
+  std::string error;
+  Scan(R"({"data": {"full_audio": "aGk=", "full_audio": "aGk="}})", 3, nullptr, &error);
+  EXPECT_EQ(error, "full_audio appears twice");
+}
+
 TEST(Base64StreamDecoder, DecodesPaddedAndUnpadded) {
   for (const auto& [in, out] : std::vector<std::pair<std::string, std::string>>{
            {"", ""}, {"YQ==", "a"}, {"YWI=", "ab"}, {"YWJj", "abc"}, {"YQ", "a"}, {"YWI", "ab"}}) {

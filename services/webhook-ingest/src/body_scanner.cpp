@@ -63,22 +63,33 @@ struct BodyScanner::Handler {
   struct Level {
     bool object;
     std::string key;
-    bool key_truncated = false;
+    bool key_too_long = false;
   };
+  // Longer than every key the scanner looks for ("event_timestamp" and "conversation_id").
+  static constexpr std::size_t kMaxKeyBytes = 64;
   std::vector<Level> stack;
   std::string string_value;
   bool string_too_long = false;
   Base64StreamDecoder base64;
+  bool in_audio = false;  // inside the full_audio string (a part may be empty)
   std::string decoded;
 
+  // The key of a level, or empty when it is not an object or its key is longer than any name
+  // the scanner looks for (such a key never matches, however it arrived).
+  static std::string_view KeyOf(const Level& l) {
+    if (!l.object || l.key_too_long) return {};
+    return l.key;
+  }
+
   Field Current() const {
-    if (stack.empty() || !stack.back().object || stack.back().key_truncated) return Field::kNone;
-    const std::string& k = stack.back().key;
+    if (stack.empty()) return Field::kNone;
+    const std::string_view k = KeyOf(stack.back());
+    if (k.empty()) return Field::kNone;
     if (stack.size() == 1) {
       if (k == "type") return Field::kType;
       if (k == "event_timestamp") return Field::kTimestamp;
       if (k == "data") return Field::kData;
-    } else if (stack.size() == 2 && stack[0].key == "data") {
+    } else if (stack.size() == 2 && KeyOf(stack[0]) == "data") {
       if (k == "conversation_id") return Field::kConversationId;
       if (k == "agent_id") return Field::kAgentId;
       if (k == "full_audio") return Field::kAudio;
@@ -86,11 +97,15 @@ struct BodyScanner::Handler {
     return Field::kNone;
   }
 
-  bool Fail(boost::json::error_code& ec, std::string_view why) {
-    owner->Fail(why);
-    ec = boost::json::error::extra_data;  // any error stops the parser
-    return false;
+  // A body that is valid JSON but not an acceptable event. The parse goes on, so that a
+  // syntax error anywhere in the body wins whatever the cut (a string's parts arrive before
+  // the parser has seen all of it, and only when the body is cut inside it); nothing more is
+  // captured or decoded.
+  bool Fail(boost::json::error_code&, std::string_view why) {
+    if (rejection.empty()) rejection = std::string(why);
+    return true;
   }
+  std::string rejection;
 
   bool on_document_begin(boost::json::error_code&) { return true; }
   bool on_document_end(boost::json::error_code&) { return true; }
@@ -111,14 +126,18 @@ struct BodyScanner::Handler {
     stack.pop_back();
     return true;
   }
+  // `n` is the size of the key so far, `s` included: the verdict depends on n alone, never on
+  // where the network cut the key.
   bool on_key_part(boost::json::string_view s, std::size_t n, boost::json::error_code&) {
     Level& l = stack.back();
-    if (n - s.size() == 0) {
+    if (n == s.size()) {
       l.key.clear();
-      l.key_truncated = false;
+      l.key_too_long = false;
     }
-    if (l.key.size() + s.size() > 64) {
-      l.key_truncated = true;
+    if (l.key_too_long) return true;
+    if (n > kMaxKeyBytes) {
+      l.key_too_long = true;
+      l.key.clear();
     } else {
       l.key.append(s.data(), s.size());
     }
@@ -128,9 +147,15 @@ struct BodyScanner::Handler {
     return on_key_part(s, n, ec);
   }
   bool on_string_part(boost::json::string_view s, std::size_t n, boost::json::error_code& ec) {
+    if (!rejection.empty()) return true;
     const Field f = Current();
     if (f == Field::kAudio) {
-      if (n == s.size()) owner->saw_audio_ = true;
+      if (!in_audio) {
+        // A second full_audio would continue the first one's base64 state: refuse it.
+        if (owner->saw_audio_) return Fail(ec, "full_audio appears twice");
+        owner->saw_audio_ = true;
+        in_audio = true;
+      }
       decoded.clear();
       if (!base64.Update({s.data(), s.size()}, decoded)) return Fail(ec, "full_audio is not base64");
       if (!decoded.empty()) {
@@ -145,19 +170,22 @@ struct BodyScanner::Handler {
         string_value.clear();
         string_too_long = false;
       }
-      if (string_value.size() + s.size() > kMaxFieldBytes) {
+      if (n > kMaxFieldBytes) {
         string_too_long = true;
-      } else {
+        string_value.clear();
+      } else if (!string_too_long) {
         string_value.append(s.data(), s.size());
       }
     }
     return true;
   }
   bool on_string(boost::json::string_view s, std::size_t n, boost::json::error_code& ec) {
-    if (!on_string_part(s, n, ec)) return false;
+    if (!rejection.empty()) return true;
+    on_string_part(s, n, ec);
+    if (!rejection.empty()) return true;
     const Field f = Current();
     if (f == Field::kAudio) {
-      owner->saw_audio_ = true;
+      in_audio = false;
       decoded.clear();
       if (!base64.Finish(decoded)) return Fail(ec, "full_audio is not base64");
       return true;
@@ -228,10 +256,14 @@ void BodyScanner::Write(std::string_view chunk) {
 }
 
 bool BodyScanner::Finish() {
-  if (failed()) return false;
-  boost::json::error_code ec;
-  impl_->parser.write_some(false, nullptr, 0, ec);
-  if (ec || !impl_->parser.done()) Fail("malformed JSON");
+  if (!failed()) {
+    boost::json::error_code ec;
+    impl_->parser.write_some(false, nullptr, 0, ec);
+    if (ec || !impl_->parser.done()) Fail("malformed JSON");
+  }
+  // Syntax first, then what the handler refused: the order never depends on the cut.
+  const std::string& rejection = impl_->parser.handler().rejection;
+  if (!failed() && !rejection.empty()) Fail(rejection);
   return !failed();
 }
 

@@ -26,7 +26,9 @@ inline constexpr size_t kMaxFieldBytes = 256;
 
 class BodyScanner {
  public:
-  // Receives the decoded bytes of data.full_audio, in order.
+  // Receives the decoded bytes of data.full_audio, in order. The verdict, error and envelope
+  // never depend on how the body is cut into Write() calls, nor does the audio of a body that
+  // Finish() accepts; what the sink received before a refusal is to be discarded.
   using AudioSink = std::function<void(std::string_view decoded)>;
 
   explicit BodyScanner(AudioSink sink);
