@@ -4,6 +4,7 @@
 // PostgreSQL and publishes them to call-gateway's CallEventSink (gRPC, self-minted token), and
 // call-gateway applies them. Nothing is stubbed: what a clinic sees at the end is what these
 // tests assert (status, transcript, analysis, appointment, recording, the live watch stream).
+#include <fstream>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
@@ -387,6 +388,94 @@ TEST_F(PipelineTest, WebhooksAfterAnErasureDoNotBringTheDataBack) {
                        "conversation_id = '",
                        conv, "'")),
             "t");
+}
+
+// What webhook-ingest's HTTPS handler stores for a verified transcription webhook.
+std::string TranscriptionBody(const std::string& conv, const std::string& metadata,
+                              const std::string& transcript) {
+  return Cat(R"({"type": "post_call_transcription", "event_timestamp": 1795000100, "data": )",
+             R"({"agent_id": "agent_sim_confirmaciones", "conversation_id": ")", conv,
+             R"(", "status": "done", "transcript": )", transcript, R"(, "metadata": )", metadata,
+             R"(, "analysis": {"call_successful": "success"}}})");
+}
+
+TEST_F(PipelineTest, AnEventThatCannotBeAppliedIsQuarantinedAndOnlyItsConversationWaits) {
+  const auto poisoned = Place("+57 300 555 0001", std::nullopt);
+  const auto healthy = Place("+57 300 555 0002", std::nullopt);
+  const std::string bad_conv = poisoned.data().conversation_id();
+  const std::string good_conv = healthy.data().conversation_id();
+  const std::string turns = R"([{"role": "agent", "message": "Hola", "time_in_call_secs": 0}])";
+  auto store = [&](const std::string& type, const std::string& conv, const std::string& body) {
+    pqxx::connection conn(AsRole("outcall_ingest"));
+    pqxx::work tx(conn);
+    const auto r = tx.exec_params1(
+        "INSERT INTO webhook_inbox (event_type, conversation_id, body, body_sha256) VALUES ($1, "
+        "$2, convert_to($3, 'UTF8'), repeat('a', 64)) RETURNING id",
+        type, conv, body);
+    tx.commit();
+    publisher_->Wake();
+    return r[0].as<int64_t>();
+  };
+  // A negative duration: the mapping names the field; the event is quarantined, not applied
+  // with a silent 0 and not retried forever ahead of everyone else.
+  const int64_t bad = store("post_call_transcription", bad_conv,
+                            TranscriptionBody(bad_conv, R"({"call_duration_secs": -40})", turns));
+  const int64_t later = store(
+      "post_call_audio", bad_conv,
+      Cat(R"({"type": "post_call_audio", "data": {"agent_id": "a", "conversation_id": ")",
+          bad_conv, R"("}, "outcall_audio": {"stored": false, "size_bytes": 10, "sha256": ")",
+          std::string(64, 'b'), R"(", "content_type": "audio/mpeg"}})"));
+  // Another conversation's event, stored after both, still goes through, with a tool turn and an
+  // unknown verdict kept as data.
+  store("post_call_transcription", good_conv,
+        Cat(R"({"type": "post_call_transcription", "data": {"conversation_id": ")", good_conv,
+            R"(", "transcript": [{"role": "tool", "message": null, "time_in_call_secs": 3}],)",
+            R"( "metadata": {"call_duration_secs": 12}, "analysis": {"call_successful":)",
+            R"( "maybe"}}})"));
+  ASSERT_TRUE(WaitForScalar(Cat("SELECT status FROM elevenlabs_conversations WHERE "
+                                "conversation_id = '", good_conv, "'"),
+                            "completed"));
+  EXPECT_EQ(Scalar(Cat("SELECT role FROM elevenlabs_transcriptions WHERE conversation_id = '",
+                       good_conv, "'")),
+            "tool");
+  ASSERT_TRUE(WaitForScalar(Cat("SELECT quarantine_reason FROM webhook_inbox WHERE id = ", bad),
+                            "mapping: data.metadata.call_duration_secs is negative"));
+  EXPECT_EQ(StatusOf(bad_conv), "initiated");
+  // The later event of the poisoned conversation waits behind it, untouched.
+  EXPECT_EQ(Scalar(Cat("SELECT published_at IS NULL AND quarantined_at IS NULL AND "
+                       "publish_attempts = 0 FROM webhook_inbox WHERE id = ", later)),
+            "true");
+
+  // The operator sees it, fixes the body, and both events go through in order.
+  const std::string cli = OUTCALL_INBOX_BINARY;
+  const std::string env = Cat("DATABASE_URL='", db_.url(), "' ");
+  FILE* list = popen((env + cli + " list").c_str(), "r");
+  ASSERT_NE(list, nullptr);
+  std::string listed;
+  char buf[512];
+  while (fgets(buf, sizeof buf, list) != nullptr) listed += buf;
+  ASSERT_EQ(pclose(list), 0);
+  EXPECT_NE(listed.find(std::to_string(bad)), std::string::npos) << listed;
+  EXPECT_NE(listed.find("call_duration_secs is negative"), std::string::npos) << listed;
+  EXPECT_NE(listed.find("1 in quarantine"), std::string::npos) << listed;
+  const std::string fixed = ::testing::TempDir() + "/fixed.json";
+  {
+    std::ofstream(fixed) << TranscriptionBody(bad_conv, R"({"call_duration_secs": 40})", turns);
+  }
+  EXPECT_EQ(std::system((env + cli + " replace " + std::to_string(bad) + " " + fixed).c_str()), 0);
+  EXPECT_NE(std::system((env + cli + " retry " + std::to_string(bad) + " 2>/dev/null").c_str()),
+            0)
+      << "no longer in quarantine";
+  ASSERT_TRUE(WaitForScalar(Cat("SELECT count(*) FROM webhook_inbox WHERE conversation_id = '",
+                                bad_conv, "' AND published_at IS NOT NULL"),
+                            "2"));
+  EXPECT_EQ(StatusOf(bad_conv), "completed");
+  EXPECT_EQ(Scalar(Cat("SELECT duration_secs FROM elevenlabs_conversations WHERE "
+                       "conversation_id = '", bad_conv, "'")),
+            "40");
+  EXPECT_EQ(Scalar(Cat("SELECT convert_from(original_body, 'UTF8') LIKE '%-40%' FROM "
+                       "webhook_inbox WHERE id = ", bad)),
+            "true");
 }
 
 TEST_F(PipelineTest, EventsWaitInTheInboxWhileTheGatewayIsDownAndArriveWhenItIsBack) {

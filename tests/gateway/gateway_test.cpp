@@ -449,38 +449,67 @@ TEST_F(GatewayTest, ABatchOfTranscriptionsIsAppliedAsOneByOne) {
   EXPECT_EQ(Count("SELECT count(*) FROM applied_call_events"), 3);
 }
 
-TEST_F(GatewayTest, AnEventThatCannotBeAppliedEndsTheBatchAfterThoseBeforeIt) {
-  v1::InitiateCallResponse a, b;
+TEST_F(GatewayTest, AnEventThatCannotBeAppliedIsRejectedAndOnlyItsConversationWaits) {
+  v1::InitiateCallResponse a, b, c;
   ASSERT_TRUE(Initiate(Req("3005550001"), &a).ok());
   ASSERT_TRUE(Initiate(Req("3005550002"), &b).ok());
+  ASSERT_TRUE(Initiate(Req("3005550003"), &c).ok());
   v1::CallEvent no_payload;  // a type but nothing to apply
   no_payload.set_inbox_id(2);
   no_payload.set_type(v1::EVENT_TYPE_POST_CALL_TRANSCRIPTION);
   no_payload.set_conversation_id(b.data().conversation_id());
+  v1::CallEvent negative = Transcription(c.data().conversation_id(), 4);
+  negative.mutable_transcription()->mutable_metadata()->set_call_duration_secs(-3);
+  v1::CallEvent after_b;  // a later event of b's conversation: waits behind the rejected one
+  after_b.set_inbox_id(5);
+  after_b.set_type(v1::EVENT_TYPE_POST_CALL_AUDIO);
+  after_b.set_conversation_id(b.data().conversation_id());
+  after_b.mutable_audio()->set_stored(false);
   grpc::ClientContext ctx;
   Auth(ctx, {"events:publish"});
   v1::ApplyEventsRequest req;
   *req.add_events() = Transcription(a.data().conversation_id(), 1);
   *req.add_events() = no_payload;
-  *req.add_events() = Transcription(b.data().conversation_id(), 3);
+  *req.add_events() = negative;
+  *req.add_events() = after_b;
   v1::ApplyEventsResponse out;
   ASSERT_TRUE(sink_->ApplyEvents(&ctx, req, &out).ok());
-  // The first is acknowledged (and applied); the bad one and everything after it are not, so
-  // the publisher sends them again, in order.
-  ASSERT_EQ(out.results_size(), 1);
-  EXPECT_EQ(out.results(0).inbox_id(), 1);
+  ASSERT_EQ(out.results_size(), 4);
   EXPECT_EQ(out.results(0).outcome(), v1::APPLY_OUTCOME_APPLIED);
+  EXPECT_EQ(out.results(1).inbox_id(), 2);
+  EXPECT_EQ(out.results(1).outcome(), v1::APPLY_OUTCOME_REJECTED);
+  EXPECT_NE(out.results(1).reason().find("no payload"), std::string::npos)
+      << out.results(1).reason();
+  EXPECT_EQ(out.results(2).outcome(), v1::APPLY_OUTCOME_REJECTED);
+  EXPECT_EQ(out.results(2).reason(), "metadata.call_duration_secs is negative");
+  EXPECT_EQ(out.results(3).inbox_id(), 5);
+  EXPECT_EQ(out.results(3).outcome(), v1::APPLY_OUTCOME_HELD);
   EXPECT_EQ(DbStatus(a.data().call_id()), "completed");
   EXPECT_EQ(DbStatus(b.data().call_id()), "initiated");
+  EXPECT_EQ(DbStatus(c.data().call_id()), "initiated");
+  // Nothing of a rejected event was kept: it can be applied once fixed.
   EXPECT_EQ(Count("SELECT count(*) FROM applied_call_events"), 1);
-  // A batch whose first event is bad is refused as a whole, with the reason.
-  grpc::ClientContext again;
-  Auth(again, {"events:publish"});
-  v1::ApplyEventsRequest bad;
-  *bad.add_events() = no_payload;
-  auto s = sink_->ApplyEvents(&again, bad, &out);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(s.error_message().find("no payload"), std::string::npos) << s.error_message();
+  negative.mutable_transcription()->mutable_metadata()->set_call_duration_secs(3);
+  EXPECT_EQ(Apply({negative}), std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED});
+  EXPECT_EQ(DbStatus(c.data().call_id()), "completed");
+}
+
+TEST_F(GatewayTest, UnknownRolesAndVerdictsAreData) {
+  v1::InitiateCallResponse a;
+  ASSERT_TRUE(Initiate(Req("3005550001"), &a).ok());
+  v1::CallEvent ev = Transcription(a.data().conversation_id(), 1);
+  auto* t = ev.mutable_transcription();
+  t->set_status("weird");
+  auto* tool = t->add_transcript();
+  tool->set_role("tool");
+  tool->set_time_in_call_secs(7);
+  t->add_transcript()->set_time_in_call_secs(8);  // no role at all
+  t->mutable_analysis()->set_call_successful("maybe");
+  EXPECT_EQ(Apply({ev}), std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED});
+  EXPECT_EQ(DbStatus(a.data().call_id()), "completed");
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_transcriptions WHERE role = 'tool'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_transcriptions WHERE role = 'unknown'"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_analysis WHERE call_successful = 'maybe'"), 1);
 }
 
 TEST_F(GatewayTest, StoredAudioPartsAreCheckedBeforeTheyBecomeTheRecording) {

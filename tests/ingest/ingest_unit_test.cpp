@@ -4,10 +4,12 @@
 
 #include "body_scanner.h"
 #include "event_mapping.h"
+#include "outcall/common/strings.h"
 #include "outcall/common/webhook_signature.h"
 
 namespace outcall::webhook_ingest {
 namespace {
+using common::Cat;
 
 Envelope Scan(std::string_view body, size_t piece, std::string* audio = nullptr,
               std::string* error = nullptr) {
@@ -211,14 +213,42 @@ TEST(EventMapping, SipFailureAndLenientFields) {
   EXPECT_EQ(ev->initiation_failure().sip_status_code(), 486);
   EXPECT_EQ(ev->initiation_failure().provider_status(), "Busy here");
   EXPECT_EQ(ev->initiation_failure().call_sid(), "uuid-1");
-  // Wrong types inside data are ignored rather than failing the event.
+  // Unknown strings are data; a missing or null analysis is no error.
   auto lenient = MapInboxEvent(
       2, "post_call_transcription", "conv_t", std::nullopt,
-      R"({"type":"post_call_transcription","event_timestamp":"77","data":{"transcript":"oops",)"
-      R"("metadata":{"cost":"x","call_duration_secs":1e40},"analysis":null}})");
-  ASSERT_TRUE(lenient.ok());
+      R"({"type":"post_call_transcription","event_timestamp":"77","data":{"status":"weird",)"
+      R"("transcript":[{"role":"tool","message":null,"time_in_call_secs":2.0},null],)"
+      R"("metadata":{"call_duration_secs":"12"},"analysis":null}})");
+  ASSERT_TRUE(lenient.ok()) << lenient.status();
   EXPECT_EQ(lenient->event_timestamp(), 77);
+  EXPECT_EQ(lenient->transcription().status(), "weird");
+  ASSERT_EQ(lenient->transcription().transcript_size(), 1);
+  EXPECT_EQ(lenient->transcription().transcript(0).role(), "tool");
+  EXPECT_EQ(lenient->transcription().transcript(0).time_in_call_secs(), 2);
+  EXPECT_EQ(lenient->transcription().metadata().call_duration_secs(), 12);
   EXPECT_FALSE(lenient->transcription().metadata().has_cost());
+  // A value that is there but impossible is refused, naming it (the event is quarantined),
+  // never turned into a silent 0 or an empty transcript.
+  auto refused = [](std::string_view data) {
+    auto ev = MapInboxEvent(4, "post_call_transcription", "conv_t", 1,
+                            Cat(R"({"type":"post_call_transcription","data":)", data, "}"));
+    return ev.ok() ? std::string("accepted") : std::string(ev.status().message());
+  };
+  EXPECT_EQ(refused(R"({"transcript":"oops"})"), "data.transcript is not a list");
+  EXPECT_EQ(refused(R"({"transcript":[{"role":"user"}, 3]})"), "data.transcript[1] is not an object");
+  EXPECT_EQ(refused(R"({"transcript":[{"role":"user","time_in_call_secs":-1}]})"),
+            "data.transcript[0].time_in_call_secs is negative");
+  EXPECT_EQ(refused(R"({"metadata":{"call_duration_secs":1e40}})"),
+            "data.metadata.call_duration_secs is out of range");
+  EXPECT_EQ(refused(R"({"metadata":{"call_duration_secs":-5}})"),
+            "data.metadata.call_duration_secs is negative");
+  EXPECT_EQ(refused(R"({"metadata":{"cost":"x"}})"), "data.metadata.cost is out of range");
+  EXPECT_EQ(refused(R"({"metadata":{"cost":-3}})"), "data.metadata.cost is negative");
+  EXPECT_EQ(refused(R"({"metadata":{"cost_fiat":-0.5}})"),
+            "data.metadata.cost_fiat is negative or out of range");
+  EXPECT_EQ(refused(R"({"metadata":{"start_time_unix_secs":{}}})"),
+            "data.metadata.start_time_unix_secs is not a number");
+  EXPECT_EQ(refused(R"({"metadata":{"cost":null,"cost_fiat":null}})"), "accepted");
   EXPECT_FALSE(MapInboxEvent(3, "post_call_transcription", "c", 1, "[1,2]").ok());
   EXPECT_FALSE(MapInboxEvent(3, "other", "c", 1, "{}").ok());
 }

@@ -148,8 +148,8 @@ UPDATE elevenlabs_conversations SET duration_secs = -1 WHERE id = 930002;
 UPDATE elevenlabs_conversations SET cost = -0.0001 WHERE id = 930002;
 -- expect: 22003 elevenlabs_conversations.cost: cost fits numeric(14,4)
 UPDATE elevenlabs_conversations SET cost = 12345678901.0 WHERE id = 930002;
--- expect: 23514 elevenlabs_conversations_call_successful_check: call_successful outside success/failure/unknown
-UPDATE elevenlabs_conversations SET call_successful = 'yes' WHERE id = 930002;
+-- expect: 23514 elevenlabs_conversations_call_successful_check: call_successful empty (any other verdict is data)
+UPDATE elevenlabs_conversations SET call_successful = ' ' WHERE id = 930002;
 -- expect: 23514 elevenlabs_conversations_ended_after_started_check: ended_at before started_at
 UPDATE elevenlabs_conversations SET ended_at = started_at - interval '1 second' WHERE id = 930002;
 -- expect: 23514 elevenlabs_conversations_conversation_id_required_check: in_progress needs a conversation_id (insert)
@@ -206,8 +206,10 @@ INSERT INTO elevenlabs_transcriptions (conversation_id, turn_index, role) VALUES
 INSERT INTO elevenlabs_transcriptions (conversation_id, turn_index, role) VALUES ('conv_fixture_1', -1, 'user');
 -- expect: 23502 elevenlabs_transcriptions.role: role NOT NULL
 INSERT INTO elevenlabs_transcriptions (conversation_id, turn_index, role) VALUES ('conv_fixture_1', 1, NULL);
--- expect: 23514 elevenlabs_transcriptions_role_check: role is user or agent
-INSERT INTO elevenlabs_transcriptions (conversation_id, turn_index, role) VALUES ('conv_fixture_1', 1, 'assistant');
+-- expect: 23514 elevenlabs_transcriptions_role_check: role not empty (any role is data)
+INSERT INTO elevenlabs_transcriptions (conversation_id, turn_index, role) VALUES ('conv_fixture_1', 1, '');
+-- expect: 23514 elevenlabs_transcriptions_role_check: role at most 64 characters
+INSERT INTO elevenlabs_transcriptions (conversation_id, turn_index, role) VALUES ('conv_fixture_1', 1, repeat('r', 65));
 -- expect: 23514 elevenlabs_transcriptions_time_in_call_secs_check: time_in_call_secs >= 0
 INSERT INTO elevenlabs_transcriptions (conversation_id, turn_index, role, time_in_call_secs) VALUES ('conv_fixture_1', 1, 'user', -5);
 -- expect: 23502 elevenlabs_transcriptions.interrupted: interrupted NOT NULL
@@ -224,8 +226,8 @@ INSERT INTO elevenlabs_analysis (conversation_id, call_successful) VALUES ('conv
 INSERT INTO elevenlabs_analysis (conversation_id) VALUES (NULL);
 -- expect: 23503 elevenlabs_analysis_conversation_id_fkey: unknown conversation
 INSERT INTO elevenlabs_analysis (conversation_id) VALUES ('conv_nobody');
--- expect: 23514 elevenlabs_analysis_call_successful_check: call_successful outside success/failure/unknown
-INSERT INTO elevenlabs_analysis (conversation_id, call_successful) VALUES ('conv_fixture_1', 'partial');
+-- expect: 23514 elevenlabs_analysis_call_successful_check: call_successful empty
+INSERT INTO elevenlabs_analysis (conversation_id, call_successful) VALUES ('conv_fixture_1', '');
 -- expect: 23502 elevenlabs_analysis.data_collection_results: data_collection_results NOT NULL
 INSERT INTO elevenlabs_analysis (conversation_id, data_collection_results) VALUES ('conv_fixture_1', NULL);
 -- expect: 23514 elevenlabs_analysis_data_collection_results_check: data_collection_results must be a JSON object

@@ -10,6 +10,10 @@ UPDATE elevenlabs_conversations SET status = 'in_progress', duration_secs = 10 W
 UPDATE elevenlabs_conversations SET status = 'completed', cost = 0.2000 WHERE id = 930002;
 -- expect: ok tool-only transcript turn with NULL message
 INSERT INTO elevenlabs_transcriptions (conversation_id, turn_index, role, message, time_in_call_secs, tool_calls) VALUES ('conv_fixture_1', 1, 'agent', NULL, 4, '[{"tool_name": "confirm_appointment", "params_as_json": "{}"}]');
+-- expect: ok a transcript role ElevenLabs may add (tool) is data
+INSERT INTO elevenlabs_transcriptions (conversation_id, turn_index, role, message, time_in_call_secs) VALUES ('conv_fixture_1', 2, 'tool', 'ok', 5);
+-- expect: ok an analysis verdict other than success/failure/unknown is data
+UPDATE elevenlabs_conversations SET call_successful = 'maybe' WHERE id = 930002;
 -- expect: ok forward queued -> dialing with dial_attempted_at
 UPDATE elevenlabs_conversations SET status = 'dialing', dial_attempted_at = now() WHERE id = 930003;
 -- expect: ok forward to initiated once ElevenLabs accepted (conversation_id and callSid recorded)

@@ -4,6 +4,8 @@
 
 #include <pqxx/except>
 
+#include "absl/strings/cord.h"
+
 #include "outcall/common/strings.h"
 
 namespace outcall::common {
@@ -41,6 +43,33 @@ int HttpStatusForCode(absl::StatusCode code) {
   }
 }
 
+namespace {
+
+constexpr absl::string_view kDataErrorPayload = "type.outcall/db-data-error";
+
+// The constraint's name from the server's primary message ("... violates check constraint
+// \"name\""), which holds names only; the DETAIL line with the row is never read.
+std::string ConstraintName(std::string_view what) {
+  what = what.substr(0, what.find('\n'));
+  const size_t at = what.find("constraint \"");
+  if (at == std::string_view::npos) return {};
+  const size_t begin = at + 12;
+  const size_t end = what.find('"', begin);
+  if (end == std::string_view::npos || end - begin > 63) return {};
+  return std::string(what.substr(begin, end - begin));
+}
+
+absl::Status DataError(absl::Status s) {
+  s.SetPayload(kDataErrorPayload, absl::Cord("1"));
+  return s;
+}
+
+}  // namespace
+
+bool IsDataError(const absl::Status& status) {
+  return !status.ok() && status.GetPayload(kDataErrorPayload).has_value();
+}
+
 absl::Status StatusFromDbException(const std::exception& e) {
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
     return absl::UnavailableError("database connection lost");
@@ -59,7 +88,12 @@ absl::Status StatusFromDbException(const std::exception& e) {
     const std::string state = sql->sqlstate();
     if (state == "23505") return absl::AlreadyExistsError("duplicate record");
     if (state.rfind("23", 0) == 0) {
-      return absl::FailedPreconditionError(Cat("data constraint violated (", state, ")"));
+      const std::string name = ConstraintName(sql->what());
+      return DataError(absl::FailedPreconditionError(
+          Cat("data constraint violated (", state, name.empty() ? "" : " ", name, ")")));
+    }
+    if (state.rfind("22", 0) == 0) {
+      return DataError(absl::InvalidArgumentError(Cat("data value refused (", state, ")")));
     }
     if (state == "40001" || state == "40P01") {
       return absl::AbortedError("transaction conflict, retry");

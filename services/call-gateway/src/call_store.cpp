@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 #include <set>
 
+#include "outcall/common/status.h"
 #include "outcall/common/strings.h"
 
 namespace outcall::call_gateway {
@@ -68,7 +69,8 @@ boost::json::array Turns(const v1::PostCallTranscription& t) {
   turns.reserve(t.transcript_size());
   for (const auto& item : t.transcript()) {
     boost::json::object turn;
-    turn["role"] = item.role();
+    // A turn without a role is kept, as "unknown"; any role sent is data (migration 0008).
+    turn["role"] = item.role().empty() ? std::string("unknown") : item.role();
     turn["message"] = item.has_message() ? boost::json::value(item.message()) : nullptr;
     turn["time_in_call_secs"] = item.time_in_call_secs();
     turn["tool_calls"] = item.tool_calls().values_size() > 0
@@ -857,14 +859,66 @@ absl::StatusOr<v1::ApplyOutcome> CallStore::ApplyEvent(const v1::CallEvent& ev,
   return outcome;
 }
 
+absl::Status CallStore::ValidateForApply(const v1::CallEvent& ev) {
+  constexpr size_t kMaxLabel = 64;  // the database's limit on roles and verdicts
+  if (ev.has_transcription()) {
+    const auto& t = ev.transcription();
+    for (int i = 0; i < t.transcript_size(); ++i) {
+      const auto& turn = t.transcript(i);
+      if (turn.time_in_call_secs() < 0) {
+        return absl::InvalidArgumentError(
+            common::Cat("transcript[", i, "].time_in_call_secs is negative"));
+      }
+      if (turn.role().size() > kMaxLabel) {
+        return absl::InvalidArgumentError(
+            common::Cat("transcript[", i, "].role is longer than ", kMaxLabel, " bytes"));
+      }
+    }
+    const auto& md = t.metadata();
+    if (md.call_duration_secs() < 0) {
+      return absl::InvalidArgumentError("metadata.call_duration_secs is negative");
+    }
+    if (md.start_time_unix_secs() < 0 || md.accepted_time_unix_secs() < 0) {
+      return absl::InvalidArgumentError("metadata start or accepted time is negative");
+    }
+    if (md.has_cost() && md.cost() < 0) {
+      return absl::InvalidArgumentError("metadata.cost is negative");
+    }
+    // numeric(14,4) in the database: at most 10^10 dollars.
+    if (md.has_cost_fiat() && !(md.cost_fiat() >= 0 && md.cost_fiat() < 1e10)) {
+      return absl::InvalidArgumentError("metadata.cost_fiat is negative or out of range");
+    }
+    if (t.analysis().call_successful().size() > kMaxLabel) {
+      return absl::InvalidArgumentError(
+          common::Cat("analysis.call_successful is longer than ", kMaxLabel, " bytes"));
+    }
+  }
+  if (ev.has_audio() && ev.audio().size_bytes() < 0) {
+    return absl::InvalidArgumentError("audio size_bytes is negative");
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+// Will the same event fail the same way every time? Then retrying it cannot help.
+bool CannotEverApply(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kInvalidArgument || common::IsDataError(s);
+}
+}  // namespace
+
 absl::Status CallStore::ApplyEvents(const google::protobuf::RepeatedPtrField<v1::CallEvent>& events,
                                     std::vector<v1::ApplyOutcome>& outcomes,
-                                    std::vector<StatusChange>& changes) {
+                                    std::vector<StatusChange>& changes,
+                                    std::map<int, std::string>& rejected) {
+  // An event known to be impossible sends the batch straight to the one-by-one path.
+  bool all_valid = true;
+  for (const auto& ev : events) all_valid = all_valid && ValidateForApply(ev).ok();
   // The whole batch in one transaction: one commit (one WAL flush) for up to a publisher batch
   // of events, which is what lets the apply keep up with the intake.
   std::vector<v1::ApplyOutcome> batch_outcomes;
   std::vector<StatusChange> batch_changes;
-  auto batch = pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
+  auto batch = !all_valid ? absl::InvalidArgumentError("invalid event")
+                          : pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
     const int n = events.size();
     for (int i = 0; i < n;) {
       // A run of transcriptions of distinct conversations is applied set-based.
@@ -895,10 +949,25 @@ absl::Status CallStore::ApplyEvents(const google::protobuf::RepeatedPtrField<v1:
     return absl::OkStatus();
   }
   // Something in the batch failed and nothing of it was kept: apply the events one by one, in
-  // order, so that those before the failing one are acknowledged and it is retried alone.
-  for (const auto& ev : events) {
-    auto outcome = ApplyEvent(ev, changes);
-    if (!outcome.ok()) return outcome.status();
+  // order. One that can never be applied is rejected (its own transaction rolled back) and the
+  // rest go on; any other failure stops there, those before it acknowledged, and the publisher
+  // retries from it.
+  std::set<std::string> blocked;  // conversations with a rejected event in this request
+  for (int i = 0; i < events.size(); ++i) {
+    const auto& ev = events[i];
+    if (blocked.contains(ev.conversation_id())) {
+      outcomes.push_back(v1::APPLY_OUTCOME_HELD);  // its conversation's order is kept
+      continue;
+    }
+    const absl::Status valid = ValidateForApply(ev);
+    absl::StatusOr<v1::ApplyOutcome> outcome =
+        valid.ok() ? ApplyEvent(ev, changes) : absl::StatusOr<v1::ApplyOutcome>(valid);
+    if (!outcome.ok()) {
+      if (!CannotEverApply(outcome.status())) return outcome.status();
+      rejected[i] = std::string(outcome.status().message());
+      blocked.insert(ev.conversation_id());
+      outcome = v1::APPLY_OUTCOME_REJECTED;
+    }
     outcomes.push_back(*outcome);
   }
   return absl::OkStatus();

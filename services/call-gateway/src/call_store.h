@@ -2,6 +2,7 @@
 // lookups, and applying webhook events, each in one transaction.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -111,14 +112,24 @@ class CallStore {
   absl::StatusOr<std::vector<CallRow>> CallsToReconcile(int dialing_grace_secs, int open_grace_secs,
                                                         int limit);
 
+  // What makes an event impossible to apply, found before any statement runs: INVALID_ARGUMENT
+  // naming the field (a negative duration, time or cost, an over-long role or verdict).
+  static absl::Status ValidateForApply(const v1::CallEvent& event);
+
   // Applies one event in one transaction.
   absl::StatusOr<v1::ApplyOutcome> ApplyEvent(const v1::CallEvent& event,
                                               std::vector<StatusChange>& changes);
-  // Applies events in order in one transaction. If one fails, they are applied again one by one:
-  // `outcomes` then holds those before the failing event, whose error is returned.
+  // Applies events in order in one transaction. If one fails, they are applied again one by one,
+  // each in its own transaction. An event that can never be applied (ValidateForApply, or a
+  // data error from the database) gets APPLY_OUTCOME_REJECTED with its reason in `rejected`
+  // (keyed by its index) and the events after it go on, but for the later events of its
+  // conversation (APPLY_OUTCOME_HELD: their order is kept). Any other failure (the database is
+  // gone, a conflict) stops there: `outcomes` then holds those before it and its error is
+  // returned.
   absl::Status ApplyEvents(const google::protobuf::RepeatedPtrField<v1::CallEvent>& events,
                            std::vector<v1::ApplyOutcome>& outcomes,
-                           std::vector<StatusChange>& changes);
+                           std::vector<StatusChange>& changes,
+                           std::map<int, std::string>& rejected);
   // Re-applies events kept for a conversation that was unknown when they came.
   absl::Status ReplayUnmatched(const std::string& conversation_id,
                                std::vector<StatusChange>& changes);

@@ -645,7 +645,8 @@ grpc::Status GatewayService::ApplyEvents(grpc::ServerContext* ctx,
   if (auto p = auth_.Check(ctx); !p.ok()) return ToGrpcStatus(p.status());
   std::vector<v1::ApplyOutcome> outcomes;
   std::vector<StatusChange> changes;
-  const absl::Status applied = store_.ApplyEvents(req->events(), outcomes, changes);
+  std::map<int, std::string> rejected;
+  const absl::Status applied = store_.ApplyEvents(req->events(), outcomes, changes, rejected);
   Notify(changes);
   for (size_t i = 0; i < outcomes.size(); ++i) {
     const auto& ev = req->events(static_cast<int>(i));
@@ -653,6 +654,11 @@ grpc::Status GatewayService::ApplyEvents(grpc::ServerContext* ctx,
     auto* r = resp->add_results();
     r->set_inbox_id(ev.inbox_id());
     r->set_outcome(outcomes[i]);
+    if (auto it = rejected.find(static_cast<int>(i)); it != rejected.end()) {
+      r->set_reason(it->second);
+      spdlog::warn("event {} ({}, conversation {}) cannot be applied: {}", ev.inbox_id(),
+                   v1::EventType_Name(ev.type()), ev.conversation_id(), it->second);
+    }
   }
   // Events are applied in order: the first that could not be ends the answer, and the publisher
   // retries from there. Those before it stay acknowledged.

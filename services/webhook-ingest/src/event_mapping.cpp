@@ -74,6 +74,27 @@ int32_t Int32(const json::object& o, std::string_view key) {
   return static_cast<int32_t>(*v);
 }
 
+// A count or time that must be a whole number in [0, max] when present: absent or null is 0;
+// anything else present (negative, fractional beyond rounding, too large, not a number) is an
+// error naming `path`, instead of a silent 0 or a value a database constraint would refuse.
+absl::StatusOr<int64_t> Count(const json::object& o, std::string_view key, std::string_view path,
+                              int64_t max) {
+  const json::value* v = o.if_contains(json::string_view(key.data(), key.size()));
+  if (v == nullptr || v->is_null()) return 0;
+  const std::optional<int64_t> n = Int(o, key);
+  if (!n) {
+    return absl::InvalidArgumentError(std::string(path) + (v->is_number() || v->is_string()
+                                                               ? " is out of range"
+                                                               : " is not a number"));
+  }
+  if (*n < 0) return absl::InvalidArgumentError(std::string(path) + " is negative");
+  if (*n > max) return absl::InvalidArgumentError(std::string(path) + " is out of range");
+  return *n;
+}
+
+constexpr int64_t kMaxInt32 = std::numeric_limits<int32_t>::max();
+constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
+
 void ToProtoValue(const json::value& in, google::protobuf::Value* out, int depth);
 
 void ToProtoStruct(const json::object& in, google::protobuf::Struct* out, int depth) {
@@ -105,22 +126,34 @@ void ToProtoValue(const json::value& in, google::protobuf::Value* out, int depth
   }
 }
 
-void MapTranscription(const json::object& d, v1::PostCallTranscription* t) {
+absl::Status MapTranscription(const json::object& d, v1::PostCallTranscription* t) {
   t->set_agent_id(Str(d, "agent_id"));
   t->set_status(Str(d, "status"));
   t->set_user_id(Str(d, "user_id"));
   t->set_has_audio(Bool(d, "has_audio"));
-  if (const json::value* tr = d.if_contains("transcript"); tr && tr->is_array()) {
+  const json::value* tr = d.if_contains("transcript");
+  if (tr != nullptr && !tr->is_null() && !tr->is_array()) {
+    // Not "a call with no turns": what the patient said would be lost without a word.
+    return absl::InvalidArgumentError("data.transcript is not a list");
+  }
+  if (tr != nullptr && tr->is_array()) {
+    int index = 0;
     for (const auto& item : tr->get_array()) {
+      const std::string path = "data.transcript[" + std::to_string(index++) + "]";
       const json::object* turn = item.if_object();
-      if (turn == nullptr) continue;
+      if (turn == nullptr) {
+        if (item.is_null()) continue;
+        return absl::InvalidArgumentError(path + " is not an object");
+      }
+      auto at = Count(*turn, "time_in_call_secs", path + ".time_in_call_secs", kMaxInt32);
+      if (!at.ok()) return at.status();
       v1::TranscriptItem* out = t->add_transcript();
       out->set_role(Str(*turn, "role"));
       if (const json::value* m = turn->if_contains("message"); m && m->is_string()) {
         out->set_message(std::string(m->get_string().data(), m->get_string().size()));
         out->set_has_message(true);
       }
-      out->set_time_in_call_secs(Int32(*turn, "time_in_call_secs"));
+      out->set_time_in_call_secs(static_cast<int32_t>(*at));
       out->set_interrupted(Bool(*turn, "interrupted"));
       if (const json::value* tc = turn->if_contains("tool_calls"); tc && tc->is_array()) {
         google::protobuf::Value v;
@@ -131,11 +164,29 @@ void MapTranscription(const json::object& d, v1::PostCallTranscription* t) {
   }
   if (const json::object* md = Obj(d, "metadata")) {
     v1::ConversationMetadata* m = t->mutable_metadata();
-    m->set_start_time_unix_secs(Int(*md, "start_time_unix_secs").value_or(0));
-    m->set_accepted_time_unix_secs(Int(*md, "accepted_time_unix_secs").value_or(0));
-    m->set_call_duration_secs(Int32(*md, "call_duration_secs"));
-    if (auto cost = Int(*md, "cost")) m->set_cost(*cost);
-    if (auto fiat = Double(*md, "cost_fiat")) m->set_cost_fiat(*fiat);
+    auto start = Count(*md, "start_time_unix_secs", "data.metadata.start_time_unix_secs", kMaxInt64);
+    if (!start.ok()) return start.status();
+    auto accepted =
+        Count(*md, "accepted_time_unix_secs", "data.metadata.accepted_time_unix_secs", kMaxInt64);
+    if (!accepted.ok()) return accepted.status();
+    auto duration =
+        Count(*md, "call_duration_secs", "data.metadata.call_duration_secs", kMaxInt32);
+    if (!duration.ok()) return duration.status();
+    m->set_start_time_unix_secs(*start);
+    m->set_accepted_time_unix_secs(*accepted);
+    m->set_call_duration_secs(static_cast<int32_t>(*duration));
+    if (const json::value* c = md->if_contains("cost"); c != nullptr && !c->is_null()) {
+      auto cost = Count(*md, "cost", "data.metadata.cost", kMaxInt64);
+      if (!cost.ok()) return cost.status();
+      m->set_cost(*cost);
+    }
+    if (const json::value* c = md->if_contains("cost_fiat"); c != nullptr && !c->is_null()) {
+      const std::optional<double> fiat = Double(*md, "cost_fiat");
+      if (!fiat || !std::isfinite(*fiat) || *fiat < 0 || *fiat >= 1e10) {
+        return absl::InvalidArgumentError("data.metadata.cost_fiat is negative or out of range");
+      }
+      m->set_cost_fiat(*fiat);
+    }
     m->set_termination_reason(Str(*md, "termination_reason"));
     if (const json::object* pc = Obj(*md, "phone_call")) {
       m->set_phone_call_type(Str(*pc, "type"));
@@ -164,6 +215,7 @@ void MapTranscription(const json::object& d, v1::PostCallTranscription* t) {
       ToProtoStruct(*dv, t->mutable_dynamic_variables(), 0);
     }
   }
+  return absl::OkStatus();
 }
 
 void MapFailure(const json::object& d, v1::CallInitiationFailure* f) {
@@ -244,7 +296,9 @@ absl::StatusOr<v1::CallEvent> MapInboxEvent(int64_t inbox_id, std::string_view e
   ev.set_conversation_id(std::string(conversation_id));
   ev.set_event_timestamp(event_timestamp.value_or(Int(r, "event_timestamp").value_or(0)));
   switch (ev.type()) {
-    case v1::EVENT_TYPE_POST_CALL_TRANSCRIPTION: MapTranscription(*data, ev.mutable_transcription()); break;
+    case v1::EVENT_TYPE_POST_CALL_TRANSCRIPTION:
+      if (absl::Status s = MapTranscription(*data, ev.mutable_transcription()); !s.ok()) return s;
+      break;
     case v1::EVENT_TYPE_POST_CALL_AUDIO: {
       v1::PostCallAudio* a = ev.mutable_audio();
       a->set_agent_id(Str(*data, "agent_id"));

@@ -39,7 +39,10 @@ struct AudioSummary {
 //  "outcall_audio":{"stored":..,"size_bytes":..,"sha256":..,"content_type":..}}
 std::string AudioInboxBody(const Envelope& envelope, const AudioSummary& audio);
 
-// A stored inbox row -> the typed event. INVALID_ARGUMENT when the body is not a JSON object.
+// A stored inbox row -> the typed event. Unknown strings (roles, statuses, verdicts) are kept as
+// data. INVALID_ARGUMENT, naming the field, when the body is not a JSON object, the transcript
+// is not a list, or a count, time or cost is present but negative or out of range: such an
+// event is quarantined, not applied with a silent 0.
 absl::StatusOr<v1::CallEvent> MapInboxEvent(int64_t inbox_id, std::string_view event_type,
                                             std::string_view conversation_id,
                                             std::optional<int64_t> event_timestamp,

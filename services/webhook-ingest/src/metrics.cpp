@@ -12,7 +12,11 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
       verification_(prometheus::BuildCounter()
                         .Name("webhook_signature_failures_total")
                         .Help("Requests refused by the signature check, by reason")
-                        .Register(registry)) {
+                        .Register(registry)),
+      quarantined_(prometheus::BuildCounter()
+                       .Name("webhook_events_quarantined_total")
+                       .Help("Stored events put in quarantine, by where they failed")
+                       .Register(registry)) {
   batch_size_ = &prometheus::BuildHistogram()
                      .Name("webhook_commit_batch_size")
                      .Help("Events per group-commit transaction")
@@ -40,9 +44,16 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                     .Add({});
   inbox_pending_ = &prometheus::BuildGauge()
                         .Name("webhook_inbox_pending")
-                        .Help("Stored events not yet acknowledged by call-gateway")
+                        .Help("Stored events not yet acknowledged by call-gateway, not quarantined")
                         .Register(registry)
                         .Add({});
+  inbox_quarantined_ = &prometheus::BuildGauge()
+                            .Name("webhook_inbox_quarantined")
+                            .Help("Events in quarantine: they cannot be applied as they are "
+                                  "(outcall-inbox lists them); later events of their "
+                                  "conversations wait")
+                            .Register(registry)
+                            .Add({});
   connections_ = &prometheus::BuildGauge()
                       .Name("webhook_open_connections")
                       .Help("Open HTTPS connections")
@@ -58,6 +69,10 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                        .Help("Most body bytes one request ever held in memory")
                        .Register(registry)
                        .Add({});
+}
+
+void IngestMetrics::Quarantined(std::string_view where) {
+  quarantined_.Add({{"where", std::string(where)}}).Increment();
 }
 
 void IngestMetrics::Request(std::string_view outcome) {

@@ -26,10 +26,13 @@ class IngestMetrics {
   void CommitFailure() { commit_failures_->Increment(); }
   void PublishRetry() { publish_retries_->Increment(); }
   void Published(size_t n) { published_->Increment(static_cast<double>(n)); }
-  void InboxLag(double seconds, double pending) {
+  void InboxLag(double seconds, double pending, double quarantined) {
     inbox_lag_->Set(seconds);
     inbox_pending_->Set(pending);
+    inbox_quarantined_->Set(quarantined);
   }
+  // where: mapping (the stored body cannot become an event), gateway (call-gateway rejected it)
+  void Quarantined(std::string_view where);
   void OpenConnections(double n) { connections_->Set(n); }
   void LargeBodies(double n) { large_bodies_->Set(n); }
   void MaxBufferedBytes(double n);
@@ -38,12 +41,14 @@ class IngestMetrics {
  private:
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Counter>& verification_;
+  prometheus::Family<prometheus::Counter>& quarantined_;
   prometheus::Histogram* batch_size_;
   prometheus::Counter* commit_failures_;
   prometheus::Counter* publish_retries_;
   prometheus::Counter* published_;
   prometheus::Gauge* inbox_lag_;
   prometheus::Gauge* inbox_pending_;
+  prometheus::Gauge* inbox_quarantined_;
   prometheus::Gauge* connections_;
   prometheus::Gauge* large_bodies_;
   prometheus::Gauge* max_buffered_;

@@ -4,6 +4,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include <pqxx/pqxx>
+#include <set>
 
 #include "event_mapping.h"
 #include "outcall/common/files.h"
@@ -156,43 +157,67 @@ absl::StatusOr<int> Publisher::PublishPending() {
   }
 }
 
+void Publisher::Quarantine(pqxx::transaction_base& tx, int64_t id, const std::string& type,
+                           const std::string& conversation, std::string_view where,
+                           const std::string& reason) {
+  const std::string why = common::Cat(where, ": ", std::string_view(reason).substr(0, 500));
+  tx.exec_params(
+      "UPDATE webhook_inbox SET quarantined_at = now(), quarantine_reason = $2, "
+      "publish_attempts = publish_attempts + 1, last_error = $2 WHERE id = $1 AND "
+      "published_at IS NULL",
+      id, why);
+  if (metrics_ != nullptr) metrics_->Quarantined(where);
+  // One line, with the inbox id: what an operator needs to find it (outcall-inbox show ID).
+  spdlog::error("inbox event {} ({}, conversation {}) quarantined: {}; later events of its "
+                "conversation wait (outcall-inbox)",
+                id, type, conversation, why);
+}
+
 absl::StatusOr<int> Publisher::PublishBatch() {
   std::vector<int64_t> ids;
+  int quarantined_here = 0;  // progress too: the next pass reads past them
   v1::ApplyEventsRequest request;
   try {
     if (!EnsureLeader()) return 0;  // another replica publishes
     pqxx::nontransaction tx(*conn_);
     const pqxx::row lag = tx.exec1(
-        "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(received_at)), 0)::float8 "
+        "SELECT count(*) FILTER (WHERE quarantined_at IS NULL), COALESCE(EXTRACT(EPOCH FROM "
+        "now() - min(received_at) FILTER (WHERE quarantined_at IS NULL)), 0)::float8, "
+        "count(*) FILTER (WHERE quarantined_at IS NOT NULL) "
         "FROM webhook_inbox WHERE published_at IS NULL");
-    if (metrics_ != nullptr) metrics_->InboxLag(lag[1].as<double>(), lag[0].as<double>());
+    if (metrics_ != nullptr) {
+      metrics_->InboxLag(lag[1].as<double>(), lag[0].as<double>(), lag[2].as<double>());
+    }
     if (lag[0].as<int64_t>() == 0) return 0;
+    // In order, but for quarantined events and the later events of their conversations, which
+    // wait behind them (every other conversation goes on).
     const pqxx::result rows = tx.exec_params(
-        "SELECT id, event_type, conversation_id, event_timestamp, body FROM webhook_inbox "
-        "WHERE published_at IS NULL ORDER BY id LIMIT $1",
+        "SELECT id, event_type, conversation_id, event_timestamp, body FROM webhook_inbox i "
+        "WHERE published_at IS NULL AND quarantined_at IS NULL AND NOT EXISTS (SELECT 1 FROM "
+        "webhook_inbox q WHERE q.quarantined_at IS NOT NULL AND q.published_at IS NULL AND "
+        "q.conversation_id = i.conversation_id AND q.id < i.id) ORDER BY id LIMIT $1",
         options_.batch_size);
     size_t bytes = 0;
+    std::set<std::string> held;  // conversations with an event quarantined in this pass
     for (const pqxx::row& row : rows) {
       const int64_t id = row[0].as<int64_t>();
       const std::string type = row[1].as<std::string>();
       const std::string conversation = row[2].as<std::string>();
+      if (held.contains(conversation)) continue;
       std::optional<int64_t> ts;
       if (!row[3].is_null()) ts = row[3].as<int64_t>();
       const pqxx::binarystring body(row[4]);
       const std::string_view body_view(reinterpret_cast<const char*>(body.data()), body.size());
       auto event = MapInboxEvent(id, type, conversation, ts, body_view);
-      v1::CallEvent ev;
-      if (event.ok()) {
-        ev = *std::move(event);
-      } else {
-        // Stored bodies passed the envelope checks; keep the order and send what is known.
-        spdlog::error("inbox event {} could not be mapped: {}", id,
-                      common::ToStd(event.status().message()));
-        ev.set_inbox_id(id);
-        ev.set_type(EventTypeFromName(type));
-        ev.set_conversation_id(conversation);
-        ev.set_event_timestamp(ts.value_or(0));
+      if (!event.ok()) {
+        // It can never become an event as it is: quarantined, never sent half-mapped.
+        Quarantine(tx, id, type, conversation, "mapping",
+                   std::string(common::ToStd(event.status().message())));
+        held.insert(conversation);
+        ++quarantined_here;
+        continue;
       }
+      v1::CallEvent ev = *std::move(event);
       const size_t size = ev.ByteSizeLong();
       if (!ids.empty() && bytes + size > kMaxRequestBytes) break;
       bytes += size;
@@ -204,7 +229,7 @@ absl::StatusOr<int> Publisher::PublishBatch() {
     leader_ = false;
     return absl::UnavailableError("database unreachable");
   }
-  if (ids.empty()) return 0;
+  if (ids.empty()) return quarantined_here;
 
   absl::Status status;
   v1::ApplyEventsResponse response;
@@ -233,10 +258,24 @@ absl::StatusOr<int> Publisher::PublishBatch() {
   try {
     pqxx::nontransaction tx(*conn_);
     if (status.ok()) {
+      // Acknowledged: published, but for those call-gateway rejected (quarantined) and those it
+      // held behind them (still pending).
+      std::vector<int64_t> done;
+      for (int i = 0; i < response.results_size(); ++i) {
+        const auto& r = response.results(i);
+        const auto& ev = request.events(i);
+        if (r.outcome() == v1::APPLY_OUTCOME_REJECTED) {
+          Quarantine(tx, r.inbox_id(), v1::EventType_Name(ev.type()), ev.conversation_id(),
+                     "gateway", r.reason().empty() ? "rejected by call-gateway" : r.reason());
+        } else if (r.outcome() != v1::APPLY_OUTCOME_HELD) {
+          done.push_back(r.inbox_id());
+        }
+      }
       tx.exec_params(
           "UPDATE webhook_inbox SET published_at = now(), publish_attempts = publish_attempts + 1, "
           "last_error = NULL WHERE id = ANY($1::bigint[])",
-          IdArray(ids));
+          IdArray(done));
+      if (done.size() != ids.size()) ids = std::move(done);
     } else {
       const std::string error = common::Cat(absl::StatusCodeToString(status.code()), ": ",
                                             status.message().substr(0, 200));
@@ -258,7 +297,7 @@ absl::StatusOr<int> Publisher::PublishBatch() {
     return status;
   }
   if (metrics_ != nullptr) metrics_->Published(ids.size());
-  return static_cast<int>(ids.size());
+  return quarantined_here + response.results_size();
 }
 
 }  // namespace outcall::webhook_ingest

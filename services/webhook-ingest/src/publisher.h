@@ -58,6 +58,10 @@ class Publisher {
  private:
   void Loop();
   absl::StatusOr<int> PublishBatch();
+  // Marks an event that cannot be applied as it is: counted, logged once with its inbox id.
+  void Quarantine(pqxx::transaction_base& tx, int64_t id, const std::string& type,
+                  const std::string& conversation, std::string_view where,
+                  const std::string& reason);
   bool EnsureLeader();
   void SleepFor(absl::Duration d, bool wakeable);
 
