@@ -444,7 +444,7 @@ TEST_F(PipelineTest, AnEventThatCannotBeAppliedIsQuarantinedAndOnlyItsConversati
   // The later event of the poisoned conversation waits behind it, untouched.
   EXPECT_EQ(Scalar(Cat("SELECT published_at IS NULL AND quarantined_at IS NULL AND "
                        "publish_attempts = 0 FROM webhook_inbox WHERE id = ", later)),
-            "true");
+            "t");
 
   // The operator sees it, fixes the body, and both events go through in order.
   const std::string cli = OUTCALL_INBOX_BINARY;
@@ -475,7 +475,7 @@ TEST_F(PipelineTest, AnEventThatCannotBeAppliedIsQuarantinedAndOnlyItsConversati
             "40");
   EXPECT_EQ(Scalar(Cat("SELECT convert_from(original_body, 'UTF8') LIKE '%-40%' FROM "
                        "webhook_inbox WHERE id = ", bad)),
-            "true");
+            "t");
 }
 
 TEST_F(PipelineTest, EventsWaitInTheInboxWhileTheGatewayIsDownAndArriveWhenItIsBack) {
