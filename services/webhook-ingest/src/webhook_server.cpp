@@ -201,7 +201,9 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
       active_requests.fetch_add(1);
       const absl::Time deadline = absl::Now() + options.limits.request_timeout;
       Reply reply = co_await Handle(stream, buffer, parser, chunk, deadline);
-      const bool keep = parser.get().keep_alive() && !reply.close && parser.is_done();
+      // While draining, every answer closes its connection.
+      const bool keep = parser.get().keep_alive() && !reply.close && parser.is_done() &&
+                        !stopping.load();
       reply.close = !keep;
       const bool written = co_await Write(stream, reply, parser.get().version());
       active_requests.fetch_sub(1);
@@ -508,7 +510,11 @@ absl::Status WebhookServer::Start() {
   return absl::OkStatus();
 }
 
-void WebhookServer::Stop() {
+void WebhookServer::Stop() { Stop(absl::Now() + impl_->options.shutdown_grace); }
+
+int WebhookServer::active_requests() const { return impl_->active_requests.load(); }
+
+void WebhookServer::Stop(absl::Time deadline) {
   Impl& i = *impl_;
   if (i.threads.empty()) return;
   i.stopping.store(true);
@@ -516,8 +522,17 @@ void WebhookServer::Stop() {
     boost::system::error_code ec;
     if (impl->acceptor) impl->acceptor->close(ec);
   });
-  const absl::Time until = absl::Now() + i.options.shutdown_grace;
-  while (i.active_requests.load() > 0 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
+  const int in_flight = i.active_requests.load();
+  if (in_flight > 0) {
+    spdlog::info("webhook endpoint draining {} in-flight request(s), {} ms left", in_flight,
+                 std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
+  }
+  while (i.active_requests.load() > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  if (const int left = i.active_requests.load(); left > 0) {
+    spdlog::warn("webhook endpoint: grace period over, {} request(s) cut off unanswered", left);
+  }
   // The io_context is released here: destroying it destroys the suspended sessions (which
   // hold the Impl alive until then).
   std::shared_ptr<asio::io_context> ioc = std::move(i.ioc);
