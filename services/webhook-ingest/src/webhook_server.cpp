@@ -77,9 +77,26 @@ Reply Error(http::status status, std::string_view outcome, std::string_view code
   Reply r;
   r.status = status;
   r.outcome = std::string(outcome);
-  r.body = common::Cat("{\"error\":\"", code, "\",\"message\":\"", message, "\"}");
+  r.body = common::Cat("{\"error\":\"", code, "\",\"message\":\"");
+  common::AppendJsonEscaped(r.body, message);
+  r.body += "\"}";
   r.close = close;
   return r;
+}
+
+// For an error while reading the body: the fixed description of a malformed body (the client
+// sent bytes HTTP does not allow: a bad chunk size, chunk extension or trailer), or empty when
+// the read failed otherwise (timeout, connection closed or reset, TLS error).
+std::string_view MalformedBody(const boost::system::error_code& ec) {
+  if (ec == http::error::bad_chunk) return "malformed chunked body: bad chunk size or chunk framing";
+  if (ec == http::error::bad_chunk_extension) return "malformed chunked body: bad chunk extension";
+  if (ec == http::error::bad_line_ending) return "malformed body: bad line ending";
+  if (ec == http::error::bad_obs_fold) return "malformed chunked body: bad trailer line folding";
+  if (ec == http::error::bad_field || ec == http::error::bad_value) {
+    return "malformed chunked body: bad trailer field";
+  }
+  if (ec == http::error::header_limit) return "malformed chunked body: trailer too large";
+  return {};
 }
 
 }  // namespace
@@ -345,6 +362,11 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
         Reply r = Error(http::status::payload_too_large, "too_large", "body_too_large",
                         "body over the limit", true);
         LogReject(r, "body over the limit");
+        co_return r;
+      }
+      if (const std::string_view malformed = MalformedBody(ec); !malformed.empty()) {
+        Reply r = Error(http::status::bad_request, "bad_request", "malformed_body", malformed, true);
+        LogReject(r, malformed);
         co_return r;
       }
       if (ec) {
