@@ -72,10 +72,18 @@ int main() {
   publisher.Start();
   spdlog::info("webhook-ingest: SAVE_CALL_AUDIO={}, publishing to {}", config->save_call_audio,
                config->publisher.gateway_address);
-  const int code = common::ServeUntilSignal(grpc_server, "webhook-ingest");
-  // Stop answering first (in-flight requests finish), then the store, then the publisher.
-  http.Stop();
+  // One deadline, SHUTDOWN_GRACE_SECS after SIGTERM, for everything: health turns NOT_SERVING,
+  // the webhook endpoint stops accepting and its in-flight requests finish (they need the
+  // store), then gRPC stops; then the store and the publisher, whose RPC still in flight at the
+  // deadline is cancelled (its events stay pending in the inbox).
+  absl::Time deadline = absl::InfiniteFuture();
+  const int code =
+      common::ServeUntilSignal(grpc_server, "webhook-ingest", [&](absl::Time d) {
+        deadline = d;
+        http.Stop(d);
+      });
   inbox.Stop();
-  publisher.Stop();
+  publisher.Stop(deadline);
+  spdlog::info("webhook-ingest: shutdown complete");
   return code;
 }

@@ -321,6 +321,37 @@ def k8s_env(objs, kind, name):
     return env
 
 
+def duration_secs(value):
+    """Seconds of a compose duration ("15s", "1m30s", "1h", "500ms") or a number; None if unreadable."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    m = re.fullmatch(r"((?:\d+(?:\.\d+)?(?:h|ms|m|s|us|ns))+)", str(value).strip())
+    if not m:
+        return None
+    unit = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+    return sum(float(n) * unit[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)", str(value)))
+
+
+def compose_grace(service):
+    """SHUTDOWN_GRACE_SECS of a rendered compose service, None if it does not set it."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) for e in env if "=" in e)
+    v = env.get("SHUTDOWN_GRACE_SECS")
+    return None if v is None else float(v)
+
+
+def pre_stop_pause(container):
+    """Seconds of a preStop `sleep N` hook (0 without one)."""
+    cmd = (((container.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {}).get("command") or []
+    if len(cmd) == 2 and cmd[0].rsplit("/", 1)[-1] == "sleep":
+        try:
+            return float(cmd[1])
+        except ValueError:
+            return 0
+    return 0
+
+
 def labels_match(selector, labels):
     return all(labels.get(k) == v for k, v in (selector or {}).items())
 
@@ -436,6 +467,21 @@ class DeployChecks:
             b = s.get("build")
             if b and b.get("target") not in SERVICE_IMAGE_TARGETS:
                 problems.append(f"{name}: build target {b.get('target')} is not an image target")
+        # Stop timeouts: SIGKILL only after the service's whole shutdown (SHUTDOWN_GRACE_SECS,
+        # one deadline for everything) has had its time, for every service.
+        common_grace = max((g for g in map(compose_grace, svcs.values()) if g is not None), default=None)
+        for name, s in svcs.items():
+            stop = s.get("stop_grace_period")
+            secs = duration_secs(stop) if stop is not None else None
+            if secs is None:
+                problems.append(f"{name}: stop_grace_period is missing or unreadable ({stop!r}); "
+                                f"compose's default (10s) is not above the shutdown grace")
+                continue
+            grace = compose_grace(s)
+            if grace is None:
+                grace = common_grace if common_grace is not None else 10
+            if secs <= grace:
+                problems.append(f"{name}: stop_grace_period {stop} must be above SHUTDOWN_GRACE_SECS ({grace}s)")
         # Secrets only through interpolation from deploy/.env: never a literal in the file.
         raw = yaml.safe_load(open(self.p("docker-compose.yml")))
         secret_vars = {v for c in self.sources.components.values() for v, r in c["reads"].items() if r["secret"]}
@@ -582,6 +628,18 @@ class DeployChecks:
                             out.append(f"{cid}: resources.{part}.{r} is missing")
         for name, o in deployments.items():
             c = pod_spec(o)["containers"][0]
+            # SIGKILL only after the preStop pause and the whole shutdown (one SHUTDOWN_GRACE_SECS
+            # deadline; the services' default is 10 s when it is not set) have had their time.
+            comp = self.sources.components.get(name)
+            grace = 0.0
+            if comp is not None:
+                value = k8s_env(objs, "Deployment", name).get("SHUTDOWN_GRACE_SECS", {}).get("value")
+                grace = float(value) if value not in (None, "") else 10.0
+            budget = grace + pre_stop_pause(c)
+            tgps = pod_spec(o).get("terminationGracePeriodSeconds", 30)
+            if not isinstance(tgps, int) or tgps <= budget:
+                out.append(f"Deployment/{name}: terminationGracePeriodSeconds {tgps} must be above "
+                           f"SHUTDOWN_GRACE_SECS + the preStop pause ({budget:g}s)")
             for probe in ("readinessProbe", "livenessProbe"):
                 if probe not in c:
                     out.append(f"Deployment/{name}: {probe} is missing")

@@ -245,6 +245,11 @@ TEST_F(GatewayTest, ASecondCallWhileOneIsLiveIsRefused) {
   auto s = Initiate(Req("+57 300 555 0001", 7), &second);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
   EXPECT_NE(s.error_message().find(first.data().call_id()), std::string::npos);
+  // The guard that fired is the appointment's: the message says so, and names no number.
+  EXPECT_NE(s.error_message().find("a call to this patient for appointment 7 is already live"),
+            std::string::npos)
+      << s.error_message();
+  EXPECT_EQ(s.error_message().find("5550001"), std::string::npos) << s.error_message();
   EXPECT_EQ(Dialled("+573005550001"), 1);
   // Another appointment of the same patient is another call.
   Exec(
@@ -679,6 +684,46 @@ TEST_F(GatewayTest, ListAgentsReturnsEveryAgentInTheSeedEnvelope) {
   EXPECT_TRUE(agents.success());
   EXPECT_EQ(agents.count(), 5);
   EXPECT_EQ(agents.data_size(), 5);
+}
+
+TEST_F(GatewayTest, ConcurrentCallsToANumberWithoutPatientOrAppointmentNameTheNumberGuard) {
+  // No patient has this number and no appointment is given: the only guard is "one live call per
+  // phone number", and the refusals must say that (masked), not speak of a patient or appointment.
+  constexpr int kClients = 8;
+  std::vector<grpc::StatusCode> codes(kClients);
+  std::vector<std::string> messages(kClients);
+  std::vector<std::string> call_ids(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      v1::InitiateCallResponse resp;
+      auto s = Initiate(Req("3005550009"), &resp);
+      codes[i] = s.error_code();
+      messages[i] = s.error_message();
+      call_ids[i] = resp.data().call_id();
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(std::count(codes.begin(), codes.end(), grpc::StatusCode::OK), 1);
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), grpc::StatusCode::ALREADY_EXISTS), kClients - 1);
+  EXPECT_EQ(Dialled("+573005550009"), 1);
+  const std::string placed =
+      call_ids[std::find(codes.begin(), codes.end(), grpc::StatusCode::OK) - codes.begin()];
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_conversations WHERE patient_id IS NULL AND "
+                  "appointment_id IS NULL"),
+            1);
+  for (int i = 0; i < kClients; ++i) {
+    if (codes[i] != grpc::StatusCode::ALREADY_EXISTS) continue;
+    const std::string& m = messages[i];
+    EXPECT_NE(m.find("a call to this phone number (+57******0009) is already live"),
+              std::string::npos)
+        << m;
+    EXPECT_EQ(m.find("patient"), std::string::npos) << m;
+    EXPECT_EQ(m.find("appointment"), std::string::npos) << m;
+    EXPECT_EQ(m.find("5550009"), std::string::npos) << m;  // never the raw number
+    // The live call is named by id whenever it was visible to the refused request.
+    if (m.find("(call ") != std::string::npos) EXPECT_NE(m.find(placed), std::string::npos) << m;
+  }
 }
 
 TEST_F(GatewayTest, ConcurrentDuplicatesDialOnce) {

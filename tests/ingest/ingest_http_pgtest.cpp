@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstdio>
 #include <future>
 #include <pqxx/pqxx>
 #include <thread>
@@ -140,6 +141,45 @@ TEST_F(IngestHttpTest, AnswersEachCaseWithItsStatus) {
   EXPECT_NE(r.body.find("webhook_commit_batch_size"), std::string::npos);
   // TLS 1.2 or later only.
   EXPECT_TRUE(c->Protocol() == "TLSv1.3" || c->Protocol() == "TLSv1.2") << c->Protocol();
+}
+
+TEST_F(IngestHttpTest, MalformedChunkedBodyIs400NamingTheProblemNotATimeout) {
+  StartIngest();
+  const std::string body = Body("post_call_transcription", "conv_bad_chunk");
+  const std::string head = "POST /api/webhooks/elevenlabs HTTP/1.1\r\nHost: x\r\nElevenLabs-Signature: " +
+                           Sign(body) + "\r\nTransfer-Encoding: chunked\r\n\r\n";
+  struct Case {
+    std::string chunked;
+    std::string names;  // what the message must say
+  };
+  const Case cases[] = {
+      {"zz\r\n" + body + "\r\n0\r\n\r\n", "bad chunk size"},
+      {"5;=x\r\n" + body.substr(0, 5) + "\r\n0\r\n\r\n", "bad chunk extension"},
+  };
+  for (const Case& c : cases) {
+    auto client = Client();
+    ASSERT_TRUE(client->connected());
+    HttpReply r = client->Raw(head + c.chunked);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.headers["content-type"], "application/json");
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(r.body, ec);
+    ASSERT_FALSE(ec) << r.body;
+    ASSERT_TRUE(v.is_object()) << r.body;
+    EXPECT_EQ(v.at("error"), "malformed_body") << r.body;
+    const std::string message(v.at("message").as_string());
+    EXPECT_NE(message.find("chunked body"), std::string::npos) << message;
+    EXPECT_NE(message.find(c.names), std::string::npos) << message;
+  }
+  EXPECT_EQ(Metric("webhook_requests_total", "timeout"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM webhook_inbox"), 0);
+  // A well-formed chunked body on a new connection is still stored.
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx", body.size());
+  auto client = Client();
+  HttpReply ok = client->Raw(head + size + "\r\n" + body + "\r\n0\r\n\r\n");
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(Count("SELECT count(*) FROM webhook_inbox"), 1);
 }
 
 TEST_F(IngestHttpTest, SlowClientsAreCutOffAndConnectionsCapped) {

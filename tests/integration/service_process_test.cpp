@@ -1,6 +1,7 @@
 // Each service binary as a real process: starts with a valid configuration, reports SERVING
 // over gRPC health, and exits 0 on SIGTERM; refuses to start on a bad configuration with a
-// message naming the variable and never the secret.
+// message naming the variable and never the secret. webhook-ingest's shutdown: the HTTPS
+// endpoint drains before gRPC stops, and the whole shutdown fits in one grace period.
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -10,7 +11,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <future>
 #include <map>
+#include <pqxx/pqxx>
 #include <sstream>
 #include <thread>
 
@@ -18,6 +28,7 @@
 #include "http_test_server.h"
 #include "outcall/common/crypto.h"
 #include "outcall/common/strings.h"
+#include "outcall/common/webhook_signature.h"
 #include "test_database.h"
 #include "test_tls.h"
 
@@ -56,6 +67,20 @@ int WaitExit(pid_t pid, int seconds) {
   }
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
+  return -2;
+}
+
+// Waits for the child to exit, at most `limit` (then kills it): its exit status, -1 when killed
+// by a signal, -2 when it was still running at `limit`. The wait blocks in waitpid.
+int WaitExitWithin(pid_t pid, std::chrono::steady_clock::time_point limit) {
+  auto exited = std::async(std::launch::async, [pid] {
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) return -3;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  });
+  if (exited.wait_until(limit) == std::future_status::ready) return exited.get();
+  kill(pid, SIGKILL);
+  exited.get();
   return -2;
 }
 
@@ -152,6 +177,210 @@ INSTANTIATE_TEST_SUITE_P(AllServices, ServiceProcess, ::testing::ValuesIn(Binari
                            }
                            return n;
                          });
+
+// A TLS connection to webhook-ingest's HTTPS endpoint that sends and reads raw bytes, so a test
+// can hold a request half sent. The test certificate is self-signed: no verification here.
+class RawTls {
+ public:
+  explicit RawTls(int port) : stream_(ioc_, tls_) {
+    boost::system::error_code ec;
+    stream_.lowest_layer().connect(
+        {boost::asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)}, ec);
+    if (!ec) stream_.handshake(boost::asio::ssl::stream_base::client, ec);
+    ok_ = !ec;
+  }
+  bool ok() const { return ok_; }
+  bool Write(std::string_view bytes) {
+    boost::system::error_code ec;
+    boost::asio::write(stream_, boost::asio::buffer(bytes.data(), bytes.size()), ec);
+    return !ec;
+  }
+  // What arrives up to and including `delimiter` (or until the connection ends).
+  std::string ReadUntil(std::string_view delimiter) {
+    boost::system::error_code ec;
+    const size_t n = boost::asio::read_until(stream_, boost::asio::dynamic_buffer(pending_),
+                                             std::string(delimiter), ec);
+    std::string out = pending_.substr(0, ec ? pending_.size() : n);
+    pending_.erase(0, out.size());
+    return out;
+  }
+  // Everything until the server closes the connection.
+  std::string ReadToEnd() {
+    boost::system::error_code ec;
+    boost::asio::read(stream_, boost::asio::dynamic_buffer(pending_), ec);
+    std::string out;
+    out.swap(pending_);
+    return out;
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::asio::ssl::context tls_{boost::asio::ssl::context::tls_client};
+  boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
+  std::string pending_;
+  bool ok_ = false;
+};
+
+std::string WebhookIngestBinary() {
+  for (auto part : common::Split(OUTCALL_SERVICE_BINARIES, ',')) {
+    if (part.ends_with("/webhook-ingest")) return std::string(part);
+  }
+  return {};
+}
+
+// webhook-ingest started as a process with a short grace, its database migrated, its gRPC
+// health watched and one webhook held in flight (headers sent, "100 Continue" received, the
+// body not yet sent).
+class WebhookIngestShutdown : public ::testing::Test {
+ protected:
+  static constexpr int kGraceSecs = 3;
+
+  void SetUp() override {
+    ASSERT_TRUE(db_.ok());
+    db_.Migrate();
+    grpc_port_ = testing::FreeLoopbackPort();
+    http_port_ = testing::FreeLoopbackPort();
+    auto env = BaseEnv(db_.url(), grpc_port_, common::RandomHex(32));
+    tls_ = testing::MakeSelfSignedCert();
+    ASSERT_FALSE(tls_.cert.empty()) << "openssl could not make a certificate";
+    env["TLS_CERT_FILE"] = tls_.cert;
+    env["TLS_KEY_FILE"] = tls_.key;
+    env["ELEVENLABS_WEBHOOK_SECRET"] = secret_;
+    env["WEBHOOK_LISTEN_ADDRESS"] = "127.0.0.1:" + std::to_string(http_port_);
+    // Nothing listens there: the publisher fails fast and retries, which shutdown must not wait on.
+    env["CALL_GATEWAY_ADDRESS"] = "127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+    env["SHUTDOWN_GRACE_SECS"] = std::to_string(kGraceSecs);
+    const std::string binary = WebhookIngestBinary();
+    ASSERT_FALSE(binary.empty());
+    child_ = Spawn(binary, env);
+    ASSERT_GT(child_.pid, 0);
+
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_),
+                                   grpc::InsecureChannelCredentials());
+    health_ = std::make_unique<grpc::health::v1::Health::Stub>(channel_);
+    // The first Watch answer is the current status; wait (bounded) for the server to come up.
+    for (int i = 0; i < 100; ++i) {
+      watch_ctx_ = std::make_unique<grpc::ClientContext>();
+      watch_ = health_->Watch(watch_ctx_.get(), grpc::health::v1::HealthCheckRequest());
+      grpc::health::v1::HealthCheckResponse resp;
+      while (watch_->Read(&resp)) {
+        if (resp.status() == grpc::health::v1::HealthCheckResponse::SERVING) return;
+      }
+      watch_->Finish().ok();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // not listening yet
+    }
+    FAIL() << "never SERVING: " << testing::ReadFile(child_.stderr_path);
+  }
+
+  void TearDown() override {
+    if (child_.pid > 0 && waitpid(child_.pid, nullptr, WNOHANG) == 0) {
+      kill(child_.pid, SIGKILL);
+      waitpid(child_.pid, nullptr, 0);
+    }
+    if (watch_ctx_) watch_ctx_->TryCancel();
+    testing::RemoveTlsFiles(tls_);
+  }
+
+  // Sends a signed webhook's headers with "Expect: 100-continue": once "100 Continue" is back the
+  // server has taken the request in (verified its signature header) and waits for the body.
+  std::unique_ptr<RawTls> HoldRequest(const std::string& body) {
+    auto c = std::make_unique<RawTls>(http_port_);
+    EXPECT_TRUE(c->ok());
+    const std::string sig =
+        common::SignElevenLabsWebhook(secret_, absl::ToUnixSeconds(absl::Now()), body);
+    EXPECT_TRUE(c->Write(common::Cat("POST /api/webhooks/elevenlabs HTTP/1.1\r\nHost: x\r\n",
+                                     "ElevenLabs-Signature: ", sig, "\r\n",
+                                     "Content-Type: application/json\r\n",
+                                     "Content-Length: ", body.size(), "\r\n",
+                                     "Expect: 100-continue\r\n\r\n")));
+    const std::string interim = c->ReadUntil("\r\n\r\n");
+    EXPECT_TRUE(interim.starts_with("HTTP/1.1 100")) << interim;
+    return c;
+  }
+
+  // SIGTERM; returns when the health watch has seen NOT_SERVING (the shutdown has begun).
+  void Terminate() {
+    ASSERT_EQ(kill(child_.pid, SIGTERM), 0);
+    sigterm_at_ = std::chrono::steady_clock::now();
+    grpc::health::v1::HealthCheckResponse resp;
+    bool not_serving = false;
+    while (!not_serving && watch_->Read(&resp)) {
+      not_serving = resp.status() == grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+    }
+    EXPECT_TRUE(not_serving);
+  }
+
+  // The exit status, waiting no longer than the grace plus a margin for process teardown.
+  int ExitStatusWithinGrace() {
+    const int code = WaitExitWithin(
+        child_.pid, sigterm_at_ + std::chrono::seconds(kGraceSecs) + std::chrono::milliseconds(1500));
+    child_.pid = -1;
+    return code;
+  }
+
+  static std::string Event(std::string_view conversation_id) {
+    return common::Cat(R"({"type": "post_call_transcription", "event_timestamp": 1739537297, )",
+                       R"("data": {"agent_id": "agent_1", "conversation_id": ")", conversation_id,
+                       R"("}})");
+  }
+
+  testing::TestDatabase db_;
+  testing::TlsFiles tls_;
+  const std::string secret_ = "wsec_" + common::RandomHex(16);
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  Child child_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+  std::unique_ptr<grpc::ClientContext> watch_ctx_;
+  std::unique_ptr<grpc::ClientReader<grpc::health::v1::HealthCheckResponse>> watch_;
+  std::chrono::steady_clock::time_point sigterm_at_;
+};
+
+TEST_F(WebhookIngestShutdown, DrainsTheInFlightWebhookBeforeStoppingGrpcThenExitsZero) {
+  const std::string body = Event("conv_drain_1");
+  auto held = HoldRequest(body);
+  ASSERT_NO_FATAL_FAILURE(Terminate());
+
+  // The HTTPS endpoint drains first: gRPC is still up, answering NOT_SERVING (not UNAVAILABLE).
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  grpc::health::v1::HealthCheckResponse resp;
+  const grpc::Status check =
+      health_->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp);
+  EXPECT_TRUE(check.ok()) << check.error_code() << " " << check.error_message();
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+
+  // The request in flight at SIGTERM finishes: stored, answered 200, its connection closed.
+  ASSERT_TRUE(held->Write(body));
+  const std::string answer = held->ReadToEnd();
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 200")) << answer;
+  EXPECT_NE(answer.find(R"({"status":"stored"})"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
+
+  EXPECT_EQ(ExitStatusWithinGrace(), 0) << testing::ReadFile(child_.stderr_path);
+  pqxx::connection c(db_.url());
+  pqxx::nontransaction tx(c);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM webhook_inbox WHERE conversation_id = 'conv_drain_1'")[0]
+                .as<int>(),
+            1);
+  const std::string log = testing::ReadFile(child_.stderr_path);
+  EXPECT_NE(log.find("shutdown complete"), std::string::npos) << log;
+  EXPECT_EQ(log.find(secret_), std::string::npos) << log;
+}
+
+TEST_F(WebhookIngestShutdown, ARequestNeverFinishedIsCutOffAtTheOneGraceNotTwice) {
+  // A webhook whose body never comes and a health watch that never ends: each would use the
+  // whole grace; together they must still share one.
+  auto held = HoldRequest(Event("conv_drain_2"));
+  ASSERT_NO_FATAL_FAILURE(Terminate());
+  EXPECT_EQ(ExitStatusWithinGrace(), 0) << testing::ReadFile(child_.stderr_path);
+  // Cut off, not answered as if stored.
+  EXPECT_EQ(held->ReadToEnd().find("HTTP/1.1 200"), std::string::npos);
+  pqxx::connection c(db_.url());
+  pqxx::nontransaction tx(c);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM webhook_inbox")[0].as<int>(), 0);
+}
 
 // outcall-cli against the real stats binary: JSON in, JSON out, the gRPC code as exit status.
 TEST(OutcallCli, CallsAnRpcWithAMintedTokenAndReportsErrors) {

@@ -43,6 +43,12 @@ TEST_F(SimTest, AgentsPageWithCursorAndSearch) {
       EXPECT_TRUE(seen.insert(std::string(a.at("agent_id").as_string())).second);
       EXPECT_TRUE(a.as_object().contains("created_at_unix_secs"));
       EXPECT_TRUE(a.as_object().contains("tags"));
+      EXPECT_TRUE(a.as_object().contains("access_info"));
+      EXPECT_TRUE(a.as_object().contains("last_call_time_unix_secs"));
+      EXPECT_TRUE(a.as_object().contains("archived"));
+      // The list's AgentSummary has no conversation config: the voice is in GET agents/{id}.
+      EXPECT_FALSE(a.as_object().contains("conversation_config"));
+      EXPECT_FALSE(a.as_object().contains("voice_id"));
     }
     EXPECT_LE(page.at("agents").as_array().size(), 2u);
     if (!page.at("has_more").as_bool()) {
@@ -78,6 +84,7 @@ TEST_F(SimTest, GetAgentAndUnknownAgent) {
   EXPECT_EQ(a.at("name").as_string(), "Confirmación de citas");
   EXPECT_EQ(a.at("conversation_config").at("conversation").at("max_duration_seconds").as_int64(),
             600);
+  EXPECT_FALSE(a.at("conversation_config").at("tts").at("voice_id").as_string().empty());
   EXPECT_TRUE(a.at("platform_settings")
                   .at("overrides")
                   .at("conversation_config_override")
@@ -106,6 +113,28 @@ TEST_F(SimTest, PhoneNumbersArrayFilteredByProvider) {
   EXPECT_EQ(n.at("provider").as_string(), "sip_trunk");
   EXPECT_EQ(n.at("phone_number_id").as_string(), "phnum_sim_sip");
   EXPECT_TRUE(n.contains("livekit_stack"));
+  // The SIP trunk configs carry what ElevenLabs' SDK requires of each: media_encryption (one of
+  // its enum values) and has_auth_credentials (a bool), in provider_config and in both trunks.
+  const std::set<std::string> encryptions = {"disabled", "allowed", "required"};
+  for (const char* config : {"provider_config", "outbound_trunk", "inbound_trunk"}) {
+    ASSERT_TRUE(n.contains(config)) << config;
+    ASSERT_TRUE(n.at(config).is_object()) << config;
+    const auto& c = n.at(config).as_object();
+    ASSERT_TRUE(c.contains("media_encryption")) << config;
+    ASSERT_TRUE(c.at("media_encryption").is_string()) << config;
+    EXPECT_TRUE(encryptions.count(std::string(c.at("media_encryption").as_string()))) << config;
+    ASSERT_TRUE(c.contains("has_auth_credentials")) << config;
+    EXPECT_TRUE(c.at("has_auth_credentials").is_bool()) << config;
+    EXPECT_FALSE(c.contains("password")) << config;  // credentials are never returned
+  }
+  EXPECT_EQ(n.at("provider_config").at("transport").as_string(), "tls");
+  EXPECT_EQ(n.at("outbound_trunk").at("address").as_string(), "sip.clinica.invalid");
+  EXPECT_TRUE(n.at("outbound_trunk").at("has_auth_credentials").as_bool());
+  EXPECT_TRUE(n.at("inbound_trunk").at("allowed_addresses").is_array());
+  // Twilio numbers have no trunk configuration.
+  Response twilio = Call("GET", "/v1/convai/phone-numbers?provider=twilio");
+  ASSERT_EQ(twilio.json.as_array().size(), 1u);
+  EXPECT_FALSE(twilio.json.as_array().at(0).as_object().contains("provider_config"));
   EXPECT_EQ(Call("GET", "/v1/convai/phone-numbers?provider=vonage").status, 422);
 }
 

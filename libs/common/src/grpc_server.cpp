@@ -159,12 +159,14 @@ void GrpcServer::SetServing(bool serving) {
   health->SetServingStatus(serving);
 }
 
-void GrpcServer::Shutdown() {
+void GrpcServer::Shutdown() { Shutdown(absl::Now() + options_.shutdown_grace); }
+
+void GrpcServer::Shutdown(absl::Time deadline) {
   if (!server_ || shut_down_) return;
   shut_down_ = true;
   SetServing(false);
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoMilliseconds(options_.shutdown_grace));
+  // A deadline already past cancels what is in flight at once.
+  server_->Shutdown(absl::ToChronoTime(deadline));
 }
 
 void GrpcServer::Wait() {
@@ -179,13 +181,19 @@ GrpcServerOptions GrpcOptionsFrom(const CommonConfig& config) {
   return o;
 }
 
-int ServeUntilSignal(GrpcServer& server, std::string_view service_name) {
+int ServeUntilSignal(GrpcServer& server, std::string_view service_name,
+                     const std::function<void(absl::Time deadline)>& drain_first) {
   server.SetServing(true);
   spdlog::info("{} serving gRPC on port {} (metrics port {})", service_name, server.port(),
                server.metrics_port());
   const int sig = WaitForShutdownSignal();
-  spdlog::info("{} received signal {}, shutting down", service_name, sig);
-  server.Shutdown();
+  // One deadline for the whole shutdown: the orchestrator's stop timeout is set above it.
+  const absl::Time deadline = absl::Now() + server.shutdown_grace();
+  spdlog::info("{} received signal {}, shutting down (grace {}s)", service_name, sig,
+               absl::ToInt64Seconds(server.shutdown_grace()));
+  server.SetServing(false);  // load balancers and probes stop sending work first
+  if (drain_first) drain_first(deadline);
+  server.Shutdown(deadline);
   server.Wait();
   spdlog::info("{} stopped", service_name);
   return 0;

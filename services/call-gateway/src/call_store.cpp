@@ -7,6 +7,7 @@
 #include <pqxx/pqxx>
 #include <set>
 
+#include "outcall/common/logging.h"
 #include "outcall/common/status.h"
 #include "outcall/common/strings.h"
 
@@ -240,11 +241,19 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
           "AND COALESCE(appointment_id, 0) = COALESCE($2, 0) "
           "AND status IN ('queued', 'dialing', 'initiated', 'ringing', 'in_progress') LIMIT 1",
           call.phone_number, call.appointment_id);
-      return absl::AlreadyExistsError(
-          live.empty()
-              ? std::string("a call to this patient for this appointment is already live")
-              : Cat("a call to this patient for this appointment is already live (call ",
-                    live[0][0].as<std::string>(), ", ", live[0][1].as<std::string>(), ")"));
+      // The index guards (phone number, appointment): with an appointment it is that patient's
+      // call for it; without one, any call to the number. The number is masked, never echoed.
+      std::string message =
+          call.appointment_id
+              ? Cat("a call to this patient for appointment ", *call.appointment_id,
+                    " is already live")
+              : Cat("a call to this phone number (", common::MaskPhone(call.phone_number),
+                    ") is already live");
+      if (!live.empty()) {
+        message = Cat(message, " (call ", live[0][0].as<std::string>(), ", ",
+                      live[0][1].as<std::string>(), ")");
+      }
+      return absl::AlreadyExistsError(message);
     }
     out.call = ReadCall(r[0]);
     if (!idem_key.empty()) {

@@ -83,15 +83,30 @@ void Publisher::Start() {
   std::lock_guard lock(mu_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { Loop(); });
+  loop_done_ = false;
+  cancel_rpcs_ = false;
+  thread_ = std::thread([this] {
+    Loop();
+    {
+      std::lock_guard lock(mu_);
+      loop_done_ = true;
+    }
+    cv_.notify_all();
+  });
 }
 
-void Publisher::Stop() {
+void Publisher::Stop(absl::Time deadline) {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     stopping_ = true;
+    cv_.notify_all();
+    if (thread_.joinable() &&
+        !cv_.wait_until(lock, absl::ToChronoTime(deadline), [&] { return loop_done_; })) {
+      // Out of time: the RPC in flight (or the next one) is cancelled, not waited for.
+      cancel_rpcs_ = true;
+      if (in_flight_ != nullptr) in_flight_->TryCancel();
+    }
   }
-  cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   conn_.reset();
   leader_ = false;
@@ -240,7 +255,16 @@ absl::StatusOr<int> Publisher::PublishBatch() {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
     ctx.AddMetadata("authorization", common::Cat("Bearer ", *token));
+    {
+      std::lock_guard lock(mu_);
+      in_flight_ = &ctx;
+      if (cancel_rpcs_) ctx.TryCancel();
+    }
     grpc::Status s = stub_->ApplyEvents(&ctx, request, &response);
+    {
+      std::lock_guard lock(mu_);
+      in_flight_ = nullptr;
+    }
     if (!s.ok()) {
       status = absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
     } else if (response.results_size() != request.events_size()) {

@@ -47,7 +47,9 @@ class Publisher {
   Publisher& operator=(const Publisher&) = delete;
 
   void Start();
-  void Stop();
+  // Stops after the batch in hand; an ApplyEvents still in flight at `deadline` is cancelled (its
+  // events stay pending and are sent again later: call-gateway applies them idempotently).
+  void Stop(absl::Time deadline = absl::InfiniteFuture());
   // Something new was stored: publish without waiting for the poll interval.
   void Wake();
 
@@ -79,6 +81,9 @@ class Publisher {
   std::condition_variable cv_;
   bool stopping_ = false;
   bool woken_ = false;
+  bool loop_done_ = false;
+  bool cancel_rpcs_ = false;           // Stop's deadline passed: cancel what is in flight
+  grpc::ClientContext* in_flight_ = nullptr;  // the ApplyEvents being sent, under mu_
   std::thread thread_;
 };
 

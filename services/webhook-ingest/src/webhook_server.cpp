@@ -77,9 +77,26 @@ Reply Error(http::status status, std::string_view outcome, std::string_view code
   Reply r;
   r.status = status;
   r.outcome = std::string(outcome);
-  r.body = common::Cat("{\"error\":\"", code, "\",\"message\":\"", message, "\"}");
+  r.body = common::Cat("{\"error\":\"", code, "\",\"message\":\"");
+  common::AppendJsonEscaped(r.body, message);
+  r.body += "\"}";
   r.close = close;
   return r;
+}
+
+// For an error while reading the body: the fixed description of a malformed body (the client
+// sent bytes HTTP does not allow: a bad chunk size, chunk extension or trailer), or empty when
+// the read failed otherwise (timeout, connection closed or reset, TLS error).
+std::string_view MalformedBody(const boost::system::error_code& ec) {
+  if (ec == http::error::bad_chunk) return "malformed chunked body: bad chunk size or chunk framing";
+  if (ec == http::error::bad_chunk_extension) return "malformed chunked body: bad chunk extension";
+  if (ec == http::error::bad_line_ending) return "malformed body: bad line ending";
+  if (ec == http::error::bad_obs_fold) return "malformed chunked body: bad trailer line folding";
+  if (ec == http::error::bad_field || ec == http::error::bad_value) {
+    return "malformed chunked body: bad trailer field";
+  }
+  if (ec == http::error::header_limit) return "malformed chunked body: trailer too large";
+  return {};
 }
 
 }  // namespace
@@ -201,7 +218,9 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
       active_requests.fetch_add(1);
       const absl::Time deadline = absl::Now() + options.limits.request_timeout;
       Reply reply = co_await Handle(stream, buffer, parser, chunk, deadline);
-      const bool keep = parser.get().keep_alive() && !reply.close && parser.is_done();
+      // While draining, every answer closes its connection.
+      const bool keep = parser.get().keep_alive() && !reply.close && parser.is_done() &&
+                        !stopping.load();
       reply.close = !keep;
       const bool written = co_await Write(stream, reply, parser.get().version());
       active_requests.fetch_sub(1);
@@ -343,6 +362,11 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
         Reply r = Error(http::status::payload_too_large, "too_large", "body_too_large",
                         "body over the limit", true);
         LogReject(r, "body over the limit");
+        co_return r;
+      }
+      if (const std::string_view malformed = MalformedBody(ec); !malformed.empty()) {
+        Reply r = Error(http::status::bad_request, "bad_request", "malformed_body", malformed, true);
+        LogReject(r, malformed);
         co_return r;
       }
       if (ec) {
@@ -508,7 +532,11 @@ absl::Status WebhookServer::Start() {
   return absl::OkStatus();
 }
 
-void WebhookServer::Stop() {
+void WebhookServer::Stop() { Stop(absl::Now() + impl_->options.shutdown_grace); }
+
+int WebhookServer::active_requests() const { return impl_->active_requests.load(); }
+
+void WebhookServer::Stop(absl::Time deadline) {
   Impl& i = *impl_;
   if (i.threads.empty()) return;
   i.stopping.store(true);
@@ -516,8 +544,17 @@ void WebhookServer::Stop() {
     boost::system::error_code ec;
     if (impl->acceptor) impl->acceptor->close(ec);
   });
-  const absl::Time until = absl::Now() + i.options.shutdown_grace;
-  while (i.active_requests.load() > 0 && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
+  const int in_flight = i.active_requests.load();
+  if (in_flight > 0) {
+    spdlog::info("webhook endpoint draining {} in-flight request(s), {} ms left", in_flight,
+                 std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
+  }
+  while (i.active_requests.load() > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  if (const int left = i.active_requests.load(); left > 0) {
+    spdlog::warn("webhook endpoint: grace period over, {} request(s) cut off unanswered", left);
+  }
   // The io_context is released here: destroying it destroys the suspended sessions (which
   // hold the Impl alive until then).
   std::shared_ptr<asio::io_context> ioc = std::move(i.ioc);

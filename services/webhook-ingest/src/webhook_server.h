@@ -49,6 +49,11 @@ class WebhookServer {
   int port() const { return port_; }
   // Stops accepting, lets in-flight requests finish (up to shutdown_grace), then stops.
   void Stop();
+  // The same, with in-flight requests given until `deadline` (shared with the rest of the
+  // service's shutdown). Idle keep-alive connections are closed at once.
+  void Stop(absl::Time deadline);
+  // Requests being handled now (read, stored or answered); tests.
+  int active_requests() const;
 
  private:
   struct Impl;

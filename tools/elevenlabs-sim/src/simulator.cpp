@@ -884,12 +884,28 @@ Reply Simulator::ListPhoneNumbers(const HttpRequest& req) {
                        a ? json::value(json::object{{"agent_id", a->id}, {"agent_name", a->name}})
                          : json::value(nullptr)}};
     if (n.provider == "sip_trunk") {
-      item["provider_config"] =
-          json::object{{"address", "sip.clinica.invalid"}, {"transport", "tls"}};
+      // The shapes of the real API's SIP trunk models: media_encryption ("disabled", "allowed"
+      // or "required") and has_auth_credentials are required in each (ElevenLabs' SDK refuses
+      // an object without them); credentials themselves are never returned, only the username.
+      item["provider_config"] = json::object{{"address", "sip.clinica.invalid"},
+                                             {"transport", "tls"},
+                                             {"media_encryption", "required"},
+                                             {"headers", json::object()},
+                                             {"has_auth_credentials", true},
+                                             {"username", "clinica-sip"},
+                                             {"has_outbound_trunk", true}};
       item["outbound_trunk"] = json::object{{"address", "sip.clinica.invalid"},
                                             {"transport", "tls"},
-                                            {"media_encryption", "required"}};
-      item["inbound_trunk"] = nullptr;
+                                            {"media_encryption", "required"},
+                                            {"headers", json::object()},
+                                            {"has_auth_credentials", true},
+                                            {"username", "clinica-sip"}};
+      item["inbound_trunk"] = json::object{{"allowed_addresses", json::array{"sip.clinica.invalid"}},
+                                           {"allowed_numbers", nullptr},
+                                           {"media_encryption", "allowed"},
+                                           {"has_auth_credentials", false},
+                                           {"username", nullptr},
+                                           {"remote_domains", nullptr}};
       item["livekit_stack"] = "standard";
       item["store_sip_messages"] = false;
     }

@@ -3,6 +3,7 @@
 // and graceful shutdown (health NOT_SERVING first, then in-flight RPCs get a deadline).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -63,7 +64,10 @@ class GrpcServer {
   void SetServing(bool serving);
   // NOT_SERVING, then stops accepting and waits up to shutdown_grace for in-flight RPCs.
   void Shutdown();
+  // The same with an absolute deadline (one shared by every part of a service's shutdown).
+  void Shutdown(absl::Time deadline);
   void Wait();
+  absl::Duration shutdown_grace() const { return options_.shutdown_grace; }
 
  private:
   GrpcServerOptions options_;
@@ -81,9 +85,14 @@ class GrpcServer {
 struct CommonConfig;
 GrpcServerOptions GrpcOptionsFrom(const CommonConfig& config);
 
-// Marks the server SERVING, waits for SIGTERM/SIGINT, then shuts down gracefully. Returns the
+// Marks the server SERVING, waits for SIGTERM/SIGINT, then shuts down gracefully within one
+// deadline, shutdown_grace after the signal: health turns NOT_SERVING at once, then
+// `drain_first` (when given) gets the deadline to finish the service's other front door (e.g.
+// webhook-ingest's HTTPS endpoint: stop accepting, let in-flight requests finish), then gRPC
+// stops accepting and its in-flight RPCs get what is left of the same deadline. Returns the
 // process exit code.
-int ServeUntilSignal(GrpcServer& server, std::string_view service_name);
+int ServeUntilSignal(GrpcServer& server, std::string_view service_name,
+                     const std::function<void(absl::Time deadline)>& drain_first = {});
 
 // Blocks SIGTERM and SIGINT in the calling thread and in every thread it starts afterwards:
 // call first thing in main(). WaitForShutdownSignal() then returns the signal received.
