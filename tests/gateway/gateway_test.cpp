@@ -581,6 +581,66 @@ TEST_F(GatewayTest, ReconcilerSettlesDialingCalls) {
   EXPECT_EQ(Dialled("+573005550002"), 0);
 }
 
+// A crash during a dial leaves the key in_progress and its call "dialing" (what BeginCall wrote
+// before the process died). The reconciler settles the call, and the key with it: a retry with
+// the same key gets the call's answer instead of "still being processed", and nothing is
+// dialled again.
+TEST_F(GatewayTest, ReconcilerSettlesTheIdempotencyKeyWithItsCall) {
+  const std::string placed_id = "44444444-4444-4444-8444-444444444444";
+  const std::string lost_id = "55555555-5555-4555-8555-555555555555";
+  const v1::InitiateCallRequest placed_req = Req("3005550001");
+  const v1::InitiateCallRequest lost_req = Req("3005550002");
+  Exec(Cat(
+      "INSERT INTO elevenlabs_conversations (agent_id, agent_phone_number_id, phone_number, "
+      "patient_name, status, dial_attempted_at, call_id) VALUES "
+      "('agent_sim_confirmaciones', 'phnum_sim_twilio', '+573005550001', 'Ana Ruiz', 'dialing', "
+      "now() - interval '1 minute', '",
+      placed_id,
+      "'), ('agent_sim_confirmaciones', 'phnum_sim_twilio', '+573005550002', 'Ana Ruiz', "
+      "'dialing', now() - interval '1 minute', '",
+      lost_id,
+      "');"
+      "INSERT INTO idempotency_keys (scope, principal, idem_key, request_sha256, state, "
+      "expires_at, call_row_id) SELECT 'InitiateCall', 'clinic-app', k.key, k.sha, 'in_progress', "
+      "now() + interval '24 hours', c.id FROM elevenlabs_conversations c JOIN (VALUES ('",
+      placed_id, "'::uuid, 'crash-1', '", common::Sha256::Hex(placed_req.SerializeAsString()),
+      "'), ('", lost_id, "'::uuid, 'crash-2', '",
+      common::Sha256::Hex(lost_req.SerializeAsString()),
+      "')) AS k(call_id, key, sha) ON c.call_id = k.call_id"));
+  ASSERT_EQ(Count("SELECT count(*) FROM idempotency_keys WHERE state = 'in_progress'"), 2);
+  // The first dial reached ElevenLabs (its answer died with the process); the second did not.
+  OutboundCall out{"agent_sim_confirmaciones", "phnum_sim_twilio", "+573005550001", placed_id, {},
+                   600};
+  auto placed = elevenlabs_->PlaceTwilioCall(out);
+  ASSERT_TRUE(placed.ok()) << placed.status();
+  ASSERT_EQ(Dialled("+573005550001"), 1);
+
+  v1::InitiateCallResponse resp;
+  EXPECT_EQ(Initiate(placed_req, &resp, "crash-1").error_code(), grpc::StatusCode::ABORTED);
+
+  ASSERT_TRUE(service_->ReconcileOnce().ok());
+  EXPECT_EQ(DbStatus(placed_id), "initiated");
+  EXPECT_EQ(DbStatus(lost_id), "failed");
+  EXPECT_EQ(Count("SELECT count(*) FROM idempotency_keys WHERE state = 'completed'"), 2);
+
+  // The same key: the call that was placed, not "still being processed", and no second dial.
+  v1::InitiateCallResponse again;
+  auto s = Initiate(placed_req, &again, "crash-1");
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_TRUE(again.success());
+  EXPECT_EQ(again.data().call_id(), placed_id);
+  EXPECT_EQ(again.data().conversation_id(), placed->conversation_id);
+  EXPECT_EQ(again.data().status(), "initiated");
+  EXPECT_EQ(Dialled("+573005550001"), 1);
+  // The call that never reached ElevenLabs: its final answer (not placed), and still no dial.
+  auto lost = Initiate(lost_req, &again, "crash-2");
+  EXPECT_EQ(lost.error_code(), grpc::StatusCode::UNAVAILABLE) << lost.error_message();
+  EXPECT_NE(lost.error_message().find(lost_id), std::string::npos) << lost.error_message();
+  EXPECT_NE(lost.error_message().find("not placed"), std::string::npos) << lost.error_message();
+  EXPECT_EQ(Dialled("+573005550002"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_conversations"), 2);
+}
+
 TEST_F(GatewayTest, GetConversationRefreshesAndEndCallHangsUp) {
   v1::InitiateCallResponse resp;
   ASSERT_TRUE(Initiate(Req("3005550008"), &resp).ok());  // a long call
