@@ -302,6 +302,74 @@ TEST_F(GatewayTest, ProviderErrorsMapToPreciseCodesAndAreRecorded) {
   EXPECT_EQ(Dialled("+573005550001"), 0);
 }
 
+// ElevenLabs echoes what it was sent ("Invalid phone number +57..."): the number and the
+// patient's name are masked before the text is stored in elevenlabs_call_errors, returned in the
+// gRPC error, or kept as the idempotency key's answer.
+TEST_F(GatewayTest, ProviderErrorTextIsStoredAndReturnedWithoutPatientData) {
+  SimPut("/__sim/faults",
+         R"({"outbound":[{"kind":"error","status":400,"code":"invalid_phone_number",)"
+         R"("message":"Invalid phone number +573005550001 (3005550001) for Ana Ruiz"},)"
+         R"({"kind":"error","status":503,"message":"upstream refused +573005550002, Ana Ruiz"}]})");
+  v1::InitiateCallResponse resp;
+  auto bad = Initiate(Req("3005550001"), &resp, "pii-1");
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad.error_message().find("Invalid phone number +"), std::string::npos)
+      << bad.error_message();
+  auto down = Initiate(Req("3005550002"), &resp, "pii-2");  // 5xx: looked up, not found
+  EXPECT_EQ(down.error_code(), grpc::StatusCode::UNAVAILABLE);
+  auto replay = Initiate(Req("3005550001"), &resp, "pii-1");
+  EXPECT_EQ(replay.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  for (const auto& s : {bad, down, replay}) {
+    EXPECT_EQ(s.error_message().find("555000"), std::string::npos) << s.error_message();
+    EXPECT_EQ(s.error_message().find("Ruiz"), std::string::npos) << s.error_message();
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_call_errors WHERE message LIKE 'outbound "
+                  "call: ElevenLabs answered 400 invalid_phone_number: Invalid phone number +%'"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_call_errors"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_call_errors WHERE message LIKE '%555000%' OR "
+                  "message LIKE '%Ruiz%' OR message LIKE '%Ana %'"),
+            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM idempotency_keys WHERE response::text LIKE '%555000%' OR "
+                  "response::text LIKE '%Ruiz%'"),
+            0);
+  EXPECT_EQ(Dialled("+573005550001"), 0);
+}
+
+// A phone number passed where a conversation id goes is not echoed in NOT_FOUND; an unknown
+// call id (a UUID, even with a group of digits only) is, whole.
+TEST_F(GatewayTest, NotFoundErrorsDoNotEchoPhoneNumbers) {
+  auto get = [&](const std::string& id) {
+    grpc::ClientContext ctx;
+    Auth(ctx);
+    v1::GetConversationRequest req;
+    req.set_conversation_id(id);
+    v1::GetConversationResponse resp;
+    return gateway_->GetConversation(&ctx, req, &resp);
+  };
+  auto end = [&](const std::string& id) {
+    grpc::ClientContext ctx;
+    Auth(ctx);
+    v1::EndCallRequest req;
+    req.set_conversation_id(id);
+    v1::EndCallResponse resp;
+    return gateway_->EndCall(&ctx, req, &resp);
+  };
+  for (const std::string phone : {"+573024445566", "3024445566", "+57 302 444 5566"}) {
+    for (const auto& s : {get(phone), end(phone)}) {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << phone;
+      EXPECT_EQ(s.error_message().find("444"), std::string::npos) << s.error_message();
+    }
+  }
+  const std::string id = "3f2b7c1e-8d4a-4b7e-9c1d-123456789012";
+  auto s = get(id);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(s.error_message().find(id), std::string::npos) << s.error_message();
+  auto conv = get("conv_0123456789abcdef");
+  EXPECT_NE(conv.error_message().find("conv_0123456789abcdef"), std::string::npos)
+      << conv.error_message();
+}
+
 TEST_F(GatewayTest, OptedOutPatientsAreNotCalled) {
   Exec(
       "INSERT INTO call_opt_outs (phone_e164, source) VALUES ('+573005550003', 'patient_request')");

@@ -132,6 +132,8 @@ StatusChange Advance(pqxx::work& tx, int64_t row, std::string_view to, std::stri
   return ch;
 }
 
+// The message is masked (phone numbers) as a last line of defence: provider and webhook texts
+// echo what they were sent, and this table is read back by GetConversation and the stats API.
 void InsertError(pqxx::work& tx, int64_t row, const std::string& conversation_id,
                  const ProviderErrorRecord& e) {
   tx.exec_params(
@@ -139,7 +141,7 @@ void InsertError(pqxx::work& tx, int64_t row, const std::string& conversation_id
       "http_status, message) "
       "VALUES ($1, NULLIF($2, ''), $3, NULLIF($4, ''), NULLIF($5, 0), $6)",
       row, conversation_id, e.source, e.code, e.http_status,
-      e.message.empty() ? "unknown error" : e.message);
+      e.message.empty() ? std::string("unknown error") : common::RedactPhones(e.message));
 }
 
 // Completes the in_progress keys of a call that ElevenLabs accepted (conversation id known).

@@ -520,7 +520,11 @@ absl::StatusOr<StatusChange> GatewayService::Reconcile(const CallRow& call,
 absl::StatusOr<CallRow> GatewayService::KnownCall(const std::string& id) {
   auto call = store_.FindCall(id);
   if (!call.ok()) return call.status();
-  if (!call->has_value()) return absl::NotFoundError(Cat("conversation ", id, " not found"));
+  // The id is the caller's: it may be a phone number typed in the wrong field. Masked (ids and
+  // UUIDs stay readable).
+  if (!call->has_value()) {
+    return absl::NotFoundError(Cat("conversation ", common::RedactPhones(id), " not found"));
+  }
   return **std::move(call);
 }
 
