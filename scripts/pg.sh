@@ -297,6 +297,14 @@ timezone = 'UTC'
 log_timezone = 'UTC'
 log_line_prefix = '%m [%p] %q%u@%d '
 log_min_duration_statement = 1000
+# No patient data in the server log (docs/configuration.md): a failed statement is logged as its
+# ERROR line alone, without DETAIL (Failing row contains (... phone, name ...)), HINT and
+# CONTEXT, without the STATEMENT line and its literal values, and without bind parameters.
+log_error_verbosity = terse
+log_min_error_statement = panic
+log_parameter_max_length_on_error = 0
+log_parameter_max_length = 0
+log_statement = 'none'
 "
   printf '%s' "$conf" | as_server sh -c 'umask 077; cat >"$1"' sh "$pgdata/outcall.conf"
   if ! grep -q "^include_if_exists = 'outcall.conf'" "$pgdata/postgresql.conf"; then

@@ -36,6 +36,10 @@ import tempfile
 
 import yaml
 
+# PostgreSQL settings that keep patient data out of its log (DETAIL "Failing row contains",
+# STATEMENT lines with literal values, bind parameters): scripts/pg.sh and docker-compose.yml.
+PG_LOG_PRIVACY_SETTINGS = ("log_error_verbosity=terse", "log_min_error_statement=panic",
+                           "log_parameter_max_length_on_error=0", "log_parameter_max_length=0")
 SERVICE_IMAGE_TARGETS = ("call-gateway", "stats", "webhook-ingest", "migrate", "envoy", "elevenlabs-sim")
 
 
@@ -434,6 +438,12 @@ class DeployChecks:
         if not any(str(v).startswith("pgdata:") or (isinstance(v, dict) and v.get("source") == "pgdata")
                    for v in pg.get("volumes", [])):
             problems.append("postgres must keep its data in the named volume pgdata")
+        # No patient data in the server log: the settings docs/configuration.md documents.
+        pg_command = pg.get("command", [])
+        pg_command = pg_command.split() if isinstance(pg_command, str) else [str(a) for a in pg_command]
+        for setting in PG_LOG_PRIVACY_SETTINGS:
+            if setting not in pg_command:
+                problems.append(f"postgres must run with -c {setting} (no patient data in its log)")
         for name in ("postgres", "envoy") + tuple(c["compose"] for c in self.sources.components.values()
                                                    if c["grpc_port"]):
             if name in svcs and "healthcheck" not in svcs[name]:

@@ -307,6 +307,74 @@ TEST_F(GatewayTest, ProviderErrorsMapToPreciseCodesAndAreRecorded) {
   EXPECT_EQ(Dialled("+573005550001"), 0);
 }
 
+// ElevenLabs echoes what it was sent ("Invalid phone number +57..."): the number and the
+// patient's name are masked before the text is stored in elevenlabs_call_errors, returned in the
+// gRPC error, or kept as the idempotency key's answer.
+TEST_F(GatewayTest, ProviderErrorTextIsStoredAndReturnedWithoutPatientData) {
+  SimPut("/__sim/faults",
+         R"({"outbound":[{"kind":"error","status":400,"code":"invalid_phone_number",)"
+         R"("message":"Invalid phone number +573005550001 (3005550001) for Ana Ruiz"},)"
+         R"({"kind":"error","status":503,"message":"upstream refused +573005550002, Ana Ruiz"}]})");
+  v1::InitiateCallResponse resp;
+  auto bad = Initiate(Req("3005550001"), &resp, "pii-1");
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad.error_message().find("Invalid phone number +"), std::string::npos)
+      << bad.error_message();
+  auto down = Initiate(Req("3005550002"), &resp, "pii-2");  // 5xx: looked up, not found
+  EXPECT_EQ(down.error_code(), grpc::StatusCode::UNAVAILABLE);
+  auto replay = Initiate(Req("3005550001"), &resp, "pii-1");
+  EXPECT_EQ(replay.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  for (const auto& s : {bad, down, replay}) {
+    EXPECT_EQ(s.error_message().find("555000"), std::string::npos) << s.error_message();
+    EXPECT_EQ(s.error_message().find("Ruiz"), std::string::npos) << s.error_message();
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_call_errors WHERE message LIKE 'outbound "
+                  "call: ElevenLabs answered 400 invalid_phone_number: Invalid phone number +%'"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_call_errors"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_call_errors WHERE message LIKE '%555000%' OR "
+                  "message LIKE '%Ruiz%' OR message LIKE '%Ana %'"),
+            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM idempotency_keys WHERE response::text LIKE '%555000%' OR "
+                  "response::text LIKE '%Ruiz%'"),
+            0);
+  EXPECT_EQ(Dialled("+573005550001"), 0);
+}
+
+// A phone number passed where a conversation id goes is not echoed in NOT_FOUND; an unknown
+// call id (a UUID, even with a group of digits only) is, whole.
+TEST_F(GatewayTest, NotFoundErrorsDoNotEchoPhoneNumbers) {
+  auto get = [&](const std::string& id) {
+    grpc::ClientContext ctx;
+    Auth(ctx);
+    v1::GetConversationRequest req;
+    req.set_conversation_id(id);
+    v1::GetConversationResponse resp;
+    return gateway_->GetConversation(&ctx, req, &resp);
+  };
+  auto end = [&](const std::string& id) {
+    grpc::ClientContext ctx;
+    Auth(ctx);
+    v1::EndCallRequest req;
+    req.set_conversation_id(id);
+    v1::EndCallResponse resp;
+    return gateway_->EndCall(&ctx, req, &resp);
+  };
+  for (const std::string phone : {"+573024445566", "3024445566", "+57 302 444 5566"}) {
+    for (const auto& s : {get(phone), end(phone)}) {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << phone;
+      EXPECT_EQ(s.error_message().find("444"), std::string::npos) << s.error_message();
+    }
+  }
+  const std::string id = "3f2b7c1e-8d4a-4b7e-9c1d-123456789012";
+  auto s = get(id);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(s.error_message().find(id), std::string::npos) << s.error_message();
+  auto conv = get("conv_0123456789abcdef");
+  EXPECT_NE(conv.error_message().find("conv_0123456789abcdef"), std::string::npos)
+      << conv.error_message();
+}
+
 TEST_F(GatewayTest, OptedOutPatientsAreNotCalled) {
   Exec(
       "INSERT INTO call_opt_outs (phone_e164, source) VALUES ('+573005550003', 'patient_request')");
@@ -613,6 +681,66 @@ TEST_F(GatewayTest, ReconcilerSettlesDialingCalls) {
             "failed");  // never reached ElevenLabs
   EXPECT_EQ(Dialled("+573005550001"), 1);
   EXPECT_EQ(Dialled("+573005550002"), 0);
+}
+
+// A crash during a dial leaves the key in_progress and its call "dialing" (what BeginCall wrote
+// before the process died). The reconciler settles the call, and the key with it: a retry with
+// the same key gets the call's answer instead of "still being processed", and nothing is
+// dialled again.
+TEST_F(GatewayTest, ReconcilerSettlesTheIdempotencyKeyWithItsCall) {
+  const std::string placed_id = "44444444-4444-4444-8444-444444444444";
+  const std::string lost_id = "55555555-5555-4555-8555-555555555555";
+  const v1::InitiateCallRequest placed_req = Req("3005550001");
+  const v1::InitiateCallRequest lost_req = Req("3005550002");
+  Exec(Cat(
+      "INSERT INTO elevenlabs_conversations (agent_id, agent_phone_number_id, phone_number, "
+      "patient_name, status, dial_attempted_at, call_id) VALUES "
+      "('agent_sim_confirmaciones', 'phnum_sim_twilio', '+573005550001', 'Ana Ruiz', 'dialing', "
+      "now() - interval '1 minute', '",
+      placed_id,
+      "'), ('agent_sim_confirmaciones', 'phnum_sim_twilio', '+573005550002', 'Ana Ruiz', "
+      "'dialing', now() - interval '1 minute', '",
+      lost_id,
+      "');"
+      "INSERT INTO idempotency_keys (scope, principal, idem_key, request_sha256, state, "
+      "expires_at, call_row_id) SELECT 'InitiateCall', 'clinic-app', k.key, k.sha, 'in_progress', "
+      "now() + interval '24 hours', c.id FROM elevenlabs_conversations c JOIN (VALUES ('",
+      placed_id, "'::uuid, 'crash-1', '", common::Sha256::Hex(placed_req.SerializeAsString()),
+      "'), ('", lost_id, "'::uuid, 'crash-2', '",
+      common::Sha256::Hex(lost_req.SerializeAsString()),
+      "')) AS k(call_id, key, sha) ON c.call_id = k.call_id"));
+  ASSERT_EQ(Count("SELECT count(*) FROM idempotency_keys WHERE state = 'in_progress'"), 2);
+  // The first dial reached ElevenLabs (its answer died with the process); the second did not.
+  OutboundCall out{"agent_sim_confirmaciones", "phnum_sim_twilio", "+573005550001", placed_id, {},
+                   600};
+  auto placed = elevenlabs_->PlaceTwilioCall(out);
+  ASSERT_TRUE(placed.ok()) << placed.status();
+  ASSERT_EQ(Dialled("+573005550001"), 1);
+
+  v1::InitiateCallResponse resp;
+  EXPECT_EQ(Initiate(placed_req, &resp, "crash-1").error_code(), grpc::StatusCode::ABORTED);
+
+  ASSERT_TRUE(service_->ReconcileOnce().ok());
+  EXPECT_EQ(DbStatus(placed_id), "initiated");
+  EXPECT_EQ(DbStatus(lost_id), "failed");
+  EXPECT_EQ(Count("SELECT count(*) FROM idempotency_keys WHERE state = 'completed'"), 2);
+
+  // The same key: the call that was placed, not "still being processed", and no second dial.
+  v1::InitiateCallResponse again;
+  auto s = Initiate(placed_req, &again, "crash-1");
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_TRUE(again.success());
+  EXPECT_EQ(again.data().call_id(), placed_id);
+  EXPECT_EQ(again.data().conversation_id(), placed->conversation_id);
+  EXPECT_EQ(again.data().status(), "initiated");
+  EXPECT_EQ(Dialled("+573005550001"), 1);
+  // The call that never reached ElevenLabs: its final answer (not placed), and still no dial.
+  auto lost = Initiate(lost_req, &again, "crash-2");
+  EXPECT_EQ(lost.error_code(), grpc::StatusCode::UNAVAILABLE) << lost.error_message();
+  EXPECT_NE(lost.error_message().find(lost_id), std::string::npos) << lost.error_message();
+  EXPECT_NE(lost.error_message().find("not placed"), std::string::npos) << lost.error_message();
+  EXPECT_EQ(Dialled("+573005550002"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_conversations"), 2);
 }
 
 TEST_F(GatewayTest, GetConversationRefreshesAndEndCallHangsUp) {

@@ -21,6 +21,25 @@ bool IsWordChar(char c) {
   return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
+bool IsAlnum(char c) { return IsWordChar(c) && c != '_'; }
+bool IsHex(char c) { return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+constexpr size_t kUuidSize = 36;
+
+// 8-4-4-4-12 hex digits at `pos`, not followed by another letter or digit.
+bool IsUuidAt(std::string_view text, size_t pos) {
+  if (pos > text.size() || text.size() - pos < kUuidSize) return false;
+  for (size_t k = 0; k < kUuidSize; ++k) {
+    const char c = text[pos + k];
+    if (k == 8 || k == 13 || k == 18 || k == 23) {
+      if (c != '-') return false;
+    } else if (!IsHex(c)) {
+      return false;
+    }
+  }
+  return pos + kUuidSize == text.size() || !IsAlnum(text[pos + kUuidSize]);
+}
+
 class JsonMaskingFormatter final : public spdlog::formatter {
  public:
   JsonMaskingFormatter(std::string service, bool json)
@@ -140,11 +159,50 @@ std::string MaskName(std::string_view name) {
   return out;
 }
 
+std::string RedactName(std::string_view text, std::string_view name) {
+  std::string out(text);
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  size_t start = 0;
+  while (start < name.size()) {
+    size_t stop = start;
+    while (stop < name.size() && name[stop] != ' ' && name[stop] != '-' && name[stop] != '\'') {
+      ++stop;
+    }
+    const std::string_view word = name.substr(start, stop - start);
+    start = stop + 1;
+    if (word.size() < 2) continue;  // an initial says nothing
+    for (size_t i = 0; i + word.size() <= out.size();) {
+      bool match = i == 0 || !IsWordChar(out[i - 1]);
+      for (size_t k = 0; match && k < word.size(); ++k) match = lower(out[i + k]) == lower(word[k]);
+      match = match && (i + word.size() == out.size() || !IsWordChar(out[i + word.size()]));
+      if (!match) {
+        ++i;
+        continue;
+      }
+      const std::string masked = MaskName(std::string_view(out).substr(i, word.size()));
+      out.replace(i, word.size(), masked);
+      i += masked.size();
+    }
+  }
+  return out;
+}
+
+std::string RedactPatientData(std::string_view text, std::string_view patient_name) {
+  return RedactPhones(patient_name.empty() ? std::string(text) : RedactName(text, patient_name));
+}
+
 std::string RedactPhones(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   size_t i = 0;
   while (i < text.size()) {
+    // A UUID (a call id) is an identifier, never a phone number, even when one of its groups is
+    // all digits: copied whole.
+    if ((i == 0 || !IsAlnum(text[i - 1])) && IsUuidAt(text, i)) {
+      out.append(text.substr(i, kUuidSize));
+      i += kUuidSize;
+      continue;
+    }
     const bool starts_run = (IsDigit(text[i]) || (text[i] == '+' && i + 1 < text.size() &&
                                                   IsDigit(text[i + 1]))) &&
                             (i == 0 || !IsWordChar(text[i - 1]));
@@ -152,22 +210,34 @@ std::string RedactPhones(std::string_view text) {
       out += text[i++];
       continue;
     }
-    // Extend over digits and single separators between digits.
+    // Extend over digits and single separators between digits. `group_end` and `group_digits`
+    // remember the last group that a separator follows: when the whole run turns out to be glued
+    // to a word ("+573001234567-3f2b..."), the run up to that separator is still a phone.
     size_t j = i + (text[i] == '+' ? 1 : 0);
     size_t digits = 0;
     size_t end = j;
+    size_t group_end = 0;
+    size_t group_digits = 0;
     while (j < text.size()) {
       if (IsDigit(text[j])) {
         ++digits;
         end = ++j;
       } else if ((text[j] == ' ' || text[j] == '-' || text[j] == '.') && j + 1 < text.size() &&
                  IsDigit(text[j + 1]) && digits > 0) {
+        group_end = end;
+        group_digits = digits;
+        if (IsUuidAt(text, j + 1)) break;  // a call id right after the number is not part of it
         ++j;
       } else {
         break;
       }
     }
-    const bool bounded = end >= text.size() || !IsWordChar(text[end]);
+    bool bounded = end >= text.size() || !IsWordChar(text[end]);
+    if (!bounded && group_end > 0) {
+      end = group_end;  // followed by a separator: bounded
+      digits = group_digits;
+      bounded = true;
+    }
     if (digits >= 7 && bounded) {
       size_t seen = 0;
       for (size_t k = i; k < end; ++k) {

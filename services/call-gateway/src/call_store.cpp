@@ -134,6 +134,8 @@ StatusChange Advance(pqxx::work& tx, int64_t row, std::string_view to, std::stri
   return ch;
 }
 
+// The message is masked (phone numbers) as a last line of defence: provider and webhook texts
+// echo what they were sent, and this table is read back by GetConversation and the stats API.
 void InsertError(pqxx::work& tx, int64_t row, const std::string& conversation_id,
                  const ProviderErrorRecord& e) {
   tx.exec_params(
@@ -141,10 +143,38 @@ void InsertError(pqxx::work& tx, int64_t row, const std::string& conversation_id
       "http_status, message) "
       "VALUES ($1, NULLIF($2, ''), $3, NULLIF($4, ''), NULLIF($5, 0), $6)",
       row, conversation_id, e.source, e.code, e.http_status,
-      e.message.empty() ? "unknown error" : e.message);
+      e.message.empty() ? std::string("unknown error") : common::RedactPhones(e.message));
+}
+
+// Completes the in_progress keys of a call that ElevenLabs accepted (conversation id known).
+void CompleteKeysInitiated(pqxx::transaction_base& tx, int64_t row,
+                           const std::string& conversation_id, const std::string& call_id) {
+  tx.exec_params(
+      "UPDATE idempotency_keys SET state = 'completed', grpc_code = 0, response = $2::jsonb "
+      "WHERE call_row_id = $1 AND state = 'in_progress'",
+      row, AnswerJson(InitiatedResponse(conversation_id, call_id)));
 }
 
 }  // namespace
+
+v1::InitiateCallResponse InitiatedResponse(const std::string& conversation_id,
+                                           const std::string& call_id) {
+  v1::InitiateCallResponse resp;
+  resp.set_success(true);
+  resp.set_message("Llamada iniciada exitosamente");
+  auto* d = resp.mutable_data();
+  d->set_success(true);
+  d->set_conversation_id(conversation_id);
+  d->set_call_id(call_id);
+  d->set_status("initiated");
+  return resp;
+}
+
+std::string AnswerJson(const google::protobuf::Message& m) {
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(m, &out);
+  return out;
+}
 
 absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatient(int id) {
   return pool_.InAutocommit(
@@ -287,22 +317,39 @@ absl::StatusOr<StatusChange> CallStore::MarkInitiated(int64_t row,
                                                       const std::string& conversation_id,
                                                       const std::string& call_sid,
                                                       std::string_view cause) {
-  // One statement (atomic by itself): the conversation id and CallSid when not yet known, and the
-  // move to "initiated" when it is a forward move. One round trip, and one run of the rollup
-  // statement trigger instead of two.
+  // One statement (atomic by itself): the conversation id and CallSid when not yet known, the
+  // move to "initiated" when it is a forward move, and the call's in_progress idempotency keys
+  // completed with the answer the client gets (the data-modifying CTE `keys`, fed by the
+  // UPDATE's RETURNING; $4 is that answer without its two ids). One round trip, and one run of
+  // the rollup statement trigger instead of two.
+  const std::string answer = AnswerJson(InitiatedResponse("", ""));
   return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<StatusChange> {
     auto r = tx.exec_params(
         "WITH old AS (SELECT status, conversation_id FROM elevenlabs_conversations WHERE id = $1 "
-        "FOR UPDATE) "
-        "UPDATE elevenlabs_conversations c SET conversation_id = COALESCE(old.conversation_id, "
-        "$2), call_sid = CASE WHEN old.conversation_id IS NULL THEN COALESCE(NULLIF($3, ''), "
-        "c.call_sid) ELSE c.call_sid END, status = CASE WHEN "
+        "FOR UPDATE), "
+        "upd AS (UPDATE elevenlabs_conversations c SET conversation_id = "
+        "COALESCE(old.conversation_id, $2), call_sid = CASE WHEN old.conversation_id IS NULL THEN "
+        "COALESCE(NULLIF($3, ''), c.call_sid) ELSE c.call_sid END, status = CASE WHEN "
         "call_status_can_transition(old.status, 'initiated') THEN 'initiated' ELSE c.status END "
         "FROM old WHERE c.id = $1 AND (old.conversation_id IS NULL OR "
         "call_status_can_transition(old.status, 'initiated')) "
-        "RETURNING COALESCE(c.conversation_id, ''), c.call_id::text, old.status, c.status",
-        row, conversation_id, call_sid);
-    if (r.empty()) return Unchanged(tx, row, cause);
+        "RETURNING c.id, COALESCE(c.conversation_id, '') AS conv, c.call_id::text AS call_id, "
+        "old.status AS previous, c.status AS status), "
+        "keys AS (UPDATE idempotency_keys k SET state = 'completed', grpc_code = 0, response = "
+        "jsonb_set(jsonb_set($4::jsonb, '{data,conversationId}', to_jsonb(upd.conv)), "
+        "'{data,callId}', to_jsonb(upd.call_id)) FROM upd WHERE k.call_row_id = upd.id AND "
+        "k.state = 'in_progress' AND upd.conv <> '' RETURNING 1) "
+        "SELECT conv, call_id, previous, status FROM upd",
+        row, conversation_id, call_sid, answer);
+    if (r.empty()) {
+      // Already initiated (or further) with its conversation id: a key still in_progress gets
+      // the answer for that conversation.
+      StatusChange ch = Unchanged(tx, row, cause);
+      if (!ch.conversation_id.empty()) {
+        CompleteKeysInitiated(tx, row, ch.conversation_id, ch.call_id);
+      }
+      return ch;
+    }
     StatusChange ch;
     ch.cause = std::string(cause);
     ch.conversation_id = r[0][0].as<std::string>();
@@ -314,7 +361,8 @@ absl::StatusOr<StatusChange> CallStore::MarkInitiated(int64_t row,
 }
 
 absl::StatusOr<StatusChange> CallStore::MarkFailed(int64_t row, const ProviderErrorRecord& error,
-                                                   std::string_view cause) {
+                                                   std::string_view cause,
+                                                   const absl::Status& answer) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<StatusChange> {
     StatusChange ch = Advance(tx, row, "failed", cause);
     if (ch.status == "failed" && ch.previous_status != "failed") {
@@ -323,6 +371,16 @@ absl::StatusOr<StatusChange> CallStore::MarkFailed(int64_t row, const ProviderEr
           row);
     }
     InsertError(tx, row, ch.conversation_id, error);
+    if (!ch.conversation_id.empty()) {
+      // ElevenLabs had accepted it after all: that is the answer the client would have got.
+      CompleteKeysInitiated(tx, row, ch.conversation_id, ch.call_id);
+    } else if (!answer.ok()) {
+      tx.exec_params(
+          "UPDATE idempotency_keys SET state = 'completed', grpc_code = $2, response = "
+          "jsonb_build_object('message', $3::text) WHERE call_row_id = $1 AND state = "
+          "'in_progress'",
+          row, static_cast<int>(answer.code()), common::RedactPhones(common::ToStd(answer.message())));
+    }
     return ch;
   });
 }

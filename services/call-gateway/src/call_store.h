@@ -65,6 +65,13 @@ struct StatusChange {
   std::string conversation_id, call_id, status, previous_status, cause;
 };
 
+// The seed's answer for a call ElevenLabs accepted (InitiateCall's response, and what an
+// idempotency key replays).
+v1::InitiateCallResponse InitiatedResponse(const std::string& conversation_id,
+                                           const std::string& call_id);
+// The JSON stored for an idempotency key's answer (protobuf's JSON mapping, lowerCamelCase).
+std::string AnswerJson(const google::protobuf::Message& m);
+
 class CallStore {
  public:
   explicit CallStore(common::PgPool& pool) : pool_(pool) {}
@@ -89,10 +96,16 @@ class CallStore {
   absl::Status FinishKey(const std::string& principal, const std::string& idem_key,
                          int64_t call_row, int grpc_code, const std::string& response_json);
 
+  // A key follows its call: these two are the ways a "dialing" call is settled, and each gives
+  // every in_progress idempotency key of the call its final answer in the same statement or
+  // transaction, so that a client retrying with the key after a crash gets that answer.
+  //
+  // The call was accepted by ElevenLabs: its keys get InitiatedResponse(conversation id, call id).
   absl::StatusOr<StatusChange> MarkInitiated(int64_t row, const std::string& conversation_id,
                                              const std::string& call_sid, std::string_view cause);
+  // The call was not placed: its keys get `answer` (a non-OK status: code and message).
   absl::StatusOr<StatusChange> MarkFailed(int64_t row, const ProviderErrorRecord& error,
-                                          std::string_view cause);
+                                          std::string_view cause, const absl::Status& answer);
   absl::Status RecordError(int64_t row, const std::string& conversation_id,
                            const ProviderErrorRecord& e);
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/cord.h"
 #include "outcall/common/crypto.h"
+#include "outcall/common/logging.h"
 #include "outcall/common/strings.h"
 
 namespace outcall::call_gateway {
@@ -85,6 +86,9 @@ ProviderFailure ParseError(const common::HttpResponse& r) {
     }
   }
   if (f.message.empty()) f.message = Cat("HTTP ", f.http_status);
+  // Providers echo what they were sent ("Invalid phone number +57..."): the message is stored in
+  // elevenlabs_call_errors and returned in gRPC errors, so phone numbers are masked first.
+  f.message = common::RedactPhones(f.message);
   if (f.message.size() > 500) f.message.resize(500);
   return f;
 }
@@ -139,7 +143,7 @@ absl::StatusOr<common::HttpResponse> ElevenLabsClient::Send(common::HttpRequest 
   if (!r.ok()) {
     ProviderFailure f;
     f.code = r.status().code() == absl::StatusCode::kDeadlineExceeded ? "timeout" : "transport";
-    f.message = std::string(r.status().message());
+    f.message = common::RedactPhones(common::ToStd(r.status().message()));
     f.maybe_delivered = common::RequestMayHaveBeenSent(r.status());
     return WithFailure(absl::UnavailableError(Cat("ElevenLabs unreachable: ", f.message)), f);
   }
@@ -210,8 +214,13 @@ absl::StatusOr<PlacedCall> ElevenLabsClient::PlaceTwilioCall(const OutboundCall&
   req.body = json::serialize(body);
   auto r = Send(std::move(req));
   if (!r.ok()) return r.status();
+  // The patient's name went out in the dynamic variables and may come back in an error.
+  const json::value* name_value = call.dynamic_variables.if_contains("patient_name");
+  const std::string patient_name =
+      name_value && name_value->is_string() ? std::string(name_value->as_string()) : "";
   if (r->status != 200) {
     ProviderFailure f = ParseError(*r);
+    f.message = common::RedactPatientData(f.message, patient_name);
     // A 5xx may come after the call was placed: the outcome is unknown.
     f.maybe_delivered = r->status >= 500;
     return StatusForHttp(f, "outbound call");
@@ -226,7 +235,8 @@ absl::StatusOr<PlacedCall> ElevenLabsClient::PlaceTwilioCall(const OutboundCall&
   auto* success = o.if_contains("success");
   PlacedCall placed{Str(o, "conversation_id"), Str(o, "callSid")};
   if (!success || !success->is_bool() || !success->as_bool() || placed.conversation_id.empty()) {
-    ProviderFailure f{200, "success_false", Str(o, "message"), false};
+    ProviderFailure f{200, "success_false",
+                      common::RedactPatientData(Str(o, "message"), patient_name), false};
     if (f.message.empty()) f.message = "ElevenLabs did not accept the call";
     return WithFailure(
         absl::FailedPreconditionError(Cat("outbound call refused by ElevenLabs: ", f.message)), f);

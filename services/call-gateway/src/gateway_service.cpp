@@ -157,20 +157,6 @@ std::vector<v1::CallUpdate> CallEventHub::Wait(uint64_t* cursor, absl::Time dead
   return out;
 }
 
-// The seed's answer for a call ElevenLabs accepted.
-static v1::InitiateCallResponse InitiatedResponse(const std::string& conversation_id,
-                                                  const std::string& call_id) {
-  v1::InitiateCallResponse resp;
-  resp.set_success(true);
-  resp.set_message("Llamada iniciada exitosamente");
-  auto* d = resp.mutable_data();
-  d->set_success(true);
-  d->set_conversation_id(conversation_id);
-  d->set_call_id(call_id);
-  d->set_status("initiated");
-  return resp;
-}
-
 // ---------------------------------------------------------------------------------------------
 
 struct GatewayService::Dial {
@@ -392,6 +378,10 @@ absl::StatusOr<v1::InitiateCallResponse> GatewayService::Place(Dial& dial) {
   auto placed = Timed(*metrics_, "outbound_call", [&] { return elevenlabs_.PlaceTwilioCall(out); });
 
   absl::StatusOr<v1::InitiateCallResponse> answer;
+  // False while the call is left "dialing" for the reconciler: its key then stays in_progress
+  // (a retry with it hears "still being processed") until the reconciler settles the call and,
+  // in the same transaction, the key (CallStore::MarkInitiated, MarkFailed).
+  bool settled = true;
   if (placed.ok()) {
     auto ch =
         store_.MarkInitiated(row.id, placed->conversation_id, placed->call_sid, "outbound_call");
@@ -400,6 +390,7 @@ absl::StatusOr<v1::InitiateCallResponse> GatewayService::Place(Dial& dial) {
       // call id. The client must not dial again: say the outcome is being settled.
       spdlog::error("call {} placed but not recorded: {}", row.call_id,
                     common::ToStd(ch.status().message()));
+      settled = false;
       answer = absl::UnavailableError(
           Cat("call ", row.call_id,
               " was placed but could not be recorded yet; it will be reconciled"));
@@ -414,12 +405,13 @@ absl::StatusOr<v1::InitiateCallResponse> GatewayService::Place(Dial& dial) {
     const bool unknown = failure && failure->maybe_delivered;
     if (unknown) {
       // The request may have placed the call: look for it before anything else happens.
-      auto settled = Reconcile(row, "outbound_call_reconciled");
-      if (settled.ok() && settled->status == "initiated") {
+      auto settled_call = Reconcile(row, "outbound_call_reconciled", placed.status());
+      if (settled_call.ok() && settled_call->status == "initiated") {
         metrics_->Call("initiated_after_reconcile");
-        answer = InitiatedResponse(settled->conversation_id, row.call_id);
-      } else if (settled.ok() && settled->status == "dialing") {
+        answer = InitiatedResponse(settled_call->conversation_id, row.call_id);
+      } else if (settled_call.ok() && settled_call->status == "dialing") {
         metrics_->Call("unknown");
+        settled = false;
         answer = absl::UnavailableError(
             Cat("call ", row.call_id,
                 ": ElevenLabs did not answer and the outcome is not known yet; it will be "
@@ -427,24 +419,24 @@ absl::StatusOr<v1::InitiateCallResponse> GatewayService::Place(Dial& dial) {
                 placed.status().message()));
       } else {
         metrics_->Call("provider_error");
+        settled = settled_call.ok();  // not recorded: still "dialing", for the reconciler
         answer = placed.status();
       }
     } else {
       ProviderErrorRecord e{"provider", failure ? failure->code : "",
                             failure ? failure->http_status : 0,
                             std::string(placed.status().message())};
-      auto ch = store_.MarkFailed(row.id, e, "outbound_call");
+      auto ch = store_.MarkFailed(row.id, e, "outbound_call", placed.status());
       if (ch.ok()) Notify(*ch);
       metrics_->Call("provider_error");
       answer = placed.status();
     }
   }
   // Remember the answer for this key (a retry with the same key and body gets it again).
-  if (!dial.idem_key.empty() &&
-      !(answer.status().code() == absl::StatusCode::kUnavailable && placed.ok())) {
+  if (!dial.idem_key.empty() && settled) {
     const int code = static_cast<int>(answer.status().code());
     const std::string body =
-        answer.ok() ? ToJson(*answer)
+        answer.ok() ? AnswerJson(*answer)
                     : json::serialize(json::object{{"message", MessageFor(answer.status())}});
     if (auto s = store_.FinishKey(dial.principal, dial.idem_key, row.id, code, body); !s.ok()) {
       spdlog::warn("idempotency answer not stored: {}", common::ToStd(s.message()));
@@ -454,7 +446,8 @@ absl::StatusOr<v1::InitiateCallResponse> GatewayService::Place(Dial& dial) {
 }
 
 absl::StatusOr<StatusChange> GatewayService::Reconcile(const CallRow& call,
-                                                       std::string_view cause) {
+                                                       std::string_view cause,
+                                                       const absl::Status& not_placed_answer) {
   if (call.status == "dialing") {
     const int64_t after =
         (call.dial_attempted_unix > 0 ? call.dial_attempted_unix : call.created_unix) - 120;
@@ -474,10 +467,16 @@ absl::StatusOr<StatusChange> GatewayService::Reconcile(const CallRow& call,
       }
       return ch;
     }
-    auto ch = store_.MarkFailed(call.id,
-                                {"reconciler", "not_placed", 0,
-                                 "ElevenLabs has no conversation for this call: it was not placed"},
-                                cause);
+    auto ch = store_.MarkFailed(
+        call.id,
+        {"reconciler", "not_placed", 0,
+         "ElevenLabs has no conversation for this call: it was not placed"},
+        cause,
+        !not_placed_answer.ok()
+            ? not_placed_answer
+            : absl::UnavailableError(Cat("call ", call.call_id,
+                                         " was not placed (ElevenLabs has no conversation for "
+                                         "it); use a new Idempotency-Key to place it again")));
     if (ch.ok()) Notify(*ch);
     return ch;
   }
@@ -521,7 +520,11 @@ absl::StatusOr<StatusChange> GatewayService::Reconcile(const CallRow& call,
 absl::StatusOr<CallRow> GatewayService::KnownCall(const std::string& id) {
   auto call = store_.FindCall(id);
   if (!call.ok()) return call.status();
-  if (!call->has_value()) return absl::NotFoundError(Cat("conversation ", id, " not found"));
+  // The id is the caller's: it may be a phone number typed in the wrong field. Masked (ids and
+  // UUIDs stay readable).
+  if (!call->has_value()) {
+    return absl::NotFoundError(Cat("conversation ", common::RedactPhones(id), " not found"));
+  }
   return **std::move(call);
 }
 

@@ -82,7 +82,10 @@ class GatewayService final : public v1::CallGateway::Service, public v1::CallEve
   absl::StatusOr<v1::InitiateCallResponse> Place(Dial& dial);
   // Settles a call whose outbound request may have reached ElevenLabs: found by our call id in
   // the conversation list -> initiated; not found -> failed; list unavailable -> stays dialing.
-  absl::StatusOr<StatusChange> Reconcile(const CallRow& call, std::string_view cause);
+  // Its idempotency keys follow (CallStore::MarkInitiated, MarkFailed); `not_placed_answer` is
+  // what they get when the call was not placed (OK: a generic UNAVAILABLE naming the call).
+  absl::StatusOr<StatusChange> Reconcile(const CallRow& call, std::string_view cause,
+                                         const absl::Status& not_placed_answer = absl::OkStatus());
   void Notify(const std::vector<StatusChange>& changes);
   void Notify(const StatusChange& change);
   // The call with this conversation id or call id; NOT_FOUND naming it otherwise.

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "outcall/common/crypto.h"
+#include "outcall/common/logging.h"
 #include "outcall/common/strings.h"
 
 namespace outcall::stats {
@@ -58,7 +59,9 @@ absl::StatusOr<std::string> ParseStatus(std::string_view raw) {
   const std::string_view s = common::Trim(raw);
   if (s.empty()) return std::string();
   if (!IsKnownCallStatus(s)) {
-    return Invalid("status", Cat("unknown call state \"", HasControlChars(s) ? "?" : s,
+    // Echoed, but masked: what was typed may be a phone number.
+    return Invalid("status", Cat("unknown call state \"",
+                                 HasControlChars(s) ? "?" : common::RedactPhones(s),
                                  "\"; expected one of ", KnownCallStatusList()));
   }
   return std::string(s);

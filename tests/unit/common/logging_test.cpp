@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "outcall/common/strings.h"
 
 namespace outcall::common {
 namespace {
@@ -109,6 +110,84 @@ TEST(RedactPhonesTest, MasksPhonesNextToNonAsciiPunctuation) {
   EXPECT_THAT(RedactPhones("llamar a 3001234567\u2026"), Not(HasSubstr("3001234567")));
 }
 
+// Call ids are UUIDs; a group of digits only (the last one has 12) is not a phone number, and a
+// masked call id cannot be traced.
+TEST(RedactPhonesTest, LeavesUuidsWhole) {
+  for (const char* id :
+       {"3f2b7c1e-8d4a-4b7e-9c1d-123456789012", "12345678-1234-4234-8234-123456789012",
+        "00000000-0000-0000-0000-000000000000", "3F2B7C1E-8D4A-4B7E-9C1D-123456789012",
+        "3f2b7c1e-8d4a-4b7e-9c1d-300123456712"}) {
+    EXPECT_EQ(RedactPhones(id), id);
+  }
+}
+
+TEST(RedactPhonesTest, LeavesUuidsInTextWhole) {
+  for (const char* text :
+       {"call 3f2b7c1e-8d4a-4b7e-9c1d-123456789012 (conv_abc): dialing -> initiated",
+        "placing call 12345678-1234-4234-8234-123456789012 to ******4567 (agent a)",
+        "calls [3f2b7c1e-8d4a-4b7e-9c1d-123456789012,12345678-1234-4234-8234-123456789012]",
+        "id=3f2b7c1e-8d4a-4b7e-9c1d-123456789012.", "call_3f2b7c1e-8d4a-4b7e-9c1d-123456789012",
+        "\"3f2b7c1e-8d4a-4b7e-9c1d-123456789012\""}) {
+    EXPECT_EQ(RedactPhones(text), text);
+  }
+}
+
+TEST(RedactPhonesTest, MasksPhonesNextToUuids) {
+  const std::string id = "3f2b7c1e-8d4a-4b7e-9c1d-123456789012";
+  const std::string digit_id = "12345678-1234-4234-8234-123456789012";
+  EXPECT_EQ(RedactPhones(Cat("call ", id, " to +573001234567")),
+            Cat("call ", id, " to +**********67"));
+  EXPECT_EQ(RedactPhones(Cat("call ", id, " to 3001234567")), Cat("call ", id, " to ********67"));
+  EXPECT_EQ(RedactPhones(Cat("+573001234567 ", id)), Cat("+**********67 ", id));
+  EXPECT_EQ(RedactPhones(Cat("3001234567 ", digit_id)), Cat("********67 ", digit_id));
+  EXPECT_EQ(RedactPhones(Cat("+57 300 123 4567 ", digit_id)), Cat("+** *** *** **67 ", digit_id));
+  EXPECT_EQ(RedactPhones(Cat(digit_id, " 3001234567")), Cat(digit_id, " ********67"));
+  EXPECT_EQ(RedactPhones(Cat("+573001234567-", id)), Cat("+**********67-", id));
+  EXPECT_EQ(RedactPhones(Cat("3001234567-", digit_id)), Cat("********67-", digit_id));
+  EXPECT_EQ(RedactPhones(Cat(id, "-3001234567")), Cat(id, "-********67"));
+  EXPECT_EQ(RedactPhones(Cat(id, ":+573001234567,", digit_id)),
+            Cat(id, ":+**********67,", digit_id));
+  for (const std::string& text :
+       {Cat("call ", id, " to +573001234567"), Cat("3001234567 ", digit_id),
+        Cat("+573001234567-", id), Cat(digit_id, "/3001234567"), Cat(id, "3001234567")}) {
+    const std::string out = RedactPhones(text);
+    EXPECT_THAT(out, Not(HasSubstr("3001234567"))) << text;
+    EXPECT_THAT(out, Not(HasSubstr("00123"))) << text;
+  }
+}
+
+// Not a UUID (a group too short or too long, a letter beyond f): the digit runs are masked as
+// before.
+TEST(RedactPhonesTest, UuidLookalikesAreNotExempt) {
+  EXPECT_EQ(RedactPhones("3f2b7c1e-8d4a-4b7e-9c1d-1234567890"), "3f2b7c1e-8d4a-4b7e-9c1d-********90");
+  EXPECT_EQ(RedactPhones("3f2b7c1e-8d4a-4b7e-9c1d-1234567890123"),
+            "3f2b7c1e-8d4a-4b7e-9c1d-***********23");
+  EXPECT_EQ(RedactPhones("3f2b7c1g-8d4a-4b7e-9c1d-123456789012"),
+            "3f2b7c1g-8d4a-4b7e-9c1d-**********12");
+}
+
+TEST(RedactNameTest, MasksEachWordOfTheName) {
+  EXPECT_EQ(RedactName("Invalid name Paciente Prueba for call", "Paciente Prueba"),
+            "Invalid name P******* P***** for call");
+  EXPECT_EQ(RedactName("PACIENTE prueba, again: paciente", "Paciente Prueba"),
+            "P******* p*****, again: p*******");
+  EXPECT_EQ(RedactName("María-José Gómez", "María-José Gómez"), "M****-J*** G****");
+  // Whole words only; initials and empty names change nothing.
+  EXPECT_EQ(RedactName("Analysis of Ana", "Ana"), "Analysis of A**");
+  EXPECT_EQ(RedactName("A plan", "A. Ruiz"), "A plan");
+  EXPECT_EQ(RedactName("nothing", ""), "nothing");
+}
+
+TEST(RedactPatientDataTest, MasksPhonesAndTheName) {
+  const std::string out = RedactPatientData(
+      "Invalid phone number +573108000003 for Paciente Prueba (call "
+      "3f2b7c1e-8d4a-4b7e-9c1d-123456789012)",
+      "Paciente Prueba");
+  EXPECT_EQ(out,
+            "Invalid phone number +**********03 for P******* P***** (call "
+            "3f2b7c1e-8d4a-4b7e-9c1d-123456789012)");
+}
+
 TEST(AppendJsonEscapedTest, EscapesSpecialCharacters) {
   std::string out = "prefix:";
   AppendJsonEscaped(out, "say \"hi\" \\ path\nnew\rret\ttab");
@@ -179,6 +258,19 @@ TEST(InitLoggingTest, JsonLineHasFieldsAndMasksPhones) {
   EXPECT_EQ(o.at("level").as_string(), "info");
   EXPECT_EQ(o.at("service").as_string(), "call-gateway");
   EXPECT_EQ(o.at("msg").as_string(), "placing call to +**********67 for J*** P**** \"quoted\"");
+}
+
+TEST(InitLoggingTest, CallIdsSurviveAndPhonesAndNamesAreMasked) {
+  ASSERT_TRUE(InitLogging({.service = "call-gateway", .level = "info", .json = true}).ok());
+  ::testing::internal::CaptureStderr();
+  spdlog::info("placing call {} to {} for {}", "3f2b7c1e-8d4a-4b7e-9c1d-123456789012",
+               "+573024445566", MaskName("Paciente Prueba"));
+  spdlog::default_logger()->flush();
+  const std::string captured = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(captured, HasSubstr("3f2b7c1e-8d4a-4b7e-9c1d-123456789012"));
+  EXPECT_THAT(captured, Not(HasSubstr("3024445566")));
+  EXPECT_THAT(captured, Not(HasSubstr("Paciente")));
+  EXPECT_THAT(captured, HasSubstr("to +**********66 for P******* P*****"));
 }
 
 TEST(InitLoggingTest, TextFormatAlsoMasks) {

@@ -18,6 +18,7 @@ namespace outcall::stats {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr char kTz[] = "America/Bogota";
@@ -82,6 +83,25 @@ TEST(StatsParams, EveryKnownStatusIsAcceptedAndOthersAreNot) {
   req.set_status("nope");
   EXPECT_THAT(std::string(ParseListCalls(req, kTz).status().message()),
               HasSubstr("ended_manually"));
+}
+
+// A phone number typed into the status filter is not echoed in the error.
+TEST(StatsParams, AnUnknownStatusIsEchoedWithoutPhoneNumbers) {
+  for (const char* s : {"+573024445566", "3024445566", "+57 302 444 5566"}) {
+    v1::ListCallsRequest req;
+    req.set_status(s);
+    const auto r = ParseListCalls(req, kTz);
+    ExpectInvalid(r, "status");
+    EXPECT_THAT(std::string(r.status().message()), Not(HasSubstr("444"))) << s;
+    v1::GetCallStatsRequest sreq;
+    sreq.set_status(s);
+    const auto sr = ParseCallStats(sreq);
+    ASSERT_FALSE(sr.ok()) << s;
+    EXPECT_THAT(std::string(sr.status().message()), Not(HasSubstr("444"))) << s;
+  }
+  v1::ListCallsRequest req;
+  req.set_status("nope");
+  EXPECT_THAT(std::string(ParseListCalls(req, kTz).status().message()), HasSubstr("\"nope\""));
 }
 
 TEST(StatsParams, BadListCallsParametersNameTheParameter) {

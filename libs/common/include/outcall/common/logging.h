@@ -27,9 +27,18 @@ std::string MaskPhone(std::string_view phone);
 std::string MaskName(std::string_view name);
 
 // Masks every phone-like run of 7 or more digits (spaces, dashes, dots and a leading '+' allowed
-// inside) that is not part of a longer word, keeping only the last two digits. Applied by the
-// formatter to every log message as a last line of defence.
+// inside) that is not part of a longer word, keeping only the last two digits. UUIDs (call ids)
+// are left whole, even when a group of theirs is all digits. Applied by the formatter to every
+// log message as a last line of defence, and to text that leaves the service (error messages).
 std::string RedactPhones(std::string_view text);
+
+// Masks, with MaskName, every whole-word occurrence in `text` (ASCII case-insensitive) of each
+// word of `name` that has two or more characters: "no es Ana Ruiz" -> "no es A** R***".
+std::string RedactName(std::string_view text, std::string_view name);
+
+// RedactName (when a patient name is known) then RedactPhones: for text from outside (a
+// provider's error message) before it is stored or returned.
+std::string RedactPatientData(std::string_view text, std::string_view patient_name = {});
 
 // Escapes text for a JSON string body (no surrounding quotes).
 void AppendJsonEscaped(std::string& out, std::string_view text);
