@@ -977,9 +977,15 @@ absl::Status CallStore::ApplyEvents(const google::protobuf::RepeatedPtrField<v1:
                                     std::vector<v1::ApplyOutcome>& outcomes,
                                     std::vector<StatusChange>& changes,
                                     std::map<int, std::string>& rejected) {
-  // An event known to be impossible sends the batch straight to the one-by-one path.
+  // Each event checked once; one known to be impossible sends the batch straight to the
+  // one-by-one path.
+  std::vector<absl::Status> valid;
+  valid.reserve(events.size());
   bool all_valid = true;
-  for (const auto& ev : events) all_valid = all_valid && ValidateForApply(ev).ok();
+  for (const auto& ev : events) {
+    valid.push_back(ValidateForApply(ev));
+    all_valid = all_valid && valid.back().ok();
+  }
   // The whole batch in one transaction: one commit (one WAL flush) for up to a publisher batch
   // of events, which is what lets the apply keep up with the intake.
   std::vector<v1::ApplyOutcome> batch_outcomes;
@@ -1026,9 +1032,8 @@ absl::Status CallStore::ApplyEvents(const google::protobuf::RepeatedPtrField<v1:
       outcomes.push_back(v1::APPLY_OUTCOME_HELD);  // its conversation's order is kept
       continue;
     }
-    const absl::Status valid = ValidateForApply(ev);
     absl::StatusOr<v1::ApplyOutcome> outcome =
-        valid.ok() ? ApplyEvent(ev, changes) : absl::StatusOr<v1::ApplyOutcome>(valid);
+        valid[i].ok() ? ApplyEvent(ev, changes) : absl::StatusOr<v1::ApplyOutcome>(valid[i]);
     if (!outcome.ok()) {
       if (!CannotEverApply(outcome.status())) return outcome.status();
       rejected[i] = std::string(outcome.status().message());

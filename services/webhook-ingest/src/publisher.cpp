@@ -299,7 +299,7 @@ absl::StatusOr<int> Publisher::PublishBatch() {
           "UPDATE webhook_inbox SET published_at = now(), publish_attempts = publish_attempts + 1, "
           "last_error = NULL WHERE id = ANY($1::bigint[])",
           IdArray(done));
-      if (done.size() != ids.size()) ids = std::move(done);
+      ids = std::move(done);  // what was published, for the count below
     } else {
       const std::string error = common::Cat(absl::StatusCodeToString(status.code()), ": ",
                                             status.message().substr(0, 200));
