@@ -426,6 +426,39 @@ TEST_F(IngestHttpTest, DatabaseOutageAnswers503ThenRecoversWithoutLosingAcknowle
   EXPECT_GE(Metric("webhook_requests_total", "unavailable"), 20);
 }
 
+// What a PostgreSQL restart does to ingest's open connections: the server ends them while they
+// are idle. The next webhooks must be stored (200), not refused with a 503 that ElevenLabs
+// would never retry.
+TEST_F(IngestHttpTest, ConnectionsEndedByTheServerAreReplacedWithoutRefusingWebhooks) {
+  StartIngest(true);
+  for (int i = 0; i < 6; ++i) {  // every commit worker and the audio writer hold a connection
+    const std::string body = Body(i % 2 ? "post_call_audio" : "post_call_transcription",
+                                  common::Cat("conv_before_", i));
+    ASSERT_EQ(Post(body, Sign(body)).status, 200);
+  }
+  {
+    pqxx::connection admin(db_->url());
+    pqxx::nontransaction tx(admin);
+    const std::string others =
+        "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND backend_type = 'client backend'";
+    ASSERT_GT(tx.exec1("SELECT count(*) " + others)[0].as<int>(), 0);
+    tx.exec("SELECT pg_terminate_backend(pid) " + others);
+    for (int i = 0; i < 500 && tx.exec1("SELECT count(*) " + others)[0].as<int>() > 0; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ASSERT_EQ(tx.exec1("SELECT count(*) " + others)[0].as<int>(), 0);
+  }
+  for (int i = 0; i < 6; ++i) {
+    const std::string body = Body(i % 2 ? "post_call_audio" : "post_call_transcription",
+                                  common::Cat("conv_after_", i));
+    EXPECT_EQ(Post(body, Sign(body)).status, 200) << i;
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM webhook_inbox WHERE conversation_id LIKE 'conv_after_%'"),
+            6);
+  EXPECT_EQ(Metric("webhook_requests_total", "unavailable"), 0);
+}
+
 // The simulator places a call and sends its real signed webhooks (chunked audio included) to the
 // endpoint over HTTPS; its signature faults are refused.
 TEST_F(IngestHttpTest, SimulatorWebhooksAreStoredAndItsForgeriesRefused) {

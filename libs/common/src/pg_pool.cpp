@@ -1,8 +1,17 @@
 #include "outcall/common/pg_pool.h"
 
+#include <poll.h>
+
 #include "outcall/common/strings.h"
 
 namespace outcall::common {
+bool IdleConnectionLooksAlive(pqxx::connection& conn) {
+  if (!conn.is_open()) return false;
+  const int fd = conn.sock();
+  if (fd < 0) return false;
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 0;
+}
 
 PgPool::PgPool(PgPoolOptions options) : options_(std::move(options)) {
   if (options_.size < 1) options_.size = 1;
@@ -41,8 +50,9 @@ absl::StatusOr<PgPool::Lease> PgPool::Acquire() {
       auto conn = std::move(idle_.back());
       idle_.pop_back();
       mu_.Unlock();
-      if (conn->is_open()) return Lease(this, std::move(conn));
-      // Closed underneath us: replace it below.
+      if (IdleConnectionLooksAlive(*conn)) return Lease(this, std::move(conn));
+      // Closed underneath us (a database restart, a terminated backend): replaced below, and
+      // the caller's work goes to the new connection.
       mu_.Lock();
       --open_;
       continue;

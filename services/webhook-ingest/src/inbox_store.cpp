@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 
 #include "outcall/common/logging.h"
+#include "outcall/common/pg_pool.h"
 #include "outcall/common/strings.h"
 
 namespace outcall::webhook_ingest {
@@ -107,8 +108,10 @@ void InboxStore::CommitBatch(std::unique_ptr<pqxx::connection>& conn,
   std::vector<StoreResult> results(batch.size());
   bool ok = false;
   bool per_record = false;
+  bool reused = false;  // the connection served an earlier batch
   try {
-    if (!conn || !conn->is_open()) conn = Connect();
+    if (!conn || !common::IdleConnectionLooksAlive(*conn)) conn = Connect();
+    else reused = true;
     pqxx::work tx(*conn);
     for (size_t i = 0; i < batch.size(); ++i) {
       pqxx::result r = InsertInbox(tx, batch[i].record);
@@ -119,6 +122,14 @@ void InboxStore::CommitBatch(std::unique_ptr<pqxx::connection>& conn,
     ok = true;
   } catch (const pqxx::broken_connection& e) {
     conn.reset();
+    if (reused) {
+      // Broken before COMMIT was sent, so nothing of it was kept (and a stored event is a
+      // duplicate anyway): once more on a fresh connection rather than a 503, which ElevenLabs
+      // would not retry.
+      spdlog::warn("inbox commit: connection lost, retrying on a new one");
+      CommitBatch(conn, batch);
+      return;
+    }
     spdlog::warn("inbox commit failed: database unreachable");
   } catch (const pqxx::in_doubt_error& e) {
     // The commit may or may not have happened: not acknowledged; a retry is a duplicate.
@@ -174,7 +185,7 @@ void InboxStore::AudioLoop() {
 void InboxStore::StoreAudio(std::unique_ptr<pqxx::connection>& conn, Pending& p) {
   StoreResult result;
   try {
-    if (!conn || !conn->is_open()) conn = Connect();
+    if (!conn || !common::IdleConnectionLooksAlive(*conn)) conn = Connect();
     pqxx::work tx(*conn);
     pqxx::result r = InsertInbox(tx, p.record);
     if (r.empty()) {

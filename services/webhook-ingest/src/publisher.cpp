@@ -10,6 +10,7 @@
 #include "outcall/common/files.h"
 #include "outcall/common/jwt.h"
 #include "outcall/common/logging.h"
+#include "outcall/common/pg_pool.h"
 #include "outcall/common/strings.h"
 
 namespace outcall::webhook_ingest {
@@ -148,7 +149,7 @@ void Publisher::Loop() {
 }
 
 bool Publisher::EnsureLeader() {
-  if (!conn_ || !conn_->is_open()) {
+  if (!conn_ || !common::IdleConnectionLooksAlive(*conn_)) {
     conn_ = std::make_unique<pqxx::connection>(url_);
     leader_ = false;
   }

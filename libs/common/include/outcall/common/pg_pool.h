@@ -1,5 +1,7 @@
-// A bounded PostgreSQL connection pool (libpqxx). One connection serves one thread at a time;
-// broken connections are replaced on the next lease. Blocking: call it from a worker pool,
+// A bounded PostgreSQL connection pool (libpqxx). One connection serves one thread at a time.
+// An idle connection the server has ended (a restart, a terminated backend) is found before it
+// is leased and replaced, so the work goes to a fresh one; a connection that breaks after a
+// statement was sent is discarded and its error returned (the statement may have run). Blocking: call it from a worker pool,
 // never from a gRPC reactor or an Asio event loop.
 #pragma once
 
@@ -16,6 +18,12 @@
 #include "outcall/common/status.h"
 
 namespace outcall::common {
+
+// For a connection between statements: false when the server has ended it (a restart sends
+// "terminating connection" and closes; a crash closes), found without sending anything, so
+// replacing it and going on is always safe. Idle connections have nothing to read: they never
+// LISTEN, and each statement's answer is consumed before the next.
+bool IdleConnectionLooksAlive(pqxx::connection& conn);
 
 struct PgPoolOptions {
   std::string url;  // libpq URL or key=value string (may hold a password: never logged)
