@@ -54,7 +54,16 @@ int main() {
   call_gateway::GatewayService service({.default_agent_id = el.agent_id,
                                         .agent_phone_number_id = el.agent_phone_number_id,
                                         .max_call_duration_secs = el.max_call_duration_secs,
-                                        .default_country_code = cc.default_country_code},
+                                        .default_country_code = cc.default_country_code,
+                                        .dialing_grace_secs = config->reconciler.dialing_grace_secs,
+                                        .open_grace_secs = config->reconciler.open_grace_secs,
+                                        .reconcile_every =
+                                            absl::Seconds(config->reconciler.interval_secs),
+                                        .reconcile_batch = config->reconciler.batch,
+                                        .reconcile_max_backoff =
+                                            absl::Seconds(config->reconciler.max_backoff_secs),
+                                        .reconcile_max_not_found =
+                                            config->reconciler.max_not_found},
                                        store, elevenlabs, authenticator, &server.metrics());
   server.AddService(static_cast<v1::CallGateway::Service*>(&service));
   server.AddService(static_cast<v1::CallEventSink::Service*>(&service));

@@ -72,7 +72,9 @@ class GatewayTest : public ::testing::Test {
     service_ = std::make_unique<GatewayService>(
         GatewayOptions{.default_agent_id = ec.agent_id,
                        .agent_phone_number_id = ec.agent_phone_number_id,
-                       .dialing_grace_secs = 0},
+                       .dialing_grace_secs = 0,
+                       // No backoff: each ReconcileOnce here tries every due call again.
+                       .reconcile_every = absl::ZeroDuration()},
         *store_, *elevenlabs_, *auth_, registry_.get());
     common::GrpcServerOptions o;
     o.listen_address = "127.0.0.1:0";
@@ -681,6 +683,65 @@ TEST_F(GatewayTest, ReconcilerSettlesDialingCalls) {
             "failed");  // never reached ElevenLabs
   EXPECT_EQ(Dialled("+573005550001"), 1);
   EXPECT_EQ(Dialled("+573005550002"), 0);
+}
+
+// 404s from ElevenLabs for a few open calls must not keep a call stuck in "dialing" forever
+// (its patient could not be called: "already live"), nor be retried every pass forever.
+TEST_F(GatewayTest, ReconcilerIsFairBacksOffAndGivesUpAfterRepeated404s) {
+  GatewayService reconciler(
+      GatewayOptions{.default_agent_id = "agent_sim_confirmaciones",
+                     .agent_phone_number_id = "phnum_sim_twilio",
+                     .dialing_grace_secs = 0,
+                     .reconcile_every = absl::Hours(1),
+                     .reconcile_batch = 2,
+                     .reconcile_max_backoff = absl::Hours(24),
+                     .reconcile_max_not_found = 3},
+      *store_, *elevenlabs_, *auth_, nullptr);
+  // Three open calls ElevenLabs does not know (404), long past their maximum, ahead in id order
+  // of a call left dialing that never reached ElevenLabs.
+  Exec(
+      "INSERT INTO elevenlabs_conversations (agent_id, phone_number, status, conversation_id, "
+      "dial_attempted_at, max_duration_secs) SELECT 'agent_sim_confirmaciones', '+57300555100' "
+      "|| n, 'initiated', 'conv_gone_' || n, now() - interval '2 hours', 60 FROM "
+      "generate_series(1, 3) AS n;"
+      "INSERT INTO elevenlabs_conversations (agent_id, phone_number, status, dial_attempted_at, "
+      "call_id) VALUES ('agent_sim_confirmaciones', '+573005550002', 'dialing', now() - "
+      "interval '1 minute', '44444444-4444-4444-8444-444444444444')");
+  const std::string gone = "status = 'initiated' AND conversation_id LIKE 'conv_gone_%'";
+  auto state = [&](const std::string& what) {
+    return Count(Cat("SELECT ", what, " FROM call_reconcile_state s JOIN elevenlabs_conversations "
+                     "c ON c.id = s.call_row_id WHERE c.conversation_id LIKE 'conv_gone_%'"));
+  };
+  ASSERT_TRUE(reconciler.ReconcileOnce().ok());  // two of the 404 calls
+  ASSERT_TRUE(reconciler.ReconcileOnce().ok());  // the third, and the dialing call, settled
+  EXPECT_EQ(DbStatus("44444444-4444-4444-8444-444444444444"), "failed");
+  EXPECT_EQ(Count(Cat("SELECT count(*) FROM elevenlabs_conversations WHERE ", gone)), 3);
+  EXPECT_EQ(state("count(*) FILTER (WHERE attempts = 1 AND not_found = 1)"), 3);
+  // Each waits out its backoff (an hour after its first failed try): a pass now tries nothing.
+  EXPECT_EQ(state("count(*) FILTER (WHERE next_attempt_at - now() BETWEEN interval '55 minutes' "
+                  "AND interval '1 hour')"),
+            3);
+  ASSERT_TRUE(reconciler.ReconcileOnce().ok());
+  EXPECT_EQ(state("sum(attempts)"), 3);
+  // Due again: the second failed try doubles the wait.
+  Exec("UPDATE call_reconcile_state SET next_attempt_at = now() - interval '1 second'");
+  ASSERT_TRUE(reconciler.ReconcileOnce().ok());
+  ASSERT_TRUE(reconciler.ReconcileOnce().ok());
+  EXPECT_EQ(state("count(*) FILTER (WHERE attempts = 2 AND next_attempt_at - now() BETWEEN "
+                  "interval '115 minutes' AND interval '2 hours')"),
+            3);
+  // The third 404 is final: failed, with the reason recorded, and nothing left to reconcile.
+  Exec("UPDATE call_reconcile_state SET next_attempt_at = now() - interval '1 second'");
+  ASSERT_TRUE(reconciler.ReconcileOnce().ok());
+  ASSERT_TRUE(reconciler.ReconcileOnce().ok());
+  EXPECT_EQ(Count(Cat("SELECT count(*) FROM elevenlabs_conversations WHERE ", gone)), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_conversations WHERE conversation_id LIKE "
+                  "'conv_gone_%' AND status = 'failed'"),
+            3);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_call_errors WHERE source = 'reconciler' AND "
+                  "error_code = 'not_found' AND http_status = 404 AND message LIKE '%gave up%'"),
+            3);
+  EXPECT_EQ(Count("SELECT count(*) FROM call_reconcile_state"), 0);
 }
 
 // A crash during a dial leaves the key in_progress and its call "dialing" (what BeginCall wrote

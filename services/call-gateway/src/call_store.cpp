@@ -152,7 +152,7 @@ void CompleteKeysInitiated(pqxx::transaction_base& tx, int64_t row,
   tx.exec_params(
       "UPDATE idempotency_keys SET state = 'completed', grpc_code = 0, response = $2::jsonb "
       "WHERE call_row_id = $1 AND state = 'in_progress'",
-      row, AnswerJson(InitiatedResponse(conversation_id, call_id)));
+      row, MessageJson(InitiatedResponse(conversation_id, call_id)));
 }
 
 }  // namespace
@@ -170,7 +170,7 @@ v1::InitiateCallResponse InitiatedResponse(const std::string& conversation_id,
   return resp;
 }
 
-std::string AnswerJson(const google::protobuf::Message& m) {
+std::string MessageJson(const google::protobuf::Message& m) {
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(m, &out);
   return out;
@@ -322,7 +322,7 @@ absl::StatusOr<StatusChange> CallStore::MarkInitiated(int64_t row,
   // completed with the answer the client gets (the data-modifying CTE `keys`, fed by the
   // UPDATE's RETURNING; $4 is that answer without its two ids). One round trip, and one run of
   // the rollup statement trigger instead of two.
-  const std::string answer = AnswerJson(InitiatedResponse("", ""));
+  const std::string answer = MessageJson(InitiatedResponse("", ""));
   return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<StatusChange> {
     auto r = tx.exec_params(
         "WITH old AS (SELECT status, conversation_id FROM elevenlabs_conversations WHERE id = $1 "
@@ -580,20 +580,50 @@ absl::StatusOr<std::vector<CallRow>> CallStore::CallsToReconcile(int dialing_gra
                                                                  int open_grace_secs, int limit) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::vector<CallRow>> {
     std::vector<CallRow> out;
+    // Due calls, those never tried first and then the least recently tried: a call whose tries
+    // keep failing waits out its backoff and can never hold the others back.
     for (const auto& r :
          tx.exec_params(Cat("SELECT ", kCallColumns,
-                            " FROM elevenlabs_conversations WHERE "
-                            "(status = 'dialing' AND dial_attempted_at < now() - "
+                            " FROM elevenlabs_conversations LEFT JOIN call_reconcile_state s ON "
+                            "s.call_row_id = id WHERE "
+                            "((status = 'dialing' AND dial_attempted_at < now() - "
                             "make_interval(secs => $1)) OR "
                             "(status IN ('initiated', 'ringing', 'in_progress') AND "
                             "conversation_id IS NOT NULL AND "
                             " COALESCE(dial_attempted_at, created_at) < now() - make_interval(secs "
-                            "=> COALESCE(max_duration_secs, 600) + $2)) "
-                            "ORDER BY id LIMIT $3"),
+                            "=> COALESCE(max_duration_secs, 600) + $2))) "
+                            "AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= now()) "
+                            "ORDER BY s.next_attempt_at NULLS FIRST, id LIMIT $3"),
                         dialing_grace_secs, open_grace_secs, limit)) {
       out.push_back(ReadCall(r));
     }
     return out;
+  });
+}
+
+absl::StatusOr<int> CallStore::RecordReconcileTry(int64_t row, bool not_found,
+                                                  const std::string& error,
+                                                  absl::Duration first_backoff,
+                                                  absl::Duration max_backoff) {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<int> {
+    // The n-th failed try waits first_backoff * 2^(n-1), at most max_backoff.
+    const auto r = tx.exec_params1(
+        "INSERT INTO call_reconcile_state AS s (call_row_id, attempts, not_found, "
+        "next_attempt_at, last_error) VALUES ($1, 1, $2::int, now() + make_interval(secs => "
+        "$3::float8), NULLIF($5, '')) ON CONFLICT (call_row_id) DO UPDATE SET attempts = "
+        "s.attempts + 1, not_found = s.not_found + $2::int, next_attempt_at = now() + "
+        "make_interval(secs => LEAST($4::float8, $3::float8 * power(2, LEAST(s.attempts, 30)))), "
+        "last_error = NULLIF($5, '') RETURNING not_found",
+        row, not_found ? 1 : 0, absl::ToDoubleSeconds(first_backoff),
+        absl::ToDoubleSeconds(max_backoff), common::RedactPhones(error).substr(0, 300));
+    return r[0].as<int>();
+  });
+}
+
+absl::Status CallStore::ForgetReconcileState(int64_t row) {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::Status {
+    tx.exec_params("DELETE FROM call_reconcile_state WHERE call_row_id = $1", row);
+    return absl::OkStatus();
   });
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "outcall/common/pg_pool.h"
 #include "outcall/v1/call_gateway.pb.h"
 #include "outcall/v1/events.pb.h"
@@ -69,8 +70,9 @@ struct StatusChange {
 // idempotency key replays).
 v1::InitiateCallResponse InitiatedResponse(const std::string& conversation_id,
                                            const std::string& call_id);
-// The JSON stored for an idempotency key's answer (protobuf's JSON mapping, lowerCamelCase).
-std::string AnswerJson(const google::protobuf::Message& m);
+// protobuf's JSON mapping (lowerCamelCase names): what an idempotency key's answer and a
+// call's variables are stored as.
+std::string MessageJson(const google::protobuf::Message& m);
 
 class CallStore {
  public:
@@ -124,6 +126,14 @@ class CallStore {
   // than their maximum duration plus `open_grace_secs`.
   absl::StatusOr<std::vector<CallRow>> CallsToReconcile(int dialing_grace_secs, int open_grace_secs,
                                                         int limit);
+
+  // A try of the reconciler that did not settle the call: the call waits first_backoff after its
+  // first such try, doubling up to max_backoff; `not_found` counts a definite "ElevenLabs does
+  // not know this conversation". Returns the call's count of those.
+  absl::StatusOr<int> RecordReconcileTry(int64_t row, bool not_found, const std::string& error,
+                                         absl::Duration first_backoff, absl::Duration max_backoff);
+  // The call is settled: its reconcile state goes.
+  absl::Status ForgetReconcileState(int64_t row);
 
   // What makes an event impossible to apply, found before any statement runs: INVALID_ARGUMENT
   // naming the field (a negative duration, time or cost, an over-long role or verdict).

@@ -89,11 +89,6 @@ bool IsFinal(std::string_view s) {
          s == "ended_manually" || s == "canceled";
 }
 
-std::string ToJson(const google::protobuf::Message& m) {
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(m, &out);
-  return out;
-}
 
 // customVariables: values must be scalars (ElevenLabs' dynamic variables).
 absl::Status CheckScalars(const google::protobuf::Struct& s, std::string_view field) {
@@ -294,8 +289,8 @@ grpc::Status GatewayService::InitiateCall(grpc::ServerContext* ctx,
     }
     if (!call.patient_id) call.patient_id = **owner;
   }
-  call.custom_variables_json = req->has_custom_variables() ? ToJson(req->custom_variables()) : "{}";
-  call.metadata_json = req->has_metadata() ? ToJson(req->metadata()) : "{}";
+  call.custom_variables_json = req->has_custom_variables() ? MessageJson(req->custom_variables()) : "{}";
+  call.metadata_json = req->has_metadata() ? MessageJson(req->metadata()) : "{}";
   for (const auto& [k, v] : req->custom_variables().fields())
     dial.dynamic_variables[k] = ToJsonValue(v);
   auto result = Place(dial);
@@ -436,7 +431,7 @@ absl::StatusOr<v1::InitiateCallResponse> GatewayService::Place(Dial& dial) {
   if (!dial.idem_key.empty() && settled) {
     const int code = static_cast<int>(answer.status().code());
     const std::string body =
-        answer.ok() ? AnswerJson(*answer)
+        answer.ok() ? MessageJson(*answer)
                     : json::serialize(json::object{{"message", MessageFor(answer.status())}});
     if (auto s = store_.FinishKey(dial.principal, dial.idem_key, row.id, code, body); !s.ok()) {
       spdlog::warn("idempotency answer not stored: {}", common::ToStd(s.message()));
@@ -675,13 +670,46 @@ grpc::Status GatewayService::ApplyEvents(grpc::ServerContext* ctx,
 }
 
 absl::Status GatewayService::ReconcileOnce() {
-  auto calls = store_.CallsToReconcile(options_.dialing_grace_secs, options_.open_grace_secs, 100);
+  auto calls = store_.CallsToReconcile(options_.dialing_grace_secs, options_.open_grace_secs,
+                                       options_.reconcile_batch);
   if (!calls.ok()) return calls.status();
   for (const auto& c : *calls) {
     auto r = Reconcile(c, "reconciler");
-    if (!r.ok())
-      spdlog::warn("reconcile of call {} failed: {}", c.call_id,
-                   common::ToStd(r.status().message()));
+    if (r.ok() && IsFinal(r->status)) {
+      if (auto s = store_.ForgetReconcileState(c.id); !s.ok()) {
+        spdlog::warn("reconciler: state of call {} not cleared: {}", c.call_id,
+                     common::ToStd(s.message()));
+      }
+      continue;
+    }
+    // Not settled (still unknown, still processing, or the try failed): the call backs off, and
+    // the others are tried first next time.
+    const bool not_found = !r.ok() && r.status().code() == absl::StatusCode::kNotFound;
+    const std::string error = r.ok() ? std::string() : std::string(common::ToStd(r.status().message()));
+    auto definite = store_.RecordReconcileTry(c.id, not_found, error, options_.reconcile_every,
+                                              options_.reconcile_max_backoff);
+    if (!definite.ok()) {
+      spdlog::warn("reconciler: try of call {} not recorded: {}", c.call_id,
+                   common::ToStd(definite.status().message()));
+      continue;
+    }
+    if (not_found && *definite >= options_.reconcile_max_not_found) {
+      // ElevenLabs keeps saying it does not know the conversation: a final state with the
+      // reason, so the call stops blocking its patient ("already live") and the reconciler.
+      const std::string why = Cat("ElevenLabs answered 404 for the conversation ", *definite,
+                                  " times; the reconciler gave up");
+      auto ch = store_.MarkFailed(c.id, {"reconciler", "not_found", 404, why}, "reconciler_gave_up",
+                                  absl::OkStatus());
+      if (ch.ok()) {
+        Notify(*ch);
+        (void)store_.ForgetReconcileState(c.id);
+        metrics_->Call("reconciler_gave_up");
+        spdlog::warn("reconciler: call {} failed: {}", c.call_id, why);
+      }
+    } else if (!r.ok()) {
+      // Once per try of this call, and tries back off: no longer a line per call every pass.
+      spdlog::warn("reconcile of call {} failed (try recorded, backing off): {}", c.call_id, error);
+    }
   }
   return absl::OkStatus();
 }

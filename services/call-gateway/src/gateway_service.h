@@ -32,6 +32,11 @@ struct GatewayOptions {
   int dialing_grace_secs = 30;  // a "dialing" call older than this is reconciled
   int open_grace_secs = 300;    // an open call this long past its maximum is fetched
   absl::Duration reconcile_every = absl::Seconds(30);
+  int reconcile_batch = 100;  // calls per pass, least recently tried first
+  // A call a pass could not settle waits reconcile_every, then twice that, ... up to this.
+  absl::Duration reconcile_max_backoff = absl::Minutes(30);
+  // Definite "not found" answers (404) after which an open call is failed with the reason.
+  int reconcile_max_not_found = 3;
 };
 
 // Fans status changes out to WatchCallEvents streams.

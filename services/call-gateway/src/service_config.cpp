@@ -6,6 +6,13 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env) {
   ServiceConfig c;
   c.common = common::ReadCommonConfig(env, {"0.0.0.0:50051", "0.0.0.0:9101"});
   c.elevenlabs = common::ReadElevenLabsConfig(env);
+  ReconcilerConfig& r = c.reconciler;
+  r.interval_secs = static_cast<int>(env.Int("RECONCILE_INTERVAL_SECS", 30, 1, 3600));
+  r.dialing_grace_secs = static_cast<int>(env.Int("RECONCILE_DIALING_GRACE_SECS", 30, 5, 3600));
+  r.open_grace_secs = static_cast<int>(env.Int("RECONCILE_OPEN_GRACE_SECS", 300, 0, 86400));
+  r.batch = static_cast<int>(env.Int("RECONCILE_BATCH", 100, 1, 10000));
+  r.max_backoff_secs = static_cast<int>(env.Int("RECONCILE_MAX_BACKOFF_SECS", 1800, 1, 86400));
+  r.max_not_found = static_cast<int>(env.Int("RECONCILE_MAX_NOT_FOUND", 3, 1, 100));
   if (auto s = env.Finish(); !s.ok()) return s;
   return c;
 }
