@@ -8,6 +8,7 @@
 #include <future>
 #include <pqxx/pqxx>
 #include <thread>
+#include <unistd.h>
 
 #include "ingest_fixture.h"
 #include "outcall/common/crypto.h"
@@ -204,27 +205,90 @@ TEST_F(IngestHttpTest, SlowClientsAreCutOffAndConnectionsCapped) {
     }
     EXPECT_GE(Metric("webhook_requests_total", "timeout"), 1);
   }
-  // Two connections held open: a third is refused (closed before the TLS handshake completes).
+  // Two idle connections fill the cap: a third is served, and the oldest idle one is closed to
+  // make room (not the newcomer refused).
   auto a = Client();
   auto b = Client();
   ASSERT_TRUE(a->connected());
   ASSERT_TRUE(b->connected());
   auto c = Client();
-  EXPECT_FALSE(c->connected() && c->Request("GET", "/healthz", {}, "").status == 200);
-  EXPECT_GE(Metric("webhook_requests_total", "connection_refused"), 1);
-  a.reset();
+  ASSERT_TRUE(c->connected());
+  EXPECT_EQ(c->Request("GET", "/healthz", {}, "").status, 200);
+  EXPECT_EQ(Metric("webhook_requests_total", "connection_evicted_idle"), 1);
+  EXPECT_EQ(a->Request("GET", "/healthz", {}, "").status, 0) << "the oldest idle was closed";
   const std::string body = Body("post_call_transcription", "conv_after_cap");
-  // Freed slot: served again (the server notices the closed connection asynchronously).
-  int status = 0;
-  for (int i = 0; i < 50 && status != 200; ++i) {
-    HttpsClient again(server_->port(), tls_.cert);
-    if (again.connected()) {
-      status = again.Request("POST", "/api/webhooks/elevenlabs",
-                             {{"ElevenLabs-Signature", Sign(body)}}, body).status;
+  HttpsClient again(server_->port(), tls_.cert);
+  ASSERT_TRUE(again.connected());
+  EXPECT_EQ(again.Request("POST", "/api/webhooks/elevenlabs", {{"ElevenLabs-Signature", Sign(body)}},
+                          body).status,
+            200);
+}
+
+// What an outside probe did to main: hundreds of connections that never start TLS, and idle TLS
+// connections, from many addresses, held and reopened. Valid webhooks keep getting 200, with
+// handshake and idle timeouts far longer than the test, so only the caps' eviction lets them in.
+TEST_F(IngestHttpTest, HostileConnectionsNeverLockOutValidWebhooks) {
+  webhook_ingest::HttpLimits limits = TestLimits();
+  limits.max_connections = 24;
+  limits.max_handshakes = 8;
+  limits.max_connections_per_source = 6;
+  limits.handshake_timeout = absl::Seconds(60);
+  limits.idle_timeout = absl::Seconds(60);
+  limits.read_timeout = absl::Seconds(60);
+  StartIngest(true, "", limits);
+  std::vector<int> raw;
+  std::vector<std::unique_ptr<HttpsClient>> idle;
+  int next_source = 2;
+  auto source = [&] { return common::Cat("127.0.0.", 2 + (next_source++ % 200)); };
+  auto hold = [&] {
+    for (int i = 0; i < 20; ++i) {  // never start TLS
+      const int fd = OpenRawConnection(server_->port(), source());
+      if (fd >= 0) raw.push_back(fd);
     }
-    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (int i = 0; i < 4; ++i) {  // TLS done, then silence
+      idle.push_back(std::make_unique<HttpsClient>(server_->port(), tls_.cert, source()));
+    }
+  };
+  for (int round = 0; round < 12; ++round) {
+    hold();
+    const std::string body = Body("post_call_transcription", common::Cat("conv_flood_", round));
+    HttpsClient valid(server_->port(), tls_.cert);
+    ASSERT_TRUE(valid.connected()) << round;
+    EXPECT_EQ(valid.Request("POST", "/api/webhooks/elevenlabs",
+                            {{"ElevenLabs-Signature", Sign(body)}}, body).status,
+              200)
+        << round;
   }
-  EXPECT_EQ(status, 200);
+  EXPECT_EQ(Count("SELECT count(*) FROM webhook_inbox WHERE conversation_id LIKE 'conv_flood_%'"),
+            12);
+  EXPECT_GT(Metric("webhook_requests_total", "connection_evicted_handshake"), 0);
+  EXPECT_GT(Metric("webhook_requests_total", "connection_evicted_idle"), 0);
+  for (int fd : raw) ::close(fd);
+}
+
+// One address cannot hold more than its share of connections.
+TEST_F(IngestHttpTest, ConnectionsPerSourceAreCapped) {
+  webhook_ingest::HttpLimits limits = TestLimits();
+  limits.max_connections_per_source = 3;
+  limits.handshake_timeout = absl::Seconds(60);
+  StartIngest(true, "", limits);
+  std::vector<int> raw;
+  for (int i = 0; i < 5; ++i) raw.push_back(OpenRawConnection(server_->port(), "127.0.0.9"));
+  for (int i = 0; i < 200 && Metric("webhook_requests_total", "connection_refused_source") < 2;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Metric("webhook_requests_total", "connection_refused_source"), 2);
+  // Another address is served as usual.
+  const std::string body = Body("post_call_transcription", "conv_other_source");
+  HttpsClient valid(server_->port(), tls_.cert, "127.0.0.10");
+  ASSERT_TRUE(valid.connected());
+  EXPECT_EQ(valid.Request("POST", "/api/webhooks/elevenlabs", {{"ElevenLabs-Signature", Sign(body)}},
+                          body).status,
+            200);
+  for (int fd : raw) {
+    if (fd >= 0) ::close(fd);
+  }
 }
 
 TEST_F(IngestHttpTest, DuplicatesOnTwoConnectionsAtOnceAreStoredOnce) {

@@ -52,7 +52,26 @@ struct HttpsClient::Impl {
   }
 };
 
-HttpsClient::HttpsClient(int port, const std::string& ca_file) : impl_(std::make_unique<Impl>()) {
+int OpenRawConnection(int port, const std::string& source) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  if (::inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+      ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr) != 1 ||
+      ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+HttpsClient::HttpsClient(int port, const std::string& ca_file, const std::string& source)
+    : impl_(std::make_unique<Impl>()) {
   beast::error_code ec;
   impl_->ctx.set_verify_mode(ssl::verify_peer);
   impl_->ctx.load_verify_file(ca_file, ec);
@@ -61,7 +80,12 @@ HttpsClient::HttpsClient(int port, const std::string& ca_file) : impl_(std::make
   impl_->stream->set_verify_callback(ssl::host_name_verification("127.0.0.1"));
   auto& tcp_stream = beast::get_lowest_layer(*impl_->stream);
   tcp_stream.expires_after(std::chrono::seconds(10));
-  tcp_stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)), ec);
+  tcp_stream.socket().open(tcp::v4(), ec);
+  if (ec) return;
+  tcp_stream.socket().bind(tcp::endpoint(asio::ip::make_address(source), 0), ec);
+  if (ec) return;
+  tcp_stream.socket().connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)), ec);
   if (ec) return;
   impl_->stream->handshake(ssl::stream_base::client, ec);
   impl_->connected = !ec;

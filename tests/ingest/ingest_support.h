@@ -34,7 +34,9 @@ struct HttpReply {
 // One TLS connection to 127.0.0.1:port, verifying the server against `ca_file`.
 class HttpsClient {
  public:
-  HttpsClient(int port, const std::string& ca_file);
+  // Connects from `source` (a loopback address such as 127.0.0.7: another client to the server)
+  // and completes the TLS handshake.
+  HttpsClient(int port, const std::string& ca_file, const std::string& source = "127.0.0.1");
   ~HttpsClient();
   bool connected() const;
 
@@ -54,6 +56,10 @@ class HttpsClient {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A TCP connection from `source` to 127.0.0.1:port that never starts TLS (-1 on failure);
+// the caller closes it.
+int OpenRawConnection(int port, const std::string& source);
 
 // A CallEventSink that records every event it acknowledges. While `fail_remaining` > 0 (or
 // `fail_always`) it answers UNAVAILABLE and records nothing.

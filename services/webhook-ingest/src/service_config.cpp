@@ -27,16 +27,19 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env) {
   HttpLimits& l = c.limits;
   l.threads = static_cast<int>(env.Int("WEBHOOK_THREADS", 2, 1, 64));
   l.max_connections = static_cast<int>(env.Int("WEBHOOK_MAX_CONNECTIONS", 512, 1, 100000));
+  l.max_handshakes = static_cast<int>(env.Int("WEBHOOK_MAX_HANDSHAKES", 64, 1, 100000));
+  l.max_connections_per_source =
+      static_cast<int>(env.Int("WEBHOOK_MAX_CONNECTIONS_PER_SOURCE", 64, 0, 100000));
   l.header_limit_bytes = env.Int("WEBHOOK_MAX_HEADER_BYTES", 16 * 1024, 1024, 1024 * 1024);
   l.small_body_bytes = env.Int("WEBHOOK_SMALL_BODY_BYTES", 256 * 1024, 1024, 64 << 20);
   l.max_event_bytes = env.Int("WEBHOOK_MAX_EVENT_BYTES", 4 << 20, 1024, 256 << 20);
   l.max_audio_bytes = env.Int("WEBHOOK_MAX_AUDIO_BYTES", 100 << 20, 1024, int64_t{4} << 30);
   l.max_large_bodies = static_cast<int>(env.Int("WEBHOOK_MAX_CONCURRENT_LARGE_BODIES", 4, 1, 1024));
-  l.handshake_timeout = env.Seconds("WEBHOOK_HANDSHAKE_TIMEOUT_SECS", 10, 1, 300);
+  l.handshake_timeout = env.Seconds("WEBHOOK_HANDSHAKE_TIMEOUT_SECS", 3, 1, 300);
   l.read_timeout = env.Seconds("WEBHOOK_READ_TIMEOUT_SECS", 15, 1, 600);
   l.request_timeout = env.Seconds("WEBHOOK_REQUEST_TIMEOUT_SECS", 120, 1, 3600);
   l.write_timeout = env.Seconds("WEBHOOK_WRITE_TIMEOUT_SECS", 15, 1, 600);
-  l.idle_timeout = env.Seconds("WEBHOOK_IDLE_TIMEOUT_SECS", 60, 1, 3600);
+  l.idle_timeout = env.Seconds("WEBHOOK_IDLE_TIMEOUT_SECS", 10, 1, 3600);
   if (l.max_event_bytes < l.small_body_bytes) {
     env.AddError("WEBHOOK_MAX_EVENT_BYTES", "must be at least WEBHOOK_SMALL_BODY_BYTES");
   }

@@ -16,7 +16,16 @@ namespace outcall::webhook_ingest {
 // Limits of the HTTPS endpoint (docs/configuration.md documents each variable).
 struct HttpLimits {
   int threads = 2;                          // WEBHOOK_THREADS
+  // Open connections in all. At the cap, the oldest idle one (no request in progress: waiting
+  // for one, or for the next on keep-alive) is closed to make room, then the oldest still in
+  // its TLS handshake; a new one is refused only when every connection is busy.
   int max_connections = 512;                // WEBHOOK_MAX_CONNECTIONS
+  // Connections still in their TLS handshake, capped apart (they cost a socket and a little
+  // memory each): at the cap the oldest is closed. A real client finishes in milliseconds.
+  int max_handshakes = 64;                  // WEBHOOK_MAX_HANDSHAKES
+  // Open connections from one address (0: no limit; set 0, or above the proxy's pool, when a
+  // proxy fronts the endpoint, since every connection then comes from the proxy).
+  int max_connections_per_source = 64;      // WEBHOOK_MAX_CONNECTIONS_PER_SOURCE
   int64_t header_limit_bytes = 16 * 1024;   // WEBHOOK_MAX_HEADER_BYTES
   // Bodies up to this size are read with no further admission (every connection may hold one).
   int64_t small_body_bytes = 256 * 1024;    // WEBHOOK_SMALL_BODY_BYTES
@@ -26,11 +35,11 @@ struct HttpLimits {
   int64_t max_audio_bytes = 100 * 1024 * 1024;  // WEBHOOK_MAX_AUDIO_BYTES
   int max_large_bodies = 4;                 // WEBHOOK_MAX_CONCURRENT_LARGE_BODIES
   int64_t max_body_bytes_other = 4 * 1024;  // bodies of other routes (/healthz, /metrics)
-  absl::Duration handshake_timeout = absl::Seconds(10);  // WEBHOOK_HANDSHAKE_TIMEOUT_SECS
+  absl::Duration handshake_timeout = absl::Seconds(3);   // WEBHOOK_HANDSHAKE_TIMEOUT_SECS
   absl::Duration read_timeout = absl::Seconds(15);       // WEBHOOK_READ_TIMEOUT_SECS (each read)
   absl::Duration request_timeout = absl::Seconds(120);   // WEBHOOK_REQUEST_TIMEOUT_SECS (whole)
   absl::Duration write_timeout = absl::Seconds(15);      // WEBHOOK_WRITE_TIMEOUT_SECS
-  absl::Duration idle_timeout = absl::Seconds(60);       // WEBHOOK_IDLE_TIMEOUT_SECS (keep-alive)
+  absl::Duration idle_timeout = absl::Seconds(10);       // WEBHOOK_IDLE_TIMEOUT_SECS (keep-alive)
 };
 
 struct StoreOptions {

@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
@@ -16,6 +17,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <list>
+#include <map>
+#include <mutex>
 
 #include "body_scanner.h"
 #include "event_mapping.h"
@@ -111,8 +115,106 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
   ssl::context tls{ssl::context::tls_server};
   std::unique_ptr<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
-  std::atomic<int> connections{0};
+  std::atomic<int> connections{0};  // sessions alive (evicted ones included until they end)
   std::atomic<int> large_bodies{0};
+
+  // Every admitted connection, least recently changed first: what the caps count and evict.
+  enum class ConnState { kHandshake, kIdle, kBusy };
+  struct Conn {
+    ConnState state = ConnState::kHandshake;
+    std::string source;
+    asio::any_io_executor executor;  // the session's strand
+    tcp::socket* socket = nullptr;   // touched on that strand only, while `open`
+    bool open = true;                // on the strand: false once the session ends
+    // Under conns_mu: its place in `conns`, while `listed`.
+    bool listed = false;
+    std::list<std::shared_ptr<Conn>>::iterator pos;
+  };
+  std::mutex conns_mu;
+  std::list<std::shared_ptr<Conn>> conns;  // order: admitted or last went idle
+  std::map<std::string, int> per_source;
+  int handshaking = 0;
+
+  // Closes a connection from outside its session: on its strand, if it is still open (its
+  // pending read or handshake then ends with an error and the session winds down).
+  static void CloseConn(const std::shared_ptr<Conn>& c) {
+    asio::post(c->executor, [c] {
+      if (c->open && c->socket != nullptr) {
+        boost::system::error_code ec;
+        c->socket->close(ec);
+      }
+    });
+  }
+
+  // Under conns_mu: drops `it` from the table and the counts.
+  void Forget(const std::shared_ptr<Conn>& c) {
+    if (!c->listed) return;
+    c->listed = false;
+    if (c->state == ConnState::kHandshake) --handshaking;
+    if (auto ps = per_source.find(c->source); ps != per_source.end() && --ps->second <= 0) {
+      per_source.erase(ps);
+    }
+    conns.erase(c->pos);
+  }
+
+  // Under conns_mu: closes the oldest connection in `state`; false when there is none.
+  bool EvictOldest(ConnState state, std::string_view why) {
+    for (const auto& c : conns) {
+      if (c->state != state) continue;
+      const std::shared_ptr<Conn> victim = c;  // Forget erases the list's copy
+      CloseConn(victim);
+      Forget(victim);
+      Count(why);
+      return true;
+    }
+    return false;
+  }
+
+  // A new connection from `source`: its table entry, or null when it must be refused (its source
+  // is at its limit, or every connection is busy).
+  std::shared_ptr<Conn> Admit(const std::string& source, const asio::any_io_executor& ex) {
+    std::lock_guard lock(conns_mu);
+    const int per_source_cap = options.limits.max_connections_per_source;
+    if (per_source_cap > 0) {
+      auto ps = per_source.find(source);
+      if (ps != per_source.end() && ps->second >= per_source_cap) {
+        Count("connection_refused_source");
+        return nullptr;
+      }
+    }
+    if (handshaking >= options.limits.max_handshakes) {
+      EvictOldest(ConnState::kHandshake, "connection_evicted_handshake");
+    }
+    if (static_cast<int>(conns.size()) >= options.limits.max_connections &&
+        !EvictOldest(ConnState::kIdle, "connection_evicted_idle") &&
+        !EvictOldest(ConnState::kHandshake, "connection_evicted_handshake")) {
+      Count("connection_refused");
+      return nullptr;
+    }
+    auto c = std::make_shared<Conn>();
+    c->source = source;
+    c->executor = ex;
+    c->pos = conns.insert(conns.end(), c);
+    c->listed = true;
+    ++per_source[source];
+    ++handshaking;
+    return c;
+  }
+
+  // The session's connection changed state (idle ones move to the back: the oldest idle is the
+  // one waiting longest). Nothing when it was evicted meanwhile.
+  void SetState(const std::shared_ptr<Conn>& c, ConnState state) {
+    std::lock_guard lock(conns_mu);
+    if (!c->listed) return;
+    if (c->state == ConnState::kHandshake && state != ConnState::kHandshake) --handshaking;
+    c->state = state;
+    if (state == ConnState::kIdle) conns.splice(conns.end(), conns, c->pos);
+  }
+
+  void Release(const std::shared_ptr<Conn>& c) {
+    std::lock_guard lock(conns_mu);
+    Forget(c);
+  }
   std::atomic<int> active_requests{0};
   std::atomic<bool> stopping{false};
 
@@ -162,19 +264,20 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
         if (ec == asio::error::operation_aborted || stopping.load()) co_return;
         continue;  // e.g. EMFILE: keep serving the connections we have
       }
-      if (connections.load() >= options.limits.max_connections) {
-        Count("connection_refused");
+      const tcp::endpoint peer = socket.remote_endpoint(ec);
+      auto ex = socket.get_executor();
+      std::shared_ptr<Conn> conn = ec ? nullptr : Admit(peer.address().to_string(), ex);
+      if (!conn) {
         socket.close(ec);
         continue;
       }
       const int n = connections.fetch_add(1) + 1;
       if (metrics) metrics->OpenConnections(n);
-      auto ex = socket.get_executor();
-      asio::co_spawn(ex, Session(std::move(socket)), asio::detached);
+      asio::co_spawn(ex, Session(std::move(socket), std::move(conn)), asio::detached);
     }
   }
 
-  asio::awaitable<void> Session(tcp::socket socket) {
+  asio::awaitable<void> Session(tcp::socket socket, std::shared_ptr<Conn> conn) {
     auto self = shared_from_this();
     struct Guard {
       Impl* impl;
@@ -185,10 +288,22 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
     } guard{this};
     boost::system::error_code ec;
     Stream stream(std::move(socket), tls);
+    // After the stream, so destroyed before it: from then on nobody closes its socket.
+    struct ConnGuard {
+      Impl* impl;
+      std::shared_ptr<Conn> conn;
+      ~ConnGuard() {
+        conn->open = false;
+        conn->socket = nullptr;
+        impl->Release(conn);
+      }
+    } conn_guard{this, conn};
+    conn->socket = &beast::get_lowest_layer(stream).socket();
     beast::get_lowest_layer(stream).expires_after(Chrono(options.limits.handshake_timeout));
     co_await stream.async_handshake(ssl::stream_base::server,
                                     asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
+    SetState(conn, ConnState::kIdle);
     beast::flat_buffer buffer;
     std::vector<char> chunk;
     bool first = true;
@@ -215,6 +330,7 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
         }
         break;  // timeout, eof or garbage: close
       }
+      SetState(conn, ConnState::kBusy);
       active_requests.fetch_add(1);
       const absl::Time deadline = absl::Now() + options.limits.request_timeout;
       Reply reply = co_await Handle(stream, buffer, parser, chunk, deadline);
@@ -225,6 +341,7 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
       const bool written = co_await Write(stream, reply, parser.get().version());
       active_requests.fetch_sub(1);
       if (!written || !keep) break;
+      SetState(conn, ConnState::kIdle);
     }
     // TLS close_notify, bounded by the write timeout; errors here are noise.
     beast::get_lowest_layer(stream).expires_after(Chrono(options.limits.write_timeout));
