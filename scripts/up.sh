@@ -66,6 +66,8 @@ if [ -z "${TLS_CERT_FILE:-}" ]; then
   export TLS_CERT_FILE="$PWD/.local/tls/cert.pem" TLS_KEY_FILE="$PWD/.local/tls/key.pem"
 fi
 export WEBHOOK_LISTEN_ADDRESS="${WEBHOOK_LISTEN_ADDRESS:-127.0.0.1:8443}"
+# webhook-ingest's local spool (webhooks acknowledged while PostgreSQL is away), git-ignored.
+export WEBHOOK_SPOOL_DIR="${WEBHOOK_SPOOL_DIR:-$root/.local/spool}"
 if [ $simulation = 1 ]; then
   # The simulator sends its signed webhooks to webhook-ingest over HTTPS.
   export ELEVENLABS_WEBHOOK_URL="https://${WEBHOOK_LISTEN_ADDRESS}/api/webhooks/elevenlabs"

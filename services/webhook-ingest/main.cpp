@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "inbox_store.h"
+#include "spool.h"
 #include "metrics.h"
 #include "outcall/common/auth_interceptor.h"
 #include "outcall/common/config.h"
@@ -44,9 +45,22 @@ int main() {
   grpc_server.AddInterceptorFactory(authenticator.NewInterceptorFactory());
   webhook_ingest::IngestMetrics metrics(grpc_server.metrics());
 
+  // The local spool: what PostgreSQL cannot take is acknowledged from there (and drained into
+  // the inbox later) instead of refused, since ElevenLabs sends each webhook once.
+  std::unique_ptr<webhook_ingest::Spool> spool;
+  if (config->store.spool_dir != "off") {
+    auto opened = webhook_ingest::Spool::Open(config->store.spool_dir, config->store.spool_max_bytes);
+    if (!opened.ok()) {
+      spdlog::critical("WEBHOOK_SPOOL_DIR: {}", common::ToStd(opened.status().message()));
+      return 2;
+    }
+    spool = *std::move(opened);
+    spdlog::info("webhook-ingest: spool {} holds {} event(s)", config->store.spool_dir,
+                 spool->count());
+  }
   webhook_ingest::Publisher publisher(cc.database_url.Reveal(), config->publisher, &metrics);
   webhook_ingest::InboxStore inbox(cc.database_url.Reveal(), config->store, &metrics,
-                                   [&publisher] { publisher.Wake(); });
+                                   [&publisher] { publisher.Wake(); }, spool.get());
 
   webhook_ingest::WebhookServerOptions http_options;
   http_options.listen_address = config->listen_address;

@@ -49,7 +49,8 @@ void IngestTest::StartIngest(bool save_audio, std::string database_url,
   store_ = std::make_unique<webhook_ingest::InboxStore>(database_url, so, metrics_.get(),
                                                        [this] {
                                                          if (on_stored_) on_stored_();
-                                                       });
+                                                       },
+                                                       spool_.get());
   webhook_ingest::WebhookServerOptions o;
   o.listen_address = "127.0.0.1:0";
   o.tls_cert_file = tls_.cert;

@@ -13,6 +13,7 @@
 #include "ingest_support.h"
 #include "metrics.h"
 #include "publisher.h"
+#include "spool.h"
 #include "test_database.h"
 #include "webhook_server.h"
 
@@ -50,6 +51,8 @@ class IngestTest : public ::testing::Test {
   std::unique_ptr<webhook_ingest::InboxStore> store_;
   std::unique_ptr<webhook_ingest::WebhookServer> server_;
   std::function<void()> on_stored_;
+  // When set before StartIngest, the store spools what PostgreSQL cannot take.
+  std::unique_ptr<webhook_ingest::Spool> spool_;
 };
 
 }  // namespace outcall::ingest_testing

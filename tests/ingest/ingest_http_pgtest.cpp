@@ -523,6 +523,115 @@ TEST_F(IngestHttpTest, ConnectionsEndedByTheServerAreReplacedWithoutRefusingWebh
   EXPECT_EQ(Metric("webhook_requests_total", "unavailable"), 0);
 }
 
+// ElevenLabs sends each webhook once: with PostgreSQL unreachable, ingest acknowledges verified
+// events from its local spool (fsynced), keeps them across its own restart, and moves them into
+// the inbox, once each and in order, when the database is back. Only a full spool answers 503.
+TEST_F(IngestHttpTest, DuringADatabaseOutageEventsAreSpooledAndNothingAcknowledgedIsLost) {
+  int port = 0;
+  const std::string host = DatabaseHostPort(&port);
+  ASSERT_FALSE(host.empty());
+  TcpProxy proxy(host, port);
+  std::string url = db_->url();
+  url.replace(url.find(":" + std::to_string(port) + "/"), std::to_string(port).size() + 2,
+              ":" + std::to_string(proxy.port()) + "/");
+  const std::string dir = ::testing::TempDir() + "/spool-" + common::RandomHex(6);
+  auto open_spool = [&](int64_t max_bytes) {
+    auto s = webhook_ingest::Spool::Open(dir, max_bytes);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? *std::move(s) : nullptr;
+  };
+  spool_ = open_spool(int64_t{64} << 20);
+  StartIngest(true, url);
+  auto post = [&](const std::string& type, const std::string& conv, const std::string& extra = "") {
+    const std::string body = Body(type, conv, extra);
+    return Post(body, Sign(body)).status;
+  };
+  const std::string audio = R"("full_audio": "SUQzBAAAAAAAI1RTU0UAAAAPAAADTGF2ZjU4Ljc2LjEwMAAAAAAAAAAAAAAA//tQ")";
+  EXPECT_EQ(post("post_call_transcription", "conv_spool_0"), 200);
+  proxy.Cut();
+  for (int i = 1; i <= 5; ++i) {
+    EXPECT_EQ(post("post_call_transcription", common::Cat("conv_spool_", i)), 200) << i;
+  }
+  EXPECT_EQ(post("post_call_audio", "conv_spool_1", audio), 200);
+  EXPECT_EQ(Metric("webhook_requests_total", "spooled"), 6);
+  EXPECT_EQ(Metric("webhook_requests_total", "unavailable"), 0);
+  // ingest restarts while the database is still away: the spool outlives it.
+  StopIngest();
+  spool_.reset();
+  spool_ = open_spool(int64_t{64} << 20);
+  ASSERT_EQ(spool_->count(), 6);
+  StartIngest(true, url);
+  EXPECT_EQ(post("post_call_transcription", "conv_spool_6"), 200);  // joins the spool
+  EXPECT_EQ(spool_->count(), 7);
+  proxy.Restore();
+  for (int i = 0; i < 500 && spool_->count() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(spool_->count(), 0);
+  EXPECT_EQ(post("post_call_transcription", "conv_spool_7"), 200);  // straight to the inbox
+  EXPECT_EQ(spool_->count(), 0);
+  // Every acknowledged event once, in the order they were acknowledged, the audio with its part.
+  pqxx::connection conn(db_->url());
+  pqxx::nontransaction tx(conn);
+  std::vector<std::string> order;
+  for (const auto& r : tx.exec("SELECT conversation_id || '/' || event_type FROM webhook_inbox "
+                               "ORDER BY id")) {
+    order.push_back(r[0].as<std::string>());
+  }
+  const std::vector<std::string> want = {
+      "conv_spool_0/post_call_transcription", "conv_spool_1/post_call_transcription",
+      "conv_spool_2/post_call_transcription", "conv_spool_3/post_call_transcription",
+      "conv_spool_4/post_call_transcription", "conv_spool_5/post_call_transcription",
+      "conv_spool_1/post_call_audio",         "conv_spool_6/post_call_transcription",
+      "conv_spool_7/post_call_transcription"};
+  EXPECT_EQ(order, want);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM webhook_audio_parts p JOIN webhook_inbox i ON i.id = "
+                     "p.inbox_id WHERE i.conversation_id = 'conv_spool_1'")[0]
+                .as<int>(),
+            1);
+}
+
+TEST_F(IngestHttpTest, OnlyAFullSpoolAnswers503) {
+  int port = 0;
+  const std::string host = DatabaseHostPort(&port);
+  TcpProxy proxy(host, port);
+  std::string url = db_->url();
+  url.replace(url.find(":" + std::to_string(port) + "/"), std::to_string(port).size() + 2,
+              ":" + std::to_string(proxy.port()) + "/");
+  // The size one of these events takes in a spool, measured on a scratch one: room for two.
+  int64_t one = 0;
+  {
+    auto scratch = webhook_ingest::Spool::Open(
+        ::testing::TempDir() + "/spool-" + common::RandomHex(6), int64_t{1} << 20);
+    ASSERT_TRUE(scratch.ok());
+    webhook_ingest::InboxRecord r;
+    r.event_type = "post_call_transcription";
+    r.conversation_id = "conv_full_0";
+    r.event_timestamp = 1739537297;
+    r.body = Body("post_call_transcription", "conv_full_0");
+    r.body_sha256 = std::string(64, 'a');
+    ASSERT_TRUE((*scratch)->Append(r).ok());
+    one = (*scratch)->bytes();
+  }
+  auto s = webhook_ingest::Spool::Open(::testing::TempDir() + "/spool-" + common::RandomHex(6),
+                                       2 * one + one / 2);
+  ASSERT_TRUE(s.ok()) << s.status();
+  spool_ = *std::move(s);
+  StartIngest(true, url);
+  proxy.Cut();
+  std::vector<int> statuses;
+  for (int i = 0; i < 4; ++i) {
+    const std::string body = Body("post_call_transcription", common::Cat("conv_full_", i));
+    statuses.push_back(Post(body, Sign(body)).status);
+  }
+  EXPECT_EQ(statuses, (std::vector<int>{200, 200, 503, 503}));
+  proxy.Restore();
+  for (int i = 0; i < 500 && spool_->count() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM webhook_inbox WHERE conversation_id LIKE 'conv_full_%'"), 2);
+}
+
 // The simulator places a call and sends its real signed webhooks (chunked audio included) to the
 // endpoint over HTTPS; its signature faults are refused.
 TEST_F(IngestHttpTest, SimulatorWebhooksAreStoredAndItsForgeriesRefused) {

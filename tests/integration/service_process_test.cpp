@@ -119,6 +119,7 @@ TEST_P(ServiceProcess, ServesHealthAndStopsCleanlyOnSigterm) {
     env["TLS_KEY_FILE"] = tls.key;
     env["ELEVENLABS_WEBHOOK_SECRET"] = "wsec_" + common::RandomHex(16);
     env["WEBHOOK_LISTEN_ADDRESS"] = "127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+    env["WEBHOOK_SPOOL_DIR"] = ::testing::TempDir() + "/spool-" + common::RandomHex(6);
   }
   Child child = Spawn(GetParam(), env);
   ASSERT_GT(child.pid, 0);
@@ -247,6 +248,7 @@ class WebhookIngestShutdown : public ::testing::Test {
     env["TLS_KEY_FILE"] = tls_.key;
     env["ELEVENLABS_WEBHOOK_SECRET"] = secret_;
     env["WEBHOOK_LISTEN_ADDRESS"] = "127.0.0.1:" + std::to_string(http_port_);
+    env["WEBHOOK_SPOOL_DIR"] = ::testing::TempDir() + "/spool-" + common::RandomHex(6);
     // Nothing listens there: the publisher fails fast and retries, which shutdown must not wait on.
     env["CALL_GATEWAY_ADDRESS"] = "127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
     env["SHUTDOWN_GRACE_SECS"] = std::to_string(kGraceSecs);

@@ -5,6 +5,7 @@
 // its own workers, one transaction per event.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -24,7 +25,11 @@
 
 namespace outcall::webhook_ingest {
 
-enum class StoreOutcome { kStored, kDuplicate, kUnavailable };
+// kSpooled: PostgreSQL could not take it, the local spool did (durably): acknowledged, and
+// drained into the inbox when the database is back.
+enum class StoreOutcome { kStored, kDuplicate, kUnavailable, kSpooled };
+
+class Spool;
 
 struct StoreResult {
   StoreOutcome outcome = StoreOutcome::kUnavailable;
@@ -60,9 +65,11 @@ class InboxWriter {
 
 class InboxStore : public InboxWriter {
  public:
-  // `on_stored` runs after every commit that stored something new (wakes the publisher).
+  // `on_stored` runs after every commit that stored something new (wakes the publisher). With a
+  // `spool` (not owned), an event the database cannot take is kept there instead of refused,
+  // and while the spool holds events new ones join them, so the inbox gets them in order.
   InboxStore(std::string database_url, StoreOptions options, IngestMetrics* metrics,
-             std::function<void()> on_stored = {});
+             std::function<void()> on_stored = {}, Spool* spool = nullptr);
   ~InboxStore() override;
   InboxStore(const InboxStore&) = delete;
   InboxStore& operator=(const InboxStore&) = delete;
@@ -81,6 +88,13 @@ class InboxStore : public InboxWriter {
   };
   void CommitLoop();
   void AudioLoop();
+  void DrainLoop();
+  // Moves what the spool holds into the inbox, oldest first; true when it is empty afterwards.
+  bool DrainSpool(std::unique_ptr<pqxx::connection>& conn);
+  // The database could not take these: into the spool (kSpooled), or kUnavailable.
+  void SpoolOrRefuse(std::vector<Pending>& batch);
+  // Inserts one record (and its audio parts) in `tx`: the inbox id, or nothing for a duplicate.
+  std::optional<int64_t> InsertWithAudio(pqxx::work& tx, InboxRecord& record);
   void CommitBatch(std::unique_ptr<pqxx::connection>& conn, std::vector<Pending>& batch);
   void StoreAudio(std::unique_ptr<pqxx::connection>& conn, Pending& p);
   std::unique_ptr<pqxx::connection> Connect();
@@ -89,6 +103,12 @@ class InboxStore : public InboxWriter {
   StoreOptions options_;
   IngestMetrics* metrics_;
   std::function<void()> on_stored_;
+  Spool* spool_;
+  // After a failure to reach the database, requests go straight to the spool for a second
+  // (the drain thread keeps probing) rather than each waiting out a connect timeout.
+  std::atomic<int64_t> db_down_until_ms_{0};
+  bool DatabaseRecentlyDown() const;
+  void NoteDatabaseDown();
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> small_;

@@ -47,6 +47,17 @@ IngestMetrics::IngestMetrics(prometheus::Registry& registry)
                         .Help("Stored events not yet acknowledged by call-gateway, not quarantined")
                         .Register(registry)
                         .Add({});
+  spool_events_ = &prometheus::BuildGauge()
+                       .Name("webhook_spool_events")
+                       .Help("Events acknowledged while PostgreSQL was away, kept in the local "
+                             "spool until they are moved into the inbox")
+                       .Register(registry)
+                       .Add({});
+  spool_bytes_ = &prometheus::BuildGauge()
+                      .Name("webhook_spool_bytes")
+                      .Help("Bytes held by the local spool")
+                      .Register(registry)
+                      .Add({});
   inbox_quarantined_ = &prometheus::BuildGauge()
                             .Name("webhook_inbox_quarantined")
                             .Help("Events in quarantine: they cannot be applied as they are "

@@ -34,6 +34,10 @@ class IngestMetrics {
   // where: mapping (the stored body cannot become an event), gateway (call-gateway rejected it)
   void Quarantined(std::string_view where);
   void OpenConnections(double n) { connections_->Set(n); }
+  void Spool(double events, double bytes) {
+    spool_events_->Set(events);
+    spool_bytes_->Set(bytes);
+  }
   void LargeBodies(double n) { large_bodies_->Set(n); }
   void MaxBufferedBytes(double n);
   double max_buffered_bytes() const { return max_buffered_->Value(); }
@@ -50,6 +54,8 @@ class IngestMetrics {
   prometheus::Gauge* inbox_pending_;
   prometheus::Gauge* inbox_quarantined_;
   prometheus::Gauge* connections_;
+  prometheus::Gauge* spool_events_;
+  prometheus::Gauge* spool_bytes_;
   prometheus::Gauge* large_bodies_;
   prometheus::Gauge* max_buffered_;
   std::mutex max_mu_;

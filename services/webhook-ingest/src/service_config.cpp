@@ -50,6 +50,9 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env) {
   c.store.commit_workers = static_cast<int>(env.Int("WEBHOOK_COMMIT_WORKERS", 2, 1, 32));
   c.store.max_batch = static_cast<int>(env.Int("WEBHOOK_COMMIT_MAX_BATCH", 256, 1, 10000));
   c.store.audio_workers = static_cast<int>(env.Int("WEBHOOK_AUDIO_WORKERS", 1, 1, 16));
+  c.store.spool_dir = env.String("WEBHOOK_SPOOL_DIR", "/var/spool/outcall");
+  c.store.spool_max_bytes =
+      env.Int("WEBHOOK_SPOOL_MAX_BYTES", int64_t{1} << 30, 1 << 20, int64_t{1} << 40);
 
   PublisherOptions& p = c.publisher;
   p.gateway_address = env.String("CALL_GATEWAY_ADDRESS", "127.0.0.1:50051");

@@ -48,6 +48,9 @@ struct StoreOptions {
   int audio_workers = 1;      // WEBHOOK_AUDIO_WORKERS: connections storing audio
   int64_t audio_part_bytes = 1024 * 1024;  // bytes per stored audio part
   absl::Duration connect_timeout = absl::Seconds(3);
+  // The local spool for events PostgreSQL cannot take ("off": none, such events get 503).
+  std::string spool_dir = "/var/spool/outcall";   // WEBHOOK_SPOOL_DIR
+  int64_t spool_max_bytes = int64_t{1} << 30;      // WEBHOOK_SPOOL_MAX_BYTES
 };
 
 struct PublisherOptions {

@@ -583,6 +583,14 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
         r.body = "{\"status\":\"stored\"}";
         co_return r;
       }
+      case StoreOutcome::kSpooled: {
+        // PostgreSQL is away; the local spool holds it durably and the inbox gets it later.
+        Count("spooled");
+        Reply r;
+        r.outcome = "spooled";
+        r.body = "{\"status\":\"stored\"}";
+        co_return r;
+      }
       case StoreOutcome::kDuplicate: {
         Count("duplicate");
         Reply r;
