@@ -15,7 +15,9 @@ if [ "${1:-}" = "--sanitize" ]; then
   # Leaks in Debian's gRPC and libpq at exit are not ours; every other report aborts.
   export ASAN_OPTIONS="abort_on_error=1:detect_leaks=0:strict_string_checks=1:detect_stack_use_after_return=1"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-  set -- -LE fuzz "$@"
+  # Not fuzz (sanitized already) nor deploy (it checks the release binaries' shared libraries
+  # against the runtime image; sanitized ones link libasan and libubsan).
+  set -- -LE "fuzz|deploy" "$@"
 fi
 
 bash scripts/install-deps.sh

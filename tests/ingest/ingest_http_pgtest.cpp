@@ -405,8 +405,12 @@ TEST_F(IngestHttpTest, FiftyMegabyteAudioStreamsWithinBoundedMemory) {
   const int64_t after = PeakRssBytes();
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, R"({"status":"stored"})");
-  // The body is 50 MiB; the process (client and server together) grew by far less.
+  // The body is 50 MiB; the process (client and server together) grew by far less. Not under
+  // AddressSanitizer, whose allocator keeps freed memory in quarantine on purpose (the bound is
+  // the release build's; the buffered-bytes figure below holds in both).
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(after - before, 24 * 1024 * 1024) << "peak RSS grew by " << (after - before);
+#endif
   EXPECT_LE(Metric("webhook_max_buffered_body_bytes"), TestLimits().max_event_bytes);
 
   pqxx::connection conn(db_->url());

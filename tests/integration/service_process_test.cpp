@@ -124,8 +124,14 @@ TEST_P(ServiceProcess, ServesHealthAndStopsCleanlyOnSigterm) {
   Child child = Spawn(GetParam(), env);
   ASSERT_GT(child.pid, 0);
 
-  auto channel =
-      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
+  // Reconnect attempts stay frequent while the service starts (gRPC's default backoff grows to
+  // minutes, which a slow start, e.g. under the sanitizers, runs into).
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                           grpc::InsecureChannelCredentials(), args);
   grpc::health::v1::Health::Stub health(channel);
   grpc::health::v1::HealthCheckResponse::ServingStatus last =
       grpc::health::v1::HealthCheckResponse::UNKNOWN;
