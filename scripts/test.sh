@@ -12,9 +12,10 @@ if [ "${1:-}" = "--sanitize" ]; then
   shift
   build_dir=build-asan
   export OUTCALL_BUILD_DIR="$root/$build_dir" OUTCALL_CMAKE_ARGS="-DOUTCALL_SANITIZE=ON"
-  # Leaks in Debian's gRPC and libpq at exit are not ours; every other report aborts.
-  export ASAN_OPTIONS="abort_on_error=1:detect_leaks=0:strict_string_checks=1:detect_stack_use_after_return=1"
-  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  # Leaks too; the few inside Debian's libraries are suppressed by name (tests/sanitizer).
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}"
+  export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/tests/sanitizer/lsan.supp:print_suppressions=0}"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
   # Not fuzz (sanitized already) nor deploy (it checks the release binaries' shared libraries
   # against the runtime image; sanitized ones link libasan and libubsan).
   set -- -LE "fuzz|deploy" "$@"

@@ -135,7 +135,10 @@ TEST_P(ServiceProcess, ServesHealthAndStopsCleanlyOnSigterm) {
   grpc::health::v1::Health::Stub health(channel);
   grpc::health::v1::HealthCheckResponse::ServingStatus last =
       grpc::health::v1::HealthCheckResponse::UNKNOWN;
-  for (int i = 0; i < 100 && last != grpc::health::v1::HealthCheckResponse::SERVING; ++i) {
+  // Up to a minute to come up (a sanitized build on a loaded machine is slow to start).
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (last != grpc::health::v1::HealthCheckResponse::SERVING &&
+         std::chrono::steady_clock::now() < give_up) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
     grpc::health::v1::HealthCheckRequest req;
