@@ -16,6 +16,9 @@
 #   start    initdb on first use, then start (idempotent); creates database "outcall".
 #            Does nothing when DATABASE_URL already points elsewhere (external database).
 #   stop     fast shutdown if running.
+#   crash    immediate shutdown (no checkpoint, clients cut off: what a crash does; the next start
+#            runs crash recovery). For fault-injection tests.
+#   log      the path of the server log (postgres.log).
 #   status   running or not, port, data dir (exit 0 running, 3 not running).
 #   url      postgresql://outcall_admin@127.0.0.1:<port>/outcall (no password).
 #   env      export lines: eval "$(scripts/pg.sh env test)".
@@ -32,7 +35,7 @@ die() { echo "pg.sh: error: $*" >&2; exit 1; }
 note() { echo "pg.sh: $*" >&2; }
 
 usage() {
-  echo "usage: scripts/pg.sh start|stop|status|url|env|destroy [NAME]   (NAME defaults to dev)" >&2
+  echo "usage: scripts/pg.sh start|stop|crash|status|url|env|log|destroy [NAME]   (NAME defaults to dev)" >&2
   exit 2
 }
 
@@ -395,6 +398,23 @@ cmd_stop() {
   fi
 }
 
+cmd_crash() {
+  [ -e "$SERVER_LINK" ] || die "cluster '$NAME' not initialised"
+  PGBIN=$(find_pg_bin)
+  SERVER=$(server_dir)
+  local pgdata
+  pgdata=$(pgdata_of "$SERVER")
+  choose_server_user "$pgdata"
+  server_running "$pgdata" || die "cluster '$NAME' is not running"
+  as_server "$PGBIN/pg_ctl" stop -D "$pgdata" -m immediate -w -t 60 -s ||
+    die "pg_ctl stop -m immediate failed; log: $SERVER/postgres.log"
+}
+
+cmd_log() {
+  [ -e "$SERVER_LINK" ] || die "cluster '$NAME' not initialised"
+  echo "$(server_dir)/postgres.log"
+}
+
 cmd_status() {
   local port="?" pgdata="(none)" state="not initialised" rc=3
   if [ -e "$SERVER_LINK" ] || [ -L "$SERVER_LINK" ]; then
@@ -466,6 +486,8 @@ ensure_gitignore() {
 case "$CMD" in
   start) ensure_gitignore; cmd_start ;;
   stop) cmd_stop ;;
+  crash) cmd_crash ;;
+  log) cmd_log ;;
   status) cmd_status ;;
   url) cmd_url ;;
   env) cmd_env ;;

@@ -569,6 +569,25 @@ TEST_F(GatewayTest, AnEventThatCannotBeAppliedIsRejectedAndOnlyItsConversationWa
   EXPECT_EQ(DbStatus(c.data().call_id()), "completed");
 }
 
+// Our clock and ElevenLabs' differ: a call we marked started after ElevenLabs says it started
+// (and ended) still completes, with ElevenLabs' times (before, the end came before our start and
+// the apply failed on elevenlabs_conversations_ended_after_started_check, one by one or in a batch).
+TEST_F(GatewayTest, ATranscriptFromAClockBehindOursStillApplies) {
+  v1::InitiateCallResponse a, b, c;
+  ASSERT_TRUE(Initiate(Req("3005550001"), &a).ok());
+  ASSERT_TRUE(Initiate(Req("3005550002"), &b).ok());
+  ASSERT_TRUE(Initiate(Req("3005550003"), &c).ok());
+  Exec("UPDATE elevenlabs_conversations SET started_at = to_timestamp(1795000100)");
+  EXPECT_EQ(Apply({Transcription(a.data().conversation_id(), 1)}),
+            std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED});
+  EXPECT_EQ(Apply({Transcription(b.data().conversation_id(), 2),
+                   Transcription(c.data().conversation_id(), 3)}),
+            (std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED, v1::APPLY_OUTCOME_APPLIED}));
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_conversations WHERE status = 'completed' AND "
+                  "started_at = to_timestamp(1795000006) AND ended_at = to_timestamp(1795000037)"),
+            3);
+}
+
 TEST_F(GatewayTest, UnknownRolesAndVerdictsAreData) {
   v1::InitiateCallResponse a;
   ASSERT_TRUE(Initiate(Req("3005550001"), &a).ok());

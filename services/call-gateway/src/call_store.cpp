@@ -715,11 +715,13 @@ absl::StatusOr<v1::ApplyOutcome> ApplyEventIn(pqxx::work& tx, const v1::CallEven
     ch = Advance(tx, row, "completed", type);
     const int64_t start =
         md.accepted_time_unix_secs() > 0 ? md.accepted_time_unix_secs() : md.start_time_unix_secs();
+    // ElevenLabs timed the call: its start (and start + duration as the end) replaces ours, so a
+    // clock that differs from ElevenLabs' cannot put the end before the start (constraint).
     tx.exec_params(
         "UPDATE elevenlabs_conversations SET duration_secs = $2, "
         "cost = COALESCE($3::numeric, cost), termination_reason = NULLIF($4, ''), "
         "call_successful = NULLIF($5, ''), call_sid = COALESCE(call_sid, NULLIF($6, '')), "
-        "started_at = COALESCE(started_at, CASE WHEN $7 > 0 THEN to_timestamp($7) END), "
+        "started_at = CASE WHEN $7 > 0 THEN to_timestamp($7) ELSE started_at END, "
         "ended_at = COALESCE(CASE WHEN $7 > 0 THEN to_timestamp($7 + $2) END, ended_at), "
         "cost_credits = COALESCE($8::bigint, cost_credits) WHERE id = $1",
         row, md.call_duration_secs(),
@@ -883,8 +885,8 @@ absl::Status ApplyTranscriptionsIn(pqxx::work& tx,
              "call_status_can_transition(c.status, 'completed') THEN 'completed' ELSE c.status "
              "END, duration_secs = b.duration, cost = COALESCE(b.cost, c.cost), "
              "termination_reason = NULLIF(b.term, ''), call_successful = NULLIF(b.succ, ''), "
-             "call_sid = COALESCE(c.call_sid, NULLIF(b.sid, '')), started_at = "
-             "COALESCE(c.started_at, CASE WHEN b.start > 0 THEN to_timestamp(b.start) END), "
+             "call_sid = COALESCE(c.call_sid, NULLIF(b.sid, '')), started_at = CASE WHEN "
+             "b.start > 0 THEN to_timestamp(b.start) ELSE c.started_at END, "
              "ended_at = COALESCE(CASE WHEN b.start > 0 THEN to_timestamp(b.start + b.duration) "
              "END, c.ended_at), cost_credits = COALESCE(b.credits, c.cost_credits) FROM "
              "jsonb_to_recordset($1::jsonb) AS b(row bigint, duration int, cost numeric, credits "
