@@ -32,7 +32,7 @@
 #include "outcall/common/migrations.h"
 #include "outcall/common/pg_pool.h"
 #include "outcall/v1/stats.grpc.pb.h"
-#include "stats_executor.h"
+#include "outcall/common/blocking_executor.h"
 #include "stats_service.h"
 #include "stats_store.h"
 
@@ -266,7 +266,7 @@ class Server {
   }
   common::PgPool pool_;
   stats::StatsStore store_;
-  stats::BlockingExecutor executor_;
+  common::BlockingExecutor executor_;
   common::CallAuthenticator auth_;
   stats::StatsService service_;
   std::unique_ptr<common::GrpcServer> server_;

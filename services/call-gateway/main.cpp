@@ -1,42 +1,20 @@
 // call-gateway: builds the object graph from the environment and serves until SIGTERM.
-#include <grpcpp/support/server_interceptor.h>
-
-#include <cstdio>
+#include <spdlog/spdlog.h>
 
 #include "call_store.h"
 #include "elevenlabs_client.h"
 #include "gateway_service.h"
-#include "outcall/common/auth_interceptor.h"
-#include "outcall/common/config.h"
-#include "outcall/common/grpc_server.h"
-#include "outcall/common/jwt.h"
-#include "outcall/common/logging.h"
 #include "outcall/common/pg_pool.h"
+#include "outcall/common/service_main.h"
 #include "outcall/common/strings.h"
 #include "service_config.h"
 
 int main() {
   using namespace outcall;
-  common::BlockShutdownSignals();
-  common::EnvReader env;
-  auto config = call_gateway::LoadServiceConfig(env);
-  if (!config.ok()) {
-    std::fprintf(stderr, "call-gateway: %s\n", std::string(config.status().message()).c_str());
-    return 2;
-  }
+  common::ServiceMain svc("call-gateway");
+  auto config = svc.Load(call_gateway::LoadServiceConfig);
+  if (!config || !svc.Init(config->common, call_gateway::MethodPermissions())) return 2;
   const common::CommonConfig& cc = config->common;
-  if (auto s = common::InitLogging({"call-gateway", cc.log_level, cc.log_format == "json"});
-      !s.ok()) {
-    std::fprintf(stderr, "call-gateway: %s\n", std::string(s.message()).c_str());
-    return 2;
-  }
-  auto verifier = common::JwtVerifier::Create(common::JwtOptionsFrom(cc));
-  if (!verifier.ok()) {
-    spdlog::critical("{}", common::ToStd(verifier.status().message()));
-    return 2;
-  }
-  common::CallAuthenticator authenticator(common::Authorizer(*std::move(verifier)),
-                                          call_gateway::MethodPermissions());
 
   common::PgPool pool({.url = cc.database_url.Reveal(),
                        .size = cc.database_pool_size,
@@ -46,8 +24,6 @@ int main() {
     spdlog::warn("database not reachable at start: {}", common::ToStd(lease.status().message()));
   }
 
-  common::GrpcServer server(common::GrpcOptionsFrom(cc));
-  server.AddInterceptorFactory(authenticator.NewInterceptorFactory());
   const common::ElevenLabsConfig& el = config->elevenlabs;
   call_gateway::CallStore store(pool);
   call_gateway::ElevenLabsClient elevenlabs(el);
@@ -64,13 +40,10 @@ int main() {
                                             absl::Seconds(config->reconciler.max_backoff_secs),
                                         .reconcile_max_not_found =
                                             config->reconciler.max_not_found},
-                                       store, elevenlabs, authenticator, &server.metrics());
-  server.AddService(static_cast<v1::CallGateway::Service*>(&service));
-  server.AddService(static_cast<v1::CallEventSink::Service*>(&service));
+                                       store, elevenlabs, svc.authenticator(),
+                                       &svc.server().metrics());
+  svc.server().AddService(static_cast<v1::CallGateway::Service*>(&service));
+  svc.server().AddService(static_cast<v1::CallEventSink::Service*>(&service));
   service.StartReconciler();
-  if (auto s = server.Start(); !s.ok()) {
-    spdlog::critical("{}", common::ToStd(s.message()));
-    return 1;
-  }
-  return common::ServeUntilSignal(server, "call-gateway");
+  return svc.Serve();
 }

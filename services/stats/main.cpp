@@ -1,41 +1,20 @@
 // stats: builds the object graph from the environment and serves until SIGTERM.
-#include <grpcpp/support/server_interceptor.h>
+#include <spdlog/spdlog.h>
 
-#include <cstdio>
-
-#include "outcall/common/auth_interceptor.h"
-#include "outcall/common/config.h"
-#include "outcall/common/grpc_server.h"
-#include "outcall/common/jwt.h"
-#include "outcall/common/logging.h"
+#include "outcall/common/blocking_executor.h"
 #include "outcall/common/pg_pool.h"
+#include "outcall/common/service_main.h"
 #include "outcall/common/strings.h"
 #include "service_config.h"
-#include "stats_executor.h"
 #include "stats_service.h"
 #include "stats_store.h"
 
 int main() {
   using namespace outcall;
-  common::BlockShutdownSignals();
-  common::EnvReader env;
-  auto config = stats::LoadServiceConfig(env);
-  if (!config.ok()) {
-    std::fprintf(stderr, "stats: %s\n", std::string(config.status().message()).c_str());
-    return 2;
-  }
+  common::ServiceMain svc("stats");
+  auto config = svc.Load(stats::LoadServiceConfig);
+  if (!config || !svc.Init(config->common, stats::MethodPermissions())) return 2;
   const common::CommonConfig& cc = config->common;
-  if (auto s = common::InitLogging({"stats", cc.log_level, cc.log_format == "json"}); !s.ok()) {
-    std::fprintf(stderr, "stats: %s\n", std::string(s.message()).c_str());
-    return 2;
-  }
-  auto verifier = common::JwtVerifier::Create(common::JwtOptionsFrom(cc));
-  if (!verifier.ok()) {
-    spdlog::critical("{}", common::ToStd(verifier.status().message()));
-    return 2;
-  }
-  common::CallAuthenticator authenticator(common::Authorizer(*std::move(verifier)),
-                                          stats::MethodPermissions());
 
   common::PgPool pool(
       {.url = cc.database_url.Reveal(),
@@ -58,16 +37,9 @@ int main() {
   }
 
   // One worker per database connection; a short queue beyond that, then RESOURCE_EXHAUSTED.
-  stats::BlockingExecutor executor(cc.database_pool_size, cc.database_pool_size * 16);
-  stats::StatsService service(&authenticator, &store, &executor,
+  common::BlockingExecutor executor(cc.database_pool_size, cc.database_pool_size * 16);
+  stats::StatsService service(&svc.authenticator(), &store, &executor,
                               {.request_timeout = config->query_timeout});
-
-  common::GrpcServer server(common::GrpcOptionsFrom(cc));
-  server.AddService(&service);
-  server.AddInterceptorFactory(authenticator.NewInterceptorFactory());
-  if (auto s = server.Start(); !s.ok()) {
-    spdlog::critical("{}", common::ToStd(s.message()));
-    return 1;
-  }
-  return common::ServeUntilSignal(server, "stats");
+  svc.server().AddService(&service);
+  return svc.Serve();
 }

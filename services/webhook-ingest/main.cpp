@@ -1,18 +1,12 @@
 // webhook-ingest: builds the object graph from the environment and serves until SIGTERM: the
 // public HTTPS webhook endpoint, the durable inbox (group commit), the publisher to call-gateway
 // and the gRPC port (health, metrics).
-#include <grpcpp/support/server_interceptor.h>
-
-#include <cstdio>
+#include <spdlog/spdlog.h>
 
 #include "inbox_store.h"
 #include "spool.h"
 #include "metrics.h"
-#include "outcall/common/auth_interceptor.h"
-#include "outcall/common/config.h"
-#include "outcall/common/grpc_server.h"
-#include "outcall/common/jwt.h"
-#include "outcall/common/logging.h"
+#include "outcall/common/service_main.h"
 #include "outcall/common/strings.h"
 #include "publisher.h"
 #include "service_config.h"
@@ -20,29 +14,11 @@
 
 int main() {
   using namespace outcall;
-  common::BlockShutdownSignals();
-  common::EnvReader env;
-  auto config = webhook_ingest::LoadServiceConfig(env);
-  if (!config.ok()) {
-    std::fprintf(stderr, "webhook-ingest: %s\n", std::string(config.status().message()).c_str());
-    return 2;
-  }
+  common::ServiceMain svc("webhook-ingest");
+  auto config = svc.Load(webhook_ingest::LoadServiceConfig);
+  if (!config || !svc.Init(config->common, webhook_ingest::MethodPermissions())) return 2;
   const common::CommonConfig& cc = config->common;
-  if (auto s = common::InitLogging({"webhook-ingest", cc.log_level, cc.log_format == "json"});
-      !s.ok()) {
-    std::fprintf(stderr, "webhook-ingest: %s\n", std::string(s.message()).c_str());
-    return 2;
-  }
-  auto verifier = common::JwtVerifier::Create(common::JwtOptionsFrom(cc));
-  if (!verifier.ok()) {
-    spdlog::critical("{}", common::ToStd(verifier.status().message()));
-    return 2;
-  }
-  common::CallAuthenticator authenticator(common::Authorizer(*std::move(verifier)),
-                                          webhook_ingest::MethodPermissions());
-
-  common::GrpcServer grpc_server(common::GrpcOptionsFrom(cc));
-  grpc_server.AddInterceptorFactory(authenticator.NewInterceptorFactory());
+  common::GrpcServer& grpc_server = svc.server();
   webhook_ingest::IngestMetrics metrics(grpc_server.metrics());
 
   // The local spool: what PostgreSQL cannot take is acknowledged from there (and drained into
@@ -69,17 +45,13 @@ int main() {
   http_options.limits = config->limits;
   http_options.save_call_audio = config->save_call_audio;
   http_options.shutdown_grace = cc.shutdown_grace;
-  common::WebhookVerifierOptions verifier_options;
+  elevenlabs::WebhookVerifierOptions verifier_options;
   verifier_options.secrets = config->webhook_secrets;
   verifier_options.tolerance = config->signature_tolerance;
   verifier_options.future_skew = config->signature_future_skew;
   webhook_ingest::WebhookServer http(std::move(http_options), std::move(verifier_options), &inbox,
                                      &metrics, &grpc_server.metrics());
   if (auto s = http.Start(); !s.ok()) {
-    spdlog::critical("{}", common::ToStd(s.message()));
-    return 1;
-  }
-  if (auto s = grpc_server.Start(); !s.ok()) {
     spdlog::critical("{}", common::ToStd(s.message()));
     return 1;
   }
@@ -90,14 +62,12 @@ int main() {
   // the webhook endpoint stops accepting and its in-flight requests finish (they need the
   // store), then gRPC stops; then the store and the publisher, whose RPC still in flight at the
   // deadline is cancelled (its events stay pending in the inbox).
-  absl::Time deadline = absl::InfiniteFuture();
-  const int code =
-      common::ServeUntilSignal(grpc_server, "webhook-ingest", [&](absl::Time d) {
-        deadline = d;
-        http.Stop(d);
-      });
-  inbox.Stop();
-  publisher.Stop(deadline);
+  const int code = svc.Serve({.before_grpc_stops = [&](absl::Time d) { http.Stop(d); },
+                              .after_grpc_stopped =
+                                  [&](absl::Time d) {
+                                    inbox.Stop();
+                                    publisher.Stop(d);
+                                  }});
   spdlog::info("webhook-ingest: shutdown complete");
   return code;
 }

@@ -64,7 +64,7 @@ class PipelineTest : public ::testing::Test {
     wo.tls_key_file = tls_.key;
     wo.save_call_audio = true;
     wo.shutdown_grace = absl::Seconds(2);
-    common::WebhookVerifierOptions vo;
+    elevenlabs::WebhookVerifierOptions vo;
     vo.secrets.emplace_back(webhook_secret);
     ingest_ = std::make_unique<webhook_ingest::WebhookServer>(wo, vo, inbox_.get(), metrics_.get(),
                                                               registry_.get());

@@ -48,7 +48,7 @@
 #include "outcall/common/http_client.h"
 #include "outcall/common/jwt.h"
 #include "outcall/common/strings.h"
-#include "outcall/common/webhook_signature.h"
+#include "outcall/elevenlabs/webhook_signature.h"
 #include "outcall/v1/call_gateway.grpc.pb.h"
 #include "test_database.h"
 
@@ -425,7 +425,7 @@ class FaultSuite : public ::testing::Test {
   // ---- load ----------------------------------------------------------------------------------
 
   std::string Sign(const std::string& body) const {
-    return common::SignElevenLabsWebhook(webhook_secret_, std::time(nullptr), body);
+    return elevenlabs::SignElevenLabsWebhook(webhook_secret_, std::time(nullptr), body);
   }
 
   static std::string PhoneFor(int prefix, int i) {
@@ -558,11 +558,16 @@ class FaultSuite : public ::testing::Test {
 
   void InsertOpenCalls(size_t n, const std::string& prefix, int phone_prefix,
                        const char* surname) {
-    Query(Cat("INSERT INTO elevenlabs_conversations (conversation_id, agent_id, phone_number, "
-              "patient_name, status, started_at, dial_attempted_at, max_duration_secs) "
-              "SELECT '", prefix, "' || g, 'agent_sim_confirmaciones', '+57", phone_prefix,
-              "' || lpad(g::text, 7, '0'), 'Zoraida " , surname,
-              "', 'in_progress', now(), now(), 7200 FROM generate_series(0, ", n - 1, ") g"));
+    // Values as bind parameters: a statement slow enough for PostgreSQL's log
+    // (log_min_duration_statement) is logged without them, as the services' are.
+    pqxx::connection conn(Cat(cluster_.url(), "?passfile=", cluster_.pgpass()));
+    pqxx::nontransaction tx(conn);
+    tx.exec_params(
+        "INSERT INTO elevenlabs_conversations (conversation_id, agent_id, phone_number, "
+        "patient_name, status, started_at, dial_attempted_at, max_duration_secs) SELECT $1 || g, "
+        "'agent_sim_confirmaciones', $2 || lpad(g::text, 7, '0'), $3, 'in_progress', now(), "
+        "now(), 7200 FROM generate_series(0, $4::int - 1) g",
+        prefix, Cat("+57", phone_prefix), Cat("Zoraida ", surname), static_cast<int>(n));
   }
 
   // Sends planned events from `next_` on, paced to last about `window`; retries each until 200
@@ -813,11 +818,11 @@ TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
   // 1. Every acknowledged synthetic event is stored, published and applied exactly once.
   std::map<std::string, std::tuple<int64_t, int64_t, std::string, int64_t>> rows;  // conv ->
   for (const auto& r : Query(
-           "SELECT c.conversation_id, (SELECT count(*) FROM elevenlabs_transcriptions t WHERE "
-           "t.conversation_id = c.conversation_id), COALESCE(c.duration_secs, -1), c.status, "
-           "(SELECT count(*) FROM applied_call_events a WHERE a.conversation_id = "
-           "c.conversation_id) FROM elevenlabs_conversations c WHERE c.conversation_id LIKE "
-           "'conv_fault_%'")) {
+           "SELECT c.conversation_id, COALESCE(t.n, 0), COALESCE(c.duration_secs, -1), c.status, "
+           "COALESCE(a.n, 0) FROM elevenlabs_conversations c LEFT JOIN (SELECT conversation_id, "
+           "count(*) AS n FROM elevenlabs_transcriptions GROUP BY 1) t USING (conversation_id) "
+           "LEFT JOIN (SELECT conversation_id, count(*) AS n FROM applied_call_events GROUP BY 1) "
+           "a USING (conversation_id) WHERE c.conversation_id LIKE 'conv_fault_%'")) {
     rows[r[0].as<std::string>()] = {r[1].as<int64_t>(), r[2].as<int64_t>(), r[3].as<std::string>(),
                                     r[4].as<int64_t>()};
   }
@@ -865,7 +870,8 @@ TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
       EXPECT_FALSE(r[0][1].as<std::string>().empty()) << p.what;
     } else {
       EXPECT_TRUE(r[0][2].as<bool>()) << p.conversation_id << " (" << p.what << ") not applied";
-      EXPECT_EQ(Count(Cat("SELECT count(*) FROM applied_call_events WHERE conversation_id = '",
+      EXPECT_EQ(Count(Cat("SELECT count(*) FROM applied_call_events WHERE event_type = "
+                          "'post_call_transcription' AND conversation_id = '",
                           p.conversation_id, "'")),
                 1)
           << p.what;

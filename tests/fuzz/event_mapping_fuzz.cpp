@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "body_scanner.h"
-#include "event_mapping.h"
+#include "outcall/elevenlabs/body_scanner.h"
+#include "outcall/elevenlabs/event_mapping.h"
 
 using namespace outcall::webhook_ingest;
 
@@ -19,13 +19,13 @@ namespace {
 struct Scan {
   bool ok;
   std::string error;
-  Envelope env;
+  elevenlabs::Envelope env;
   std::string audio;
 };
 // Feeds `body` as [0, split) and then pieces of `chunk` bytes.
 Scan Run(std::string_view body, size_t split, size_t chunk) {
   Scan out{};
-  BodyScanner s([&](std::string_view d) { out.audio.append(d); });
+  elevenlabs::BodyScanner s([&](std::string_view d) { out.audio.append(d); });
   split = std::min(split, body.size());
   s.Write(body.substr(0, split));
   for (size_t i = split; i < body.size(); i += chunk) s.Write(body.substr(i, chunk));
@@ -54,15 +54,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!Same(a, Run(body, split, chunk))) std::abort();
   if (!Same(a, Run(body, body.size() / 2, body.size() + 1))) std::abort();
   if (a.ok) {
-    if (ValidateEnvelope(a.env).ok()) {
+    if (elevenlabs::ValidateEnvelope(a.env).ok()) {
       std::string stored(body);
       if (a.env.type == kAudio) {
-        AudioSummary summary;
+        elevenlabs::AudioSummary summary;
         summary.size_bytes = static_cast<int64_t>(a.audio.size());
         summary.sha256 = std::string(64, '0');
-        stored = AudioInboxBody(a.env, summary);
+        stored = elevenlabs::AudioInboxBody(a.env, summary);
       }
-      auto ev = MapInboxEvent(1, a.env.type, a.env.conversation_id, a.env.event_timestamp, stored);
+      auto ev = elevenlabs::MapInboxEvent(1, a.env.type, a.env.conversation_id, a.env.event_timestamp, stored);
       // The mapping may refuse a field's value (that event is quarantined), never the JSON.
       if (!ev.ok() && (ev.status().code() != absl::StatusCode::kInvalidArgument ||
                        ev.status().message() == "body is not a JSON object")) {
@@ -76,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   // The mapping on its own never crashes on any bytes.
-  (void)MapInboxEvent(2, "post_call_transcription", "c", std::nullopt, body);
-  (void)MapInboxEvent(3, "call_initiation_failure", "c", 1, body);
+  (void)elevenlabs::MapInboxEvent(2, "post_call_transcription", "c", std::nullopt, body);
+  (void)elevenlabs::MapInboxEvent(3, "call_initiation_failure", "c", 1, body);
   return 0;
 }

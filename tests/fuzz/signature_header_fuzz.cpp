@@ -6,23 +6,23 @@
 #include <string>
 #include <string_view>
 
-#include "outcall/common/webhook_signature.h"
+#include "outcall/elevenlabs/webhook_signature.h"
 
-using outcall::common::ParseElevenLabsSignature;
-using outcall::common::SignElevenLabsWebhook;
-using outcall::common::WebhookSignatureVerifier;
-using outcall::common::WebhookVerifierOptions;
+using elevenlabs::ParseElevenLabsSignature;
+using elevenlabs::SignElevenLabsWebhook;
+using elevenlabs::WebhookSignatureVerifier;
+using elevenlabs::WebhookVerifierOptions;
 
 namespace {
 constexpr std::string_view kSecret = "wsec_fuzz_secret_0123456789";
 constexpr int64_t kNow = 1739537297;
 
-const WebhookSignatureVerifier& Verifier() {
-  static const WebhookSignatureVerifier* v = [] {
-    WebhookVerifierOptions o;
+const elevenlabs::WebhookSignatureVerifier& Verifier() {
+  static const elevenlabs::WebhookSignatureVerifier* v = [] {
+    elevenlabs::WebhookVerifierOptions o;
     o.secrets.emplace_back(std::string(kSecret));
     o.secrets.emplace_back(std::string("wsec_previous_secret_abcdef"));
-    return new WebhookSignatureVerifier(o);
+    return new elevenlabs::WebhookSignatureVerifier(o);
   }();
   return *v;
 }
@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view header = in.substr(0, nl);
   const std::string_view body = nl == std::string_view::npos ? std::string_view() : in.substr(nl + 1);
 
-  auto parsed = ParseElevenLabsSignature(header);
+  auto parsed = elevenlabs::ParseElevenLabsSignature(header);
   if (parsed.ok()) {
     if (parsed->v0.size() != 64 || parsed->timestamp.empty()) std::abort();
   }
@@ -45,15 +45,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!parsed.ok()) std::abort();
     int64_t t = 0;
     for (char c : parsed->timestamp) t = t * 10 + (c - '0');
-    const std::string genuine = SignElevenLabsWebhook(kSecret, t, body);
-    const std::string previous = SignElevenLabsWebhook("wsec_previous_secret_abcdef", t, body);
+    const std::string genuine = elevenlabs::SignElevenLabsWebhook(kSecret, t, body);
+    const std::string previous = elevenlabs::SignElevenLabsWebhook("wsec_previous_secret_abcdef", t, body);
     if (genuine.substr(genuine.find("v0=") + 3) != parsed->v0 &&
         previous.substr(previous.find("v0=") + 3) != parsed->v0) {
       std::abort();
     }
   }
   // Round trip: a body signed now always verifies, in one piece or streamed.
-  const std::string good = SignElevenLabsWebhook(kSecret, kNow, body);
+  const std::string good = elevenlabs::SignElevenLabsWebhook(kSecret, kNow, body);
   if (!Verifier().Verify(good, body, now).ok()) std::abort();
   auto stream = Verifier().Start(good, now);
   if (!stream.ok()) std::abort();

@@ -9,7 +9,7 @@
 #include "outcall/common/crypto.h"
 #include "outcall/common/jwt.h"
 #include "outcall/common/strings.h"
-#include "outcall/common/webhook_signature.h"
+#include "outcall/elevenlabs/webhook_signature.h"
 
 namespace outcall::ingest_testing {
 
@@ -58,7 +58,7 @@ void IngestTest::StartIngest(bool save_audio, std::string database_url,
   o.limits = limits;
   o.save_call_audio = save_audio;
   o.shutdown_grace = absl::Seconds(2);
-  common::WebhookVerifierOptions v;
+  elevenlabs::WebhookVerifierOptions v;
   v.secrets.emplace_back(secret_);
   server_ = std::make_unique<webhook_ingest::WebhookServer>(o, v, store_.get(), metrics_.get(),
                                                             registry_.get());
@@ -95,7 +95,7 @@ std::string IngestTest::Body(std::string_view type, std::string_view conversatio
 
 std::string IngestTest::Sign(std::string_view body, int64_t t) const {
   if (t == 0) t = absl::ToUnixSeconds(absl::Now());
-  return common::SignElevenLabsWebhook(secret_, t, body);
+  return elevenlabs::SignElevenLabsWebhook(secret_, t, body);
 }
 
 std::unique_ptr<HttpsClient> IngestTest::Client() const {

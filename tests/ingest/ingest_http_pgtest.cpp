@@ -72,7 +72,7 @@ TEST_F(IngestHttpTest, AnswersEachCaseWithItsStatus) {
   // 401: forged, stale, future, missing, spaces after the comma.
   const std::string other = Body("post_call_transcription", "conv_status_2");
   const int64_t now = absl::ToUnixSeconds(absl::Now());
-  EXPECT_EQ(Post(other, common::SignElevenLabsWebhook("wsec_wrong", now, other)).status, 401);
+  EXPECT_EQ(Post(other, elevenlabs::SignElevenLabsWebhook("wsec_wrong", now, other)).status, 401);
   EXPECT_EQ(Post(other, Sign(other, now - 31 * 60)).status, 401);
   EXPECT_EQ(Post(other, Sign(other, now + 10 * 60)).status, 401);
   EXPECT_EQ(Post(other, "").status, 401);

@@ -2,18 +2,19 @@
 // audio summary body and the JSON -> CallEvent mapping.
 #include <gtest/gtest.h>
 
-#include "body_scanner.h"
-#include "event_mapping.h"
+#include "outcall/elevenlabs/body_scanner.h"
+#include "outcall/elevenlabs/event_mapping.h"
 #include "outcall/common/strings.h"
-#include "outcall/common/webhook_signature.h"
+#include "outcall/elevenlabs/webhook_signature.h"
 
 namespace outcall::webhook_ingest {
 namespace {
 using common::Cat;
+using namespace ::outcall::elevenlabs;  // what these tests test: the scanner and the mapping
 
-Envelope Scan(std::string_view body, size_t piece, std::string* audio = nullptr,
+elevenlabs::Envelope Scan(std::string_view body, size_t piece, std::string* audio = nullptr,
               std::string* error = nullptr) {
-  BodyScanner s([&](std::string_view d) {
+  elevenlabs::BodyScanner s([&](std::string_view d) {
     if (audio) audio->append(d);
   });
   for (size_t i = 0; i < body.size(); i += piece) s.Write(body.substr(i, piece));
@@ -30,7 +31,7 @@ TEST(BodyScanner, CapturesTheEnvelopeWhateverTheSplit) {
   for (size_t piece : {1u, 2u, 3u, 7u, 64u, 4096u}) {
     std::string audio;
     std::string error;
-    Envelope e = Scan(body, piece, &audio, &error);
+    elevenlabs::Envelope e = Scan(body, piece, &audio, &error);
     EXPECT_EQ(error, "") << piece;
     EXPECT_EQ(e.type, "post_call_audio");
     EXPECT_EQ(e.conversation_id, "conv_1");
@@ -72,7 +73,7 @@ TEST(BodyScanner, RefusesMalformedInput) {
 struct Verdict {
   bool ok = false;
   std::string error;
-  Envelope env;
+  elevenlabs::Envelope env;
   std::string audio;
   bool operator==(const Verdict& o) const {
     // A refused body's audio is discarded by the caller: only an accepted body's must match.
@@ -85,7 +86,7 @@ struct Verdict {
 
 Verdict ScanCuts(std::string_view body, const std::vector<size_t>& cuts) {
   Verdict v;
-  BodyScanner s([&](std::string_view d) { v.audio.append(d); });
+  elevenlabs::BodyScanner s([&](std::string_view d) { v.audio.append(d); });
   size_t from = 0;
   for (size_t cut : cuts) {
     s.Write(body.substr(from, cut - from));
@@ -158,41 +159,41 @@ TEST(BodyScanner, RefusesASecondAudioString) {
 TEST(Base64StreamDecoder, DecodesPaddedAndUnpadded) {
   for (const auto& [in, out] : std::vector<std::pair<std::string, std::string>>{
            {"", ""}, {"YQ==", "a"}, {"YWI=", "ab"}, {"YWJj", "abc"}, {"YQ", "a"}, {"YWI", "ab"}}) {
-    Base64StreamDecoder d;
+    elevenlabs::Base64StreamDecoder d;
     std::string got;
     for (char c : in) ASSERT_TRUE(d.Update(std::string_view(&c, 1), got)) << in;
     EXPECT_TRUE(d.Finish(got)) << in;
     EXPECT_EQ(got, out) << in;
   }
-  Base64StreamDecoder d;
+  elevenlabs::Base64StreamDecoder d;
   std::string got;
   EXPECT_TRUE(d.Update("YWJjZ", got));
   EXPECT_FALSE(d.Finish(got));  // one dangling character
 }
 
 TEST(Envelope, ValidationNamesTheProblem) {
-  Envelope e{"post_call_transcription", "conv_1", "", 1, true};
-  EXPECT_TRUE(ValidateEnvelope(e).ok());
-  Envelope unknown = e;
+  elevenlabs::Envelope e{"post_call_transcription", "conv_1", "", 1, true};
+  EXPECT_TRUE(elevenlabs::ValidateEnvelope(e).ok());
+  elevenlabs::Envelope unknown = e;
   unknown.type = "voice_removed";
-  EXPECT_EQ(ValidateEnvelope(unknown).message(), "unknown type");
-  Envelope missing = e;
+  EXPECT_EQ(elevenlabs::ValidateEnvelope(unknown).message(), "unknown type");
+  elevenlabs::Envelope missing = e;
   missing.conversation_id = " ";
-  EXPECT_EQ(ValidateEnvelope(missing).message(), "missing conversation_id");
-  Envelope no_data = e;
+  EXPECT_EQ(elevenlabs::ValidateEnvelope(missing).message(), "missing conversation_id");
+  elevenlabs::Envelope no_data = e;
   no_data.has_data_object = false;
-  EXPECT_FALSE(ValidateEnvelope(no_data).ok());
-  Envelope no_type = e;
+  EXPECT_FALSE(elevenlabs::ValidateEnvelope(no_data).ok());
+  elevenlabs::Envelope no_type = e;
   no_type.type = "";
-  EXPECT_EQ(ValidateEnvelope(no_type).message(), "missing type");
+  EXPECT_EQ(elevenlabs::ValidateEnvelope(no_type).message(), "missing type");
 }
 
 TEST(EventMapping, AudioSummaryRoundTrips) {
-  Envelope e{"post_call_audio", "conv_a", "agent_1", 1739537297, true};
-  AudioSummary a{true, 1234, std::string(64, 'f'), "audio/mpeg"};
-  const std::string body = AudioInboxBody(e, a);
+  elevenlabs::Envelope e{"post_call_audio", "conv_a", "agent_1", 1739537297, true};
+  elevenlabs::AudioSummary a{true, 1234, std::string(64, 'f'), "audio/mpeg"};
+  const std::string body = elevenlabs::AudioInboxBody(e, a);
   EXPECT_EQ(body.find("full_audio"), std::string::npos);
-  auto ev = MapInboxEvent(9, "post_call_audio", "conv_a", std::nullopt, body);
+  auto ev = elevenlabs::MapInboxEvent(9, "post_call_audio", "conv_a", std::nullopt, body);
   ASSERT_TRUE(ev.ok());
   EXPECT_EQ(ev->inbox_id(), 9);
   EXPECT_EQ(ev->event_timestamp(), 1739537297);
@@ -203,7 +204,7 @@ TEST(EventMapping, AudioSummaryRoundTrips) {
 }
 
 TEST(EventMapping, SipFailureAndLenientFields) {
-  auto ev = MapInboxEvent(
+  auto ev = elevenlabs::MapInboxEvent(
       1, "call_initiation_failure", "conv_f", 5,
       R"({"type":"call_initiation_failure","data":{"agent_id":"a","failure_reason":"busy",)"
       R"("metadata":{"type":"sip","body":{"sip_status_code":486,"error_reason":"Busy here",)"
@@ -214,7 +215,7 @@ TEST(EventMapping, SipFailureAndLenientFields) {
   EXPECT_EQ(ev->initiation_failure().provider_status(), "Busy here");
   EXPECT_EQ(ev->initiation_failure().call_sid(), "uuid-1");
   // Unknown strings are data; a missing or null analysis is no error.
-  auto lenient = MapInboxEvent(
+  auto lenient = elevenlabs::MapInboxEvent(
       2, "post_call_transcription", "conv_t", std::nullopt,
       R"({"type":"post_call_transcription","event_timestamp":"77","data":{"status":"weird",)"
       R"("transcript":[{"role":"tool","message":null,"time_in_call_secs":2.0},null],)"
@@ -230,7 +231,7 @@ TEST(EventMapping, SipFailureAndLenientFields) {
   // A value that is there but impossible is refused, naming it (the event is quarantined),
   // never turned into a silent 0 or an empty transcript.
   auto refused = [](std::string_view data) {
-    auto ev = MapInboxEvent(4, "post_call_transcription", "conv_t", 1,
+    auto ev = elevenlabs::MapInboxEvent(4, "post_call_transcription", "conv_t", 1,
                             Cat(R"({"type":"post_call_transcription","data":)", data, "}"));
     return ev.ok() ? std::string("accepted") : std::string(ev.status().message());
   };
@@ -249,8 +250,8 @@ TEST(EventMapping, SipFailureAndLenientFields) {
   EXPECT_EQ(refused(R"({"metadata":{"start_time_unix_secs":{}}})"),
             "data.metadata.start_time_unix_secs is not a number");
   EXPECT_EQ(refused(R"({"metadata":{"cost":null,"cost_fiat":null}})"), "accepted");
-  EXPECT_FALSE(MapInboxEvent(3, "post_call_transcription", "c", 1, "[1,2]").ok());
-  EXPECT_FALSE(MapInboxEvent(3, "other", "c", 1, "{}").ok());
+  EXPECT_FALSE(elevenlabs::MapInboxEvent(3, "post_call_transcription", "c", 1, "[1,2]").ok());
+  EXPECT_FALSE(elevenlabs::MapInboxEvent(3, "other", "c", 1, "{}").ok());
 }
 
 }  // namespace

@@ -28,7 +28,7 @@
 #include "http_test_server.h"
 #include "outcall/common/crypto.h"
 #include "outcall/common/strings.h"
-#include "outcall/common/webhook_signature.h"
+#include "outcall/elevenlabs/webhook_signature.h"
 #include "test_database.h"
 #include "test_tls.h"
 
@@ -298,7 +298,7 @@ class WebhookIngestShutdown : public ::testing::Test {
     auto c = std::make_unique<RawTls>(http_port_);
     EXPECT_TRUE(c->ok());
     const std::string sig =
-        common::SignElevenLabsWebhook(secret_, absl::ToUnixSeconds(absl::Now()), body);
+        elevenlabs::SignElevenLabsWebhook(secret_, absl::ToUnixSeconds(absl::Now()), body);
     EXPECT_TRUE(c->Write(common::Cat("POST /api/webhooks/elevenlabs HTTP/1.1\r\nHost: x\r\n",
                                      "ElevenLabs-Signature: ", sig, "\r\n",
                                      "Content-Type: application/json\r\n",

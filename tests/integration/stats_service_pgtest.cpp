@@ -17,7 +17,7 @@
 #include "outcall/common/jwt.h"
 #include "outcall/common/pg_pool.h"
 #include "outcall/v1/stats.grpc.pb.h"
-#include "stats_executor.h"
+#include "outcall/common/blocking_executor.h"
 #include "stats_service.h"
 #include "stats_store.h"
 #include "test_database.h"
@@ -82,7 +82,7 @@ class StatsServer {
 
   common::PgPool pool_;
   stats::StatsStore store_;
-  stats::BlockingExecutor executor_;
+  common::BlockingExecutor executor_;
   common::CallAuthenticator auth_;
   stats::StatsService service_;
   std::unique_ptr<common::GrpcServer> server_;

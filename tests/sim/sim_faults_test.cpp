@@ -3,7 +3,7 @@
 // audio; the optional retry schedule and auto-disable; per-number and per-correlation counters.
 #include "outcall/common/http_client.h"
 #include "outcall/common/strings.h"
-#include "outcall/common/webhook_signature.h"
+#include "outcall/elevenlabs/webhook_signature.h"
 #include "sim_fixture.h"
 
 namespace outcall::sim::testing {
@@ -15,7 +15,7 @@ const char kCall[] =
     R"({"agent_id":"agent_sim_confirmaciones","agent_phone_number_id":"phnum_sim_twilio","to_number":"+573005550001","conversation_initiation_client_data":{"user_id":"call-42"}})";
 
 absl::Status Verify(const Received& r, const std::string& secret) {
-  common::WebhookSignatureVerifier verifier({.secrets = {common::Secret(secret)}});
+  elevenlabs::WebhookSignatureVerifier verifier({.secrets = {common::Secret(secret)}});
   auto it = r.headers.find("elevenlabs-signature");
   return verifier.Verify(it == r.headers.end() ? "" : it->second, r.body);
 }
@@ -185,13 +185,13 @@ TEST_F(WebhookFaultTest, SignatureFaults) {
       EXPECT_TRUE(header.starts_with("v0="));
     }
     if (std::string_view(c.kind) == "stale_signature") {
-      auto parsed = common::ParseElevenLabsSignature(header);
+      auto parsed = elevenlabs::ParseElevenLabsSignature(header);
       ASSERT_TRUE(parsed.ok());
       int64_t t_secs = 0;
       ASSERT_TRUE(common::ParseInt(parsed->timestamp, &t_secs));
       EXPECT_LT(t_secs, absl::ToUnixSeconds(absl::Now()) - 30 * 60);
       // Correctly signed, only old: a verifier with a longer tolerance accepts it.
-      common::WebhookSignatureVerifier lenient(
+      elevenlabs::WebhookSignatureVerifier lenient(
           {.secrets = {common::Secret(webhook_secret_)}, .tolerance = absl::Hours(1)});
       EXPECT_TRUE(lenient.Verify(header, t.body).ok());
     }

@@ -4,7 +4,7 @@
 #include <thread>
 
 #include "outcall/common/strings.h"
-#include "outcall/common/webhook_signature.h"
+#include "outcall/elevenlabs/webhook_signature.h"
 #include "sim_fixture.h"
 
 namespace outcall::sim::testing {
@@ -14,7 +14,7 @@ using common::Cat;
 
 // Checks the signature of a received webhook with the project's verifier.
 absl::Status Verify(const Received& r, const std::string& secret) {
-  common::WebhookSignatureVerifier verifier({.secrets = {common::Secret(secret)}});
+  elevenlabs::WebhookSignatureVerifier verifier({.secrets = {common::Secret(secret)}});
   auto it = r.headers.find("elevenlabs-signature");
   return verifier.Verify(it == r.headers.end() ? "" : it->second, r.body);
 }

@@ -7,7 +7,7 @@
 
 #include <boost/json.hpp>
 
-#include "event_mapping.h"
+#include "outcall/elevenlabs/event_mapping.h"
 #include "outcall/common/crypto.h"
 #include "outcall/common/logging.h"
 #include "outcall/common/phone.h"
@@ -488,8 +488,8 @@ absl::StatusOr<StatusChange> GatewayService::Reconcile(const CallRow& call,
     // same model as that webhook's data, so it goes through the same mapping and the same
     // transaction: transcript, analysis, cost, the appointment's answer, an opt-out. The
     // webhook, if it comes after all, is then a duplicate.
-    auto ev = webhook_ingest::MapInboxEvent(
-        0, webhook_ingest::kTranscription, call.conversation_id, std::nullopt,
+    auto ev = elevenlabs::MapInboxEvent(
+        0, elevenlabs::kTranscription, call.conversation_id, std::nullopt,
         Cat(R"({"type":"post_call_transcription","data":)", boost::json::serialize(*conv), "}"));
     if (!ev.ok()) return ev.status();
     std::vector<StatusChange> changes;

@@ -57,7 +57,7 @@ void FillCall(const CallRow& c, v1::CallSummary* out) {
 }  // namespace
 
 StatsService::StatsService(const common::CallAuthenticator* auth, StatsStore* store,
-                           BlockingExecutor* executor, StatsServiceOptions options)
+                           common::BlockingExecutor* executor, StatsServiceOptions options)
     : auth_(auth), store_(store), executor_(executor), options_(options) {
   if (!absl::LoadTimeZone(common::ToAbsl(store_->clinic_timezone()), &clinic_zone_)) {
     // The configuration already refused unknown zones; stay defined regardless.

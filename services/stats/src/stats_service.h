@@ -8,7 +8,7 @@
 #include "absl/time/time.h"
 #include "outcall/common/auth_interceptor.h"
 #include "outcall/v1/stats.grpc.pb.h"
-#include "stats_executor.h"
+#include "outcall/common/blocking_executor.h"
 #include "stats_store.h"
 
 namespace outcall::stats {
@@ -22,7 +22,7 @@ class StatsService final : public v1::Stats::CallbackService {
  public:
   // Borrowed pointers: all must outlive the service. The store's clinic time zone decides what
   // "today" is for GetDailyStats' default range.
-  StatsService(const common::CallAuthenticator* auth, StatsStore* store, BlockingExecutor* executor,
+  StatsService(const common::CallAuthenticator* auth, StatsStore* store, common::BlockingExecutor* executor,
                StatsServiceOptions options = {});
 
   grpc::ServerUnaryReactor* ListCalls(grpc::CallbackServerContext* ctx,
@@ -46,7 +46,7 @@ class StatsService final : public v1::Stats::CallbackService {
 
   const common::CallAuthenticator* auth_;
   StatsStore* store_;
-  BlockingExecutor* executor_;
+  common::BlockingExecutor* executor_;
   StatsServiceOptions options_;
   absl::TimeZone clinic_zone_;
 };

@@ -6,7 +6,7 @@
 #include <pqxx/pqxx>
 #include <set>
 
-#include "event_mapping.h"
+#include "outcall/elevenlabs/event_mapping.h"
 #include "outcall/common/files.h"
 #include "outcall/common/jwt.h"
 #include "outcall/common/logging.h"
@@ -224,7 +224,7 @@ absl::StatusOr<int> Publisher::PublishBatch() {
       if (!row[3].is_null()) ts = row[3].as<int64_t>();
       const pqxx::binarystring body(row[4]);
       const std::string_view body_view(reinterpret_cast<const char*>(body.data()), body.size());
-      auto event = MapInboxEvent(id, type, conversation, ts, body_view);
+      auto event = elevenlabs::MapInboxEvent(id, type, conversation, ts, body_view);
       if (!event.ok()) {
         // It can never become an event as it is: quarantined, never sent half-mapped.
         Quarantine(tx, id, type, conversation, "mapping",

@@ -21,8 +21,8 @@
 #include <map>
 #include <mutex>
 
-#include "body_scanner.h"
-#include "event_mapping.h"
+#include "outcall/elevenlabs/body_scanner.h"
+#include "outcall/elevenlabs/event_mapping.h"
 #include "outcall/common/crypto.h"
 #include "outcall/common/logging.h"
 #include "outcall/common/strings.h"
@@ -107,7 +107,7 @@ std::string_view MalformedBody(const boost::system::error_code& ec) {
 
 struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
   WebhookServerOptions options;
-  common::WebhookSignatureVerifier verifier;
+  elevenlabs::WebhookSignatureVerifier verifier;
   InboxWriter* inbox;
   IngestMetrics* metrics;
   prometheus::Registry* registry;
@@ -218,7 +218,7 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
   std::atomic<int> active_requests{0};
   std::atomic<bool> stopping{false};
 
-  Impl(WebhookServerOptions o, common::WebhookVerifierOptions v, InboxWriter* in, IngestMetrics* m,
+  Impl(WebhookServerOptions o, elevenlabs::WebhookVerifierOptions v, InboxWriter* in, IngestMetrics* m,
        prometheus::Registry* r)
       : options(std::move(o)), verifier(std::move(v)), inbox(in), metrics(m), registry(r) {}
 
@@ -416,7 +416,7 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
       LogReject(r, "declared length over the limit");
       co_return r;
     }
-    auto header = req.find(common::kElevenLabsSignatureHeader.data());
+    auto header = req.find(elevenlabs::kElevenLabsSignatureHeader.data());
     std::string_view sig = header == req.end()
                                ? std::string_view()
                                : std::string_view(header->value().data(), header->value().size());
@@ -451,7 +451,7 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
     common::Sha256 audio_hash;
     TempFile spool;
     bool spool_failed = false;
-    BodyScanner scanner([&](std::string_view decoded) {
+    elevenlabs::BodyScanner scanner([&](std::string_view decoded) {
       audio_hash.Update(decoded);
       if (!options.save_call_audio || spool_failed) return;
       if (!spool) spool.reset(std::tmpfile());
@@ -531,14 +531,14 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
       LogReject(r, scanner.error());
       co_return r;
     }
-    const Envelope& env = scanner.envelope();
-    if (absl::Status s = ValidateEnvelope(env); !s.ok()) {
+    const elevenlabs::Envelope& env = scanner.envelope();
+    if (absl::Status s = elevenlabs::ValidateEnvelope(env); !s.ok()) {
       Reply r = Error(http::status::bad_request, "bad_request", "invalid_event",
                       common::ToStd(s.message()));
       LogReject(r, common::ToStd(s.message()));
       co_return r;
     }
-    const bool is_audio = env.type == kAudio;
+    const bool is_audio = env.type == elevenlabs::kAudio;
     if (overflow && !is_audio) {
       Reply r = Error(http::status::payload_too_large, "too_large", "body_too_large",
                       "event body over the limit");
@@ -557,11 +557,11 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
         LogReject(r, "audio spool write failed");
         co_return r;
       }
-      AudioSummary summary;
+      elevenlabs::AudioSummary summary;
       summary.size_bytes = scanner.audio_bytes();
       summary.sha256 = common::HexEncode(audio_hash.Finish());
       summary.stored = options.save_call_audio && scanner.audio_bytes() > 0;
-      record.body = AudioInboxBody(env, summary);
+      record.body = elevenlabs::AudioInboxBody(env, summary);
       record.body_truncated = true;
       if (summary.stored) {
         std::fflush(spool.get());
@@ -609,7 +609,7 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
   }
 };
 
-WebhookServer::WebhookServer(WebhookServerOptions options, common::WebhookVerifierOptions verifier,
+WebhookServer::WebhookServer(WebhookServerOptions options, elevenlabs::WebhookVerifierOptions verifier,
                              InboxWriter* inbox, IngestMetrics* metrics,
                              prometheus::Registry* registry)
     : impl_(std::make_shared<Impl>(std::move(options), std::move(verifier), inbox, metrics,

@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "inbox_store.h"
 #include "metrics.h"
-#include "outcall/common/webhook_signature.h"
+#include "outcall/elevenlabs/webhook_signature.h"
 #include "service_config.h"
 
 namespace prometheus {
@@ -37,7 +37,7 @@ struct WebhookServerOptions {
 
 class WebhookServer {
  public:
-  WebhookServer(WebhookServerOptions options, common::WebhookVerifierOptions verifier,
+  WebhookServer(WebhookServerOptions options, elevenlabs::WebhookVerifierOptions verifier,
                 InboxWriter* inbox, IngestMetrics* metrics,
                 prometheus::Registry* registry = nullptr);
   ~WebhookServer();

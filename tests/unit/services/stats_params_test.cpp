@@ -11,7 +11,7 @@
 #include <latch>
 
 #include "stats_cursor.h"
-#include "stats_executor.h"
+#include "outcall/common/blocking_executor.h"
 #include "stats_store.h"
 
 namespace outcall::stats {
@@ -351,7 +351,7 @@ TEST(StatsDecimal, ConvertsPostgresNumericTextToTheNearestDouble) {
 TEST(StatsExecutor, RunsTasksAndRefusesWhenTheQueueIsFull) {
   std::atomic<int> ran{0};
   {
-    BlockingExecutor executor(1, 1);
+    common::BlockingExecutor executor(1, 1);
     std::latch started(1);
     std::latch release(1);
     ASSERT_TRUE(executor.TrySubmit([&] {

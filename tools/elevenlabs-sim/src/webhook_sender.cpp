@@ -9,7 +9,7 @@
 #include "mp3.h"
 #include "outcall/common/logging.h"
 #include "outcall/common/strings.h"
-#include "outcall/common/webhook_signature.h"
+#include "outcall/elevenlabs/webhook_signature.h"
 #include "wire.h"
 
 namespace outcall::sim {
@@ -226,8 +226,8 @@ std::string WebhookSender::SignatureHeader(const Delivery& d) const {
   if (d.fault == "stale_signature") t -= 31 * 60;
   if (d.fault == "future_signature") t += 10 * 60;
   if (d.fault == "bad_signature")
-    return common::SignElevenLabsWebhook("wsec_not_the_secret", t, d.body);
-  const std::string header = common::SignElevenLabsWebhook(secret, t, d.body);
+    return elevenlabs::SignElevenLabsWebhook("wsec_not_the_secret", t, d.body);
+  const std::string header = elevenlabs::SignElevenLabsWebhook(secret, t, d.body);
   const size_t comma = header.find(',');
   if (d.fault == "spaces_in_signature") {
     return common::Cat(header.substr(0, comma + 1), " ", header.substr(comma + 1));

@@ -1,4 +1,4 @@
-// A fixed pool of threads for the blocking database work of the RPC handlers (gRPC's callback
+// A fixed pool of threads for the blocking work (database, HTTP) of the RPC handlers (gRPC's callback
 // threads must never block), with a bounded queue: when it is full, work is refused at once
 // (the handler answers RESOURCE_EXHAUSTED) instead of piling up behind a slow database.
 #pragma once
@@ -10,7 +10,7 @@
 
 #include "absl/synchronization/mutex.h"
 
-namespace outcall::stats {
+namespace outcall::common {
 
 class BlockingExecutor {
  public:
@@ -33,4 +33,4 @@ class BlockingExecutor {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace outcall::stats
+}  // namespace outcall::common

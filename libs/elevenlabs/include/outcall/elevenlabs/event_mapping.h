@@ -12,10 +12,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "body_scanner.h"
+#include "outcall/elevenlabs/body_scanner.h"
 #include "outcall/v1/events.pb.h"
 
-namespace outcall::webhook_ingest {
+namespace outcall::elevenlabs {
 
 inline constexpr std::string_view kTranscription = "post_call_transcription";
 inline constexpr std::string_view kAudio = "post_call_audio";
@@ -48,4 +48,4 @@ absl::StatusOr<v1::CallEvent> MapInboxEvent(int64_t inbox_id, std::string_view e
                                             std::optional<int64_t> event_timestamp,
                                             std::string_view body);
 
-}  // namespace outcall::webhook_ingest
+}  // namespace outcall::elevenlabs

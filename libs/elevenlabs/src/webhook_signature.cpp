@@ -1,8 +1,15 @@
-#include "outcall/common/webhook_signature.h"
+#include "outcall/elevenlabs/webhook_signature.h"
 
 #include "outcall/common/strings.h"
 
-namespace outcall::common {
+namespace outcall::elevenlabs {
+
+using common::Cat;
+using common::ConstantTimeEquals;
+using common::HexEncode;
+using common::HmacSha256;
+using common::ParseInt;
+using common::Split;
 namespace {
 
 absl::Status Refuse(std::string_view why) {
@@ -99,4 +106,4 @@ absl::Status WebhookSignatureVerifier::Verify(std::string_view header, std::stri
   return stream->Finish();
 }
 
-}  // namespace outcall::common
+}  // namespace outcall::elevenlabs

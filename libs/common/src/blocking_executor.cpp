@@ -1,8 +1,8 @@
-#include "stats_executor.h"
+#include "outcall/common/blocking_executor.h"
 
 #include <algorithm>
 
-namespace outcall::stats {
+namespace outcall::common {
 
 BlockingExecutor::BlockingExecutor(int threads, int max_queued)
     : max_queued_(static_cast<size_t>(std::max(1, max_queued))) {
@@ -42,4 +42,4 @@ void BlockingExecutor::Run() {
   }
 }
 
-}  // namespace outcall::stats
+}  // namespace outcall::common

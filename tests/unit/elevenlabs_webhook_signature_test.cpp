@@ -1,5 +1,5 @@
 // ElevenLabs-Signature parsing and verification, with every bad vector.
-#include "outcall/common/webhook_signature.h"
+#include "outcall/elevenlabs/webhook_signature.h"
 
 #include <gtest/gtest.h>
 
@@ -20,14 +20,14 @@ class WebhookSignatureTest : public ::testing::Test {
     secret_ = "wsec_test_" + RandomHex(8);
     now_ = absl::FromUnixSeconds(1739537297);
   }
-  WebhookSignatureVerifier Verifier(std::vector<std::string> secrets = {}) const {
-    WebhookVerifierOptions o;
+  elevenlabs::WebhookSignatureVerifier Verifier(std::vector<std::string> secrets = {}) const {
+    elevenlabs::WebhookVerifierOptions o;
     if (secrets.empty()) secrets = {secret_};
     for (auto& s : secrets) o.secrets.emplace_back(s);
-    return WebhookSignatureVerifier(o);
+    return elevenlabs::WebhookSignatureVerifier(o);
   }
   std::string Header(int64_t t, std::string_view body) const {
-    return SignElevenLabsWebhook(secret_, t, body);
+    return elevenlabs::SignElevenLabsWebhook(secret_, t, body);
   }
   std::string V0(int64_t t, std::string_view body) const {
     return HmacSha256::ComputeHex(secret_, std::to_string(t) + "." + std::string(body));
@@ -115,7 +115,7 @@ TEST_F(WebhookSignatureTest, OtherSchemesAndBoundaries) {
 
 TEST_F(WebhookSignatureTest, RotationAcceptsEitherSecret) {
   const std::string previous = "wsec_previous_" + RandomHex(8);
-  const std::string header = SignElevenLabsWebhook(previous, 1739537297, kBody);
+  const std::string header = elevenlabs::SignElevenLabsWebhook(previous, 1739537297, kBody);
   EXPECT_TRUE(Verifier({secret_, previous}).Verify(header, kBody, now_).ok());
   ExpectRefused(Verifier({secret_}).Verify(header, kBody, now_), "does not match");
 }
@@ -141,7 +141,7 @@ TEST_F(WebhookSignatureTest, StreamingMatchesOneShotOverALargeBody) {
 }
 
 TEST(WebhookSignatureConfig, NoSecretIsAConfigurationError) {
-  WebhookSignatureVerifier v({});
+  elevenlabs::WebhookSignatureVerifier v({});
   EXPECT_EQ(v.Verify("t=1,v0=" + std::string(64, 'a'), "{}").code(),
             absl::StatusCode::kFailedPrecondition);
 }

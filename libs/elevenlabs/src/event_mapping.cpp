@@ -1,4 +1,4 @@
-#include "event_mapping.h"
+#include "outcall/elevenlabs/event_mapping.h"
 
 #include <boost/json.hpp>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include "google/protobuf/struct.pb.h"
 
-namespace outcall::webhook_ingest {
+namespace outcall::elevenlabs {
 namespace json = boost::json;
 namespace {
 
@@ -316,4 +316,4 @@ absl::StatusOr<v1::CallEvent> MapInboxEvent(int64_t inbox_id, std::string_view e
   return ev;
 }
 
-}  // namespace outcall::webhook_ingest
+}  // namespace outcall::elevenlabs

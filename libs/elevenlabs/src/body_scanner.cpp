@@ -1,9 +1,9 @@
-#include "body_scanner.h"
+#include "outcall/elevenlabs/body_scanner.h"
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <vector>
 
-namespace outcall::webhook_ingest {
+namespace outcall::elevenlabs {
 namespace {
 
 int Base64Value(unsigned char c) {
@@ -267,4 +267,4 @@ bool BodyScanner::Finish() {
   return !failed();
 }
 
-}  // namespace outcall::webhook_ingest
+}  // namespace outcall::elevenlabs

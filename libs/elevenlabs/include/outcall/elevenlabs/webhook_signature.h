@@ -14,7 +14,7 @@
 #include "outcall/common/config.h"
 #include "outcall/common/crypto.h"
 
-namespace outcall::common {
+namespace outcall::elevenlabs {
 
 inline constexpr std::string_view kElevenLabsSignatureHeader = "ElevenLabs-Signature";
 
@@ -33,7 +33,7 @@ std::string SignElevenLabsWebhook(std::string_view secret, int64_t timestamp,
                                   std::string_view body);
 
 struct WebhookVerifierOptions {
-  std::vector<Secret> secrets;                  // the current one first; more while rotating
+  std::vector<common::Secret> secrets;                  // the current one first; more while rotating
   absl::Duration tolerance = absl::Minutes(30);  // oldest accepted timestamp
   absl::Duration future_skew = absl::Minutes(5);  // newest accepted timestamp
 };
@@ -56,7 +56,7 @@ class WebhookSignatureVerifier {
    private:
     friend class WebhookSignatureVerifier;
     std::string expected_v0_;
-    std::vector<std::unique_ptr<HmacSha256>> macs_;
+    std::vector<std::unique_ptr<common::HmacSha256>> macs_;
   };
   absl::StatusOr<Stream> Start(std::string_view header, absl::Time now = absl::Now()) const;
 
@@ -64,4 +64,4 @@ class WebhookSignatureVerifier {
   WebhookVerifierOptions options_;
 };
 
-}  // namespace outcall::common
+}  // namespace outcall::elevenlabs

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace outcall::webhook_ingest {
+namespace outcall::elevenlabs {
 
 // What the envelope said. Strings longer than kMaxFieldBytes make the body invalid.
 struct Envelope {
@@ -77,4 +77,4 @@ class Base64StreamDecoder {
   bool done_ = false;
 };
 
-}  // namespace outcall::webhook_ingest
+}  // namespace outcall::elevenlabs
