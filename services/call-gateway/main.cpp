@@ -25,25 +25,31 @@ int main() {
   }
 
   const common::ElevenLabsConfig& el = config->elevenlabs;
-  call_gateway::CallStore store(pool);
+  call_gateway::CallStore store(pool, {.save_call_audio = el.save_call_audio});
+  const call_gateway::ReconcilerConfig& rc = config->reconciler;
   call_gateway::ElevenLabsClient elevenlabs(el);
-  call_gateway::GatewayService service({.default_agent_id = el.agent_id,
-                                        .agent_phone_number_id = el.agent_phone_number_id,
-                                        .max_call_duration_secs = el.max_call_duration_secs,
-                                        .default_country_code = cc.default_country_code,
-                                        .dialing_grace_secs = config->reconciler.dialing_grace_secs,
-                                        .open_grace_secs = config->reconciler.open_grace_secs,
-                                        .reconcile_every =
-                                            absl::Seconds(config->reconciler.interval_secs),
-                                        .reconcile_batch = config->reconciler.batch,
-                                        .reconcile_max_backoff =
-                                            absl::Seconds(config->reconciler.max_backoff_secs),
-                                        .reconcile_max_not_found =
-                                            config->reconciler.max_not_found},
-                                       store, elevenlabs, svc.authenticator(),
-                                       &svc.server().metrics());
+  call_gateway::GatewayService service(
+      {.default_agent_id = el.agent_id,
+       .agent_phone_number_id = el.agent_phone_number_id,
+       .max_call_duration_secs = el.max_call_duration_secs,
+       .default_country_code = cc.default_country_code,
+       .dialing_grace_secs = config->reconciler.dialing_grace_secs,
+       .open_grace_secs = config->reconciler.open_grace_secs,
+       .reconcile_every = absl::Seconds(config->reconciler.interval_secs),
+       .reconcile_batch = config->reconciler.batch,
+       .reconcile_max_backoff = absl::Seconds(config->reconciler.max_backoff_secs),
+       .reconcile_max_not_found = config->reconciler.max_not_found,
+       .save_call_audio = el.save_call_audio,
+       .audio_grace_secs = rc.audio_grace_secs,
+       .audio_batch = rc.audio_batch,
+       .audio_max_age = absl::Seconds(rc.audio_max_age_secs),
+       .audio_max_bytes = static_cast<size_t>(rc.audio_max_bytes),
+       .audio_timeout = absl::Seconds(rc.audio_timeout_secs)},
+      store, elevenlabs, svc.authenticator(), &svc.server().metrics());
   svc.server().AddService(static_cast<v1::CallGateway::Service*>(&service));
   svc.server().AddService(static_cast<v1::CallEventSink::Service*>(&service));
   service.StartReconciler();
+  spdlog::info("call-gateway: SAVE_CALL_AUDIO={}, lost recordings fetched after {} s",
+               el.save_call_audio, rc.audio_grace_secs);
   return svc.Serve();
 }

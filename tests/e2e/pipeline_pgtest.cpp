@@ -328,6 +328,36 @@ TEST_F(PipelineTest, ConfirmedCallEndsWithTranscriptAnalysisAppointmentAndRecord
   EXPECT_EQ(updates.back().cause(), "post_call_transcription");
 }
 
+// ElevenLabs sends each webhook once: when the post_call_audio webhook is lost (ingest down,
+// a network fault), the reconciler fetches the recording from the audio endpoint once the grace
+// is over, through the gateway's database role, and stores the same bytes the webhook would have.
+TEST_F(PipelineTest, ALostAudioWebhookIsMadeGoodByTheReconciler) {
+  sim_->webhooks().SetFaults({{.kind = "drop", .type = "post_call_audio"}});
+  const auto placed = Place("+57 300 555 0001", std::nullopt);
+  const std::string conv = placed.data().conversation_id();
+  ASSERT_FALSE(conv.empty());
+  AdvanceSim(60);
+  ASSERT_TRUE(WaitForScalar(
+      Cat("SELECT count(*) FROM applied_call_events WHERE conversation_id = '", conv, "'"), "1"));
+  EXPECT_EQ(StatusOf(conv), "completed");
+  EXPECT_EQ(
+      Scalar(Cat("SELECT count(*) FROM elevenlabs_audio WHERE conversation_id = '", conv, "'")),
+      "0");
+  call_gateway::GatewayService reconciler(
+      call_gateway::GatewayOptions{.default_agent_id = "agent_sim_confirmaciones",
+                                   .agent_phone_number_id = "phnum_sim_twilio",
+                                   .audio_grace_secs = 0},
+      *store_, *elevenlabs_, *auth_, nullptr);
+  ASSERT_TRUE(reconciler.ReconcileOnce().ok());
+  const std::string mp3 = SimGetRaw(Cat("/v1/convai/conversations/", conv, "/audio"));
+  ASSERT_GT(mp3.size(), 0u);
+  EXPECT_EQ(Scalar(Cat("SELECT encode(sha256(audio), 'hex') || ':' || sha256 || ':' || "
+                       "size_bytes FROM elevenlabs_audio WHERE conversation_id = '",
+                       conv, "'")),
+            Cat(common::Sha256::Hex(mp3), ":", common::Sha256::Hex(mp3), ":", mp3.size()));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM call_audio_recovery"), "0");
+}
+
 TEST_F(PipelineTest, BusyLineBecomesBusyWithTheProviderReasonRecorded) {
   const auto placed = Place("+57 300 555 0005", std::nullopt);
   const std::string conv = placed.data().conversation_id();

@@ -298,6 +298,8 @@ class FaultSuite : public ::testing::Test {
     gw_env["RECONCILE_DIALING_GRACE_SECS"] = "5";
     gw_env["RECONCILE_OPEN_GRACE_SECS"] = "2";
     gw_env["RECONCILE_MAX_BACKOFF_SECS"] = "4";
+    gw_env["RECONCILE_AUDIO_GRACE_SECS"] = "3";  // a lost recording is fetched soon
+    gw_env["SAVE_CALL_AUDIO"] = "true";
     gateway_ = std::make_unique<Process>("call-gateway", bins.at("call-gateway"), gw_env,
                                          dir_ + "/call-gateway.log");
 
@@ -702,6 +704,7 @@ class FaultSuite : public ::testing::Test {
           "'failed', 'no_answer', 'busy', 'ended_manually', 'canceled') AND phone_number LIKE "
           "'+57310%'");
       const int64_t keys = Count("SELECT count(*) FROM idempotency_keys WHERE state = 'in_progress'");
+      const int64_t recordings = Count("SELECT count(*) FROM call_audio_recovery");
       size_t spooled = 0;
       std::error_code ec;
       for (auto it = fs::recursive_directory_iterator(dir_ + "/spool", ec);
@@ -712,9 +715,9 @@ class FaultSuite : public ::testing::Test {
       const int64_t live = counters.as_object().at("live_calls").to_number<int64_t>();
       *pending = Cat("unpublished=", unpublished, " unmatched=", unmatched, " open_calls=",
                      open_calls, " keys_in_progress=", keys, " spool_files=", spooled,
-                     " sim_live_calls=", live);
+                     " sim_live_calls=", live, " recordings_to_recover=", recordings);
       if (unpublished == 0 && unmatched == 0 && open_calls == 0 && keys == 0 && spooled == 0 &&
-          live == 0 && sender_done_) {
+          live == 0 && recordings == 0 && sender_done_) {
         return std::chrono::duration<double>(Clock::now() - start).count();
       }
       if (Clock::now() > limit) return -1;
@@ -939,6 +942,20 @@ TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
         << conv;
   }
 
+  // Every answered real call has its recording, whether its audio webhook got through or the
+  // reconciler fetched it from ElevenLabs afterwards (the simulator records every answered call).
+  const int64_t completed_calls = Count(
+      "SELECT count(*) FROM elevenlabs_conversations WHERE status = 'completed' AND phone_number "
+      "LIKE '+57310%'");
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_conversations c JOIN elevenlabs_audio a USING "
+                  "(conversation_id) WHERE c.status = 'completed' AND c.phone_number LIKE "
+                  "'+57310%' AND a.size_bytes > 0"),
+            completed_calls)
+      << "completed calls without their recording";
+  const int64_t recovered = Count(
+      "SELECT count(*) FROM elevenlabs_conversations WHERE metadata->'audio'->>'recovered' = "
+      "'true'");
+
   // 4. The rollups equal the rows they summarise.
   EXPECT_EQ(Count("SELECT count(*) FROM ((SELECT day, status, agent_id, calls, duration_calls, "
                   "duration_sum, cost_sum FROM call_daily_rollups) EXCEPT ALL (SELECT "
@@ -994,7 +1011,8 @@ TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
   std::printf(
       "FAULTS events=%zu acknowledged=%lld refused_then_resent=%lld redelivered=%lld "
       "duplicates=%lld poison=%zu quarantined=%d calls=%d placed=%lld call_retries=%lld "
-      "sim_webhooks_delivered=%lld sim_webhooks_lost=%lld crashes_postgresql=%d "
+      "sim_webhooks_delivered=%lld sim_webhooks_lost=%lld recordings_recovered=%lld "
+      "crashes_postgresql=%d "
       "crashes_ingest=%d crashes_gateway=%d hostile_connections=%lld load_secs=%.1f "
       "settle_secs=%.1f log_bytes=%lld\n",
       planned_.size(), static_cast<long long>(acknowledged_.load()),
@@ -1002,7 +1020,7 @@ TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
       static_cast<long long>(duplicates_.load()), poison_.size(), quarantined, calls_,
       static_cast<long long>(placed), static_cast<long long>(call_retries_.load()),
       static_cast<long long>(sim_delivered), static_cast<long long>(sim_failed),
-      crashes["postgresql"], crashes["webhook-ingest"], crashes["call-gateway"],
+      static_cast<long long>(recovered), crashes["postgresql"], crashes["webhook-ingest"], crashes["call-gateway"],
       static_cast<long long>(held_.load()), load_secs, settle_secs,
       static_cast<long long>(log_bytes));
 }

@@ -43,6 +43,7 @@ class GatewayTest : public ::testing::Test {
     sim::SimConfig sc;
     sc.listen_address = "127.0.0.1:0";
     sc.api_key = common::Secret("sk_test_" + common::RandomHex(16));
+    api_key_ = sc.api_key.Reveal();
     sc.agent_id = "agent_sim_confirmaciones";
     sc.phone_number_id = "phnum_sim_twilio";
     sc.twilio_account_sid = "AC" + common::RandomHex(16);
@@ -123,6 +124,16 @@ class GatewayTest : public ::testing::Test {
     (*r.mutable_custom_variables()->mutable_fields())["appointment_time"].set_string_value("10:00");
     return r;
   }
+  // An ElevenLabs route of the simulator, with the API key: the raw body.
+  std::string SimGetRaw(std::string_view path) {
+    common::HttpRequest req;
+    req.url = Cat(sim_->base_url(), path);
+    req.headers.emplace_back("xi-api-key", api_key_);
+    auto r = common::HttpClient().Send(req);
+    EXPECT_TRUE(r.ok());
+    EXPECT_EQ(r.ok() ? r->status : 0, 200);
+    return r.ok() ? r->body : "";
+  }
   json::object SimGet(std::string_view path) {
     common::HttpRequest req;
     req.url = Cat(sim_->base_url(), path);
@@ -181,6 +192,7 @@ class GatewayTest : public ::testing::Test {
   std::string Metrics() { return prometheus::TextSerializer().Serialize(registry_->Collect()); }
 
   testing::TestDatabase db_;
+  std::string api_key_;
   std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
   std::unique_ptr<common::PgPool> pool_;
   std::unique_ptr<sim::Simulator> sim_;
@@ -1059,6 +1071,370 @@ TEST_F(GatewayTest, OutcomesProviderLatencyAndErrorsAreMeasured) {
   // No secret or phone number in the metrics.
   EXPECT_EQ(m.find("3005550001"), std::string::npos);
   EXPECT_EQ(m.find(secret_), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recordings whose post_call_audio webhook was lost (SAVE_CALL_AUDIO)
+
+// A transcription whose conversation has audio, as ElevenLabs sends it for a connected call.
+v1::CallEvent TranscriptionWithAudio(const std::string& conv, int64_t inbox) {
+  v1::CallEvent ev = Transcription(conv, inbox);
+  ev.mutable_transcription()->set_has_audio(true);
+  return ev;
+}
+
+std::string Hex(std::string_view bytes) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+class AudioRecoveryTest : public GatewayTest {
+ protected:
+  // A reconciler whose grace for the audio webhook is over (the fixture's service_ keeps the
+  // default grace): no backoff unless `every` says otherwise.
+  std::unique_ptr<GatewayService> Recoverer(CallStore& store, bool save_call_audio = true,
+                                            absl::Duration every = absl::ZeroDuration(),
+                                            prometheus::Registry* registry = nullptr) {
+    return std::make_unique<GatewayService>(
+        GatewayOptions{.default_agent_id = "agent_sim_confirmaciones",
+                       .agent_phone_number_id = "phnum_sim_twilio",
+                       .dialing_grace_secs = 0,
+                       .reconcile_every = every,
+                       .reconcile_max_backoff = absl::Hours(24),
+                       .reconcile_max_not_found = 3,
+                       .save_call_audio = save_call_audio,
+                       .audio_grace_secs = 0},
+        store, *elevenlabs_, *auth_, registry);
+  }
+  int64_t AudioRequests() {
+    auto c = SimGet("/__sim/counters");
+    const auto* n = c.at("requests")
+                        .as_object()
+                        .if_contains("GET /v1/convai/conversations/{conversation_id}/audio");
+    return n ? n->as_int64() : 0;
+  }
+  // Two calls, over and analysed at ElevenLabs (the simulator's clock moved past them).
+  void TwoFinishedCalls(v1::InitiateCallResponse& a, v1::InitiateCallResponse& b) {
+    ASSERT_TRUE(Initiate(Req("3005550001"), &a).ok());
+    ASSERT_TRUE(Initiate(Req("3005550002"), &b).ok());
+    SimPut("/__sim/clock", R"({"advance_secs":120})", "POST");
+  }
+  // Makes an open call overdue, so that the reconciler fetches its conversation.
+  void Overdue(const std::string& conv) {
+    Exec(
+        Cat("UPDATE elevenlabs_conversations SET dial_attempted_at = now() - make_interval(secs "
+            "=> max_duration_secs + 3600) WHERE conversation_id = '",
+            conv, "'"));
+  }
+  std::string Sql(const std::string& sql) {
+    pqxx::connection conn(db_.url());
+    pqxx::work tx(conn);
+    auto r = tx.exec1(sql);
+    return r[0].is_null() ? "NULL" : r[0].as<std::string>();
+  }
+  // What webhook-ingest leaves for a post_call_audio event (its inbox row and the decoded
+  // parts), and the event its publisher sends.
+  v1::CallEvent AudioWebhook(int64_t inbox, const std::string& conv, const std::string& mp3) {
+    Exec(
+        Cat("INSERT INTO webhook_inbox (id, event_type, conversation_id, body, body_sha256) "
+            "OVERRIDING SYSTEM VALUE VALUES (",
+            inbox, ", 'post_call_audio', '", conv,
+            "', '\\x7b7d', repeat('a', 64)); INSERT INTO webhook_audio_parts (inbox_id, part, "
+            "data) VALUES (",
+            inbox, ", 0, '\\x", Hex(mp3), "')"));
+    v1::CallEvent ev;
+    ev.set_inbox_id(inbox);
+    ev.set_type(v1::EVENT_TYPE_POST_CALL_AUDIO);
+    ev.set_conversation_id(conv);
+    ev.mutable_audio()->set_stored(true);
+    ev.mutable_audio()->set_size_bytes(static_cast<int64_t>(mp3.size()));
+    ev.mutable_audio()->set_sha256(common::Sha256::Hex(mp3));
+    ev.mutable_audio()->set_content_type("audio/mpeg");
+    return ev;
+  }
+};
+
+TEST_F(AudioRecoveryTest, ASettledCallWhoseAudioWebhookWasLostGetsItsRecording) {
+  v1::InitiateCallResponse a, b;
+  TwoFinishedCalls(a, b);
+  const std::string conv_a = a.data().conversation_id();
+  const std::string conv_b = b.data().conversation_id();
+  // a: its transcription webhook came (the conversation has audio); its audio webhook never did.
+  ASSERT_EQ(Apply({TranscriptionWithAudio(conv_a, 1)}),
+            std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED});
+  // b: no webhook at all; the reconciler settles it from the conversation (has_audio true).
+  Overdue(conv_b);
+  // Within the grace (the fixture's reconciler, default 300 s) the webhook has its head start:
+  // the calls are settled and their need recorded, but nothing is fetched.
+  ASSERT_TRUE(service_->ReconcileOnce().ok());
+  EXPECT_EQ(DbStatus(b.data().call_id()), "completed");
+  EXPECT_EQ(Count("SELECT count(*) FROM call_audio_recovery WHERE gave_up_at IS NULL"), 2);
+  EXPECT_EQ(AudioRequests(), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_audio"), 0);
+
+  // The grace is over: one pass fetches both recordings and stores them as the webhook would.
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto recoverer = Recoverer(*store_, true, absl::ZeroDuration(), registry.get());
+  ASSERT_TRUE(recoverer->ReconcileOnce().ok());
+  EXPECT_EQ(AudioRequests(), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_audio"), 2);
+  EXPECT_EQ(Count("SELECT count(*) FROM call_audio_recovery"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_call_errors"), 0);
+  const std::string m = prometheus::TextSerializer().Serialize(registry->Collect());
+  EXPECT_NE(m.find(R"(outcall_audio_recovery_total{outcome="recovered"} 2)"), std::string::npos)
+      << m;
+  EXPECT_NE(
+      m.find(R"(outcall_provider_request_seconds_count{operation="get_conversation_audio"} 2)"),
+      std::string::npos)
+      << m;
+  // Nothing left to look for: a second pass fetches nothing.
+  ASSERT_TRUE(recoverer->ReconcileOnce().ok());
+  EXPECT_EQ(AudioRequests(), 2);
+  for (const std::string& conv : {conv_a, conv_b}) {
+    const std::string mp3 = SimGetRaw(Cat("/v1/convai/conversations/", conv, "/audio"));
+    ASSERT_GT(mp3.size(), 0u);
+    const std::string where = Cat(" FROM elevenlabs_audio WHERE conversation_id = '", conv, "'");
+    EXPECT_EQ(Sql(Cat("SELECT size_bytes", where)), std::to_string(mp3.size())) << conv;
+    EXPECT_EQ(Sql(Cat("SELECT sha256", where)), common::Sha256::Hex(mp3)) << conv;
+    EXPECT_EQ(Sql(Cat("SELECT encode(sha256(audio), 'hex')", where)), common::Sha256::Hex(mp3));
+    EXPECT_EQ(Sql(Cat("SELECT encode(audio, 'hex')", where)), Hex(mp3)) << conv;
+    EXPECT_EQ(Sql(Cat("SELECT content_type", where)), "audio/mpeg");
+    EXPECT_EQ(
+        Count(Cat("SELECT count(*) FROM elevenlabs_conversations WHERE conversation_id = '", conv,
+                  "' AND metadata->'audio'->>'stored' = 'true' AND "
+                  "metadata->'audio'->>'recovered' = 'true' AND "
+                  "metadata->'audio'->>'sha256' = '",
+                  common::Sha256::Hex(mp3), "'")),
+        1)
+        << conv;
+  }
+}
+
+TEST_F(AudioRecoveryTest, NothingIsFetchedWhenSaveCallAudioIsOff) {
+  v1::InitiateCallResponse a, b;
+  TwoFinishedCalls(a, b);
+  CallStore store(*pool_, {.save_call_audio = false});
+  auto reconciler = Recoverer(store, /*save_call_audio=*/false);
+  // a's transcription webhook and b's conversation both say there is audio: no need recorded.
+  std::vector<StatusChange> changes;
+  auto applied = store.ApplyEvent(TranscriptionWithAudio(a.data().conversation_id(), 1), changes);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(*applied, v1::APPLY_OUTCOME_APPLIED);
+  Overdue(b.data().conversation_id());
+  ASSERT_TRUE(reconciler->ReconcileOnce().ok());
+  EXPECT_EQ(DbStatus(a.data().call_id()), "completed");
+  EXPECT_EQ(DbStatus(b.data().call_id()), "completed");
+  EXPECT_EQ(Count("SELECT count(*) FROM call_audio_recovery"), 0);
+  // Even a need recorded before (while it was on) is not served while it is off.
+  Exec(
+      Cat("INSERT INTO call_audio_recovery (call_row_id, needed_since) SELECT id, now() - "
+          "interval '1 hour' FROM elevenlabs_conversations WHERE conversation_id = '",
+          a.data().conversation_id(), "'"));
+  ASSERT_TRUE(reconciler->ReconcileOnce().ok());
+  ASSERT_TRUE(reconciler->ReconcileOnce().ok());
+  EXPECT_EQ(AudioRequests(), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_audio"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM call_audio_recovery WHERE attempts = 0"), 1);
+}
+
+TEST_F(AudioRecoveryTest, ARecordingTheWebhookBroughtIsNeitherFetchedNorOverwritten) {
+  v1::InitiateCallResponse a, b;
+  TwoFinishedCalls(a, b);
+  const std::string conv = a.data().conversation_id();
+  const std::string webhook_mp3("\x01\x02\x03\x04\x05", 5);  // not what the simulator serves
+  ASSERT_EQ(Apply({TranscriptionWithAudio(conv, 1)}),
+            std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED});
+  EXPECT_EQ(Count("SELECT count(*) FROM call_audio_recovery"), 1);
+  // The audio webhook comes in time: the need is served.
+  ASSERT_EQ(Apply({AudioWebhook(100, conv, webhook_mp3)}),
+            std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED});
+  EXPECT_EQ(Count("SELECT count(*) FROM call_audio_recovery"), 0);
+  auto recoverer = Recoverer(*store_);
+  ASSERT_TRUE(recoverer->ReconcileOnce().ok());
+  EXPECT_EQ(AudioRequests(), 0);
+  // A need left over (the webhook's recording stored while a pass held it) is dropped, unfetched.
+  Exec(
+      Cat("INSERT INTO call_audio_recovery (call_row_id, needed_since) SELECT id, now() - "
+          "interval '1 hour' FROM elevenlabs_conversations WHERE conversation_id = '",
+          conv, "'"));
+  ASSERT_TRUE(recoverer->ReconcileOnce().ok());
+  EXPECT_EQ(AudioRequests(), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM call_audio_recovery"), 0);
+  // A download that lands after the webhook's recording never replaces it.
+  auto row = store_->FindCall(conv);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  auto late = store_->StoreRecoveredAudio((*row)->id, conv, "audio/mpeg", std::string(64, 'x'));
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_EQ(*late, CallStore::RecoveredAudio::kAlreadyStored);
+  const std::string where = Cat(" FROM elevenlabs_audio WHERE conversation_id = '", conv, "'");
+  EXPECT_EQ(Sql(Cat("SELECT encode(audio, 'hex')", where)), Hex(webhook_mp3));
+  EXPECT_EQ(Sql(Cat("SELECT sha256", where)), common::Sha256::Hex(webhook_mp3));
+  EXPECT_EQ(Count(Cat("SELECT count(*) FROM elevenlabs_conversations WHERE conversation_id = '",
+                      conv, "' AND metadata->'audio' ? 'recovered'")),
+            0);
+}
+
+TEST_F(AudioRecoveryTest, RepeatedNotFoundEndsInARecordedGiveUpNotEndlessTries) {
+  // A settled call whose conversation ElevenLabs says had audio, but answers 404 for it.
+  Exec(
+      "INSERT INTO elevenlabs_conversations (agent_id, phone_number, status, conversation_id, "
+      "dial_attempted_at) VALUES ('agent_sim_confirmaciones', '+573005551001', 'initiated', "
+      "'conv_no_audio', now() - interval '1 hour')");
+  ASSERT_EQ(Apply({TranscriptionWithAudio("conv_no_audio", 1)}),
+            std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED});
+  auto recoverer = Recoverer(*store_, true, /*every=*/absl::Hours(1));
+  auto need = [&](const std::string& what) {
+    return Count(Cat("SELECT ", what, " FROM call_audio_recovery"));
+  };
+  ASSERT_TRUE(recoverer->ReconcileOnce().ok());
+  EXPECT_EQ(AudioRequests(), 1);
+  EXPECT_EQ(need("count(*) FILTER (WHERE attempts = 1 AND not_found = 1 AND gave_up_at IS NULL "
+                 "AND last_error LIKE '%404%')"),
+            1);
+  // It waits out its backoff (an hour): the next pass fetches nothing.
+  EXPECT_EQ(need("count(*) FILTER (WHERE next_attempt_at - now() BETWEEN interval '55 minutes' "
+                 "AND interval '1 hour')"),
+            1);
+  ASSERT_TRUE(recoverer->ReconcileOnce().ok());
+  EXPECT_EQ(AudioRequests(), 1);
+  // Due again: the second 404 doubles the wait; the third ends it.
+  Exec("UPDATE call_audio_recovery SET next_attempt_at = now() - interval '1 second'");
+  ASSERT_TRUE(recoverer->ReconcileOnce().ok());
+  EXPECT_EQ(AudioRequests(), 2);
+  EXPECT_EQ(need("count(*) FILTER (WHERE attempts = 2 AND next_attempt_at - now() BETWEEN "
+                 "interval '115 minutes' AND interval '2 hours')"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_call_errors"), 0);
+  Exec("UPDATE call_audio_recovery SET next_attempt_at = now() - interval '1 second'");
+  ASSERT_TRUE(recoverer->ReconcileOnce().ok());
+  EXPECT_EQ(AudioRequests(), 3);
+  // Given up, visibly: the need keeps when and why, and the call's errors say so.
+  EXPECT_EQ(need("count(*) FILTER (WHERE gave_up_at IS NOT NULL AND not_found = 3 AND "
+                 "gave_up_reason LIKE '%404%' AND gave_up_reason LIKE '%gave up%')"),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_call_errors WHERE source = 'reconciler' AND "
+                  "error_code = 'audio_not_found' AND http_status = 404 AND conversation_id = "
+                  "'conv_no_audio' AND message LIKE '%gave up%'"),
+            1);
+  // And never tried again.
+  Exec("UPDATE call_audio_recovery SET next_attempt_at = now() - interval '1 second'");
+  ASSERT_TRUE(recoverer->ReconcileOnce().ok());
+  ASSERT_TRUE(recoverer->ReconcileOnce().ok());
+  EXPECT_EQ(AudioRequests(), 3);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_call_errors"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_audio"), 0);
+}
+
+TEST_F(AudioRecoveryTest, TheAudioWebhookArrivingAfterARecoveryStillApplies) {
+  v1::InitiateCallResponse a, b;
+  TwoFinishedCalls(a, b);
+  const std::string conv = a.data().conversation_id();
+  ASSERT_EQ(Apply({TranscriptionWithAudio(conv, 1)}),
+            std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED});
+  ASSERT_TRUE(Recoverer(*store_)->ReconcileOnce().ok());
+  ASSERT_EQ(Count("SELECT count(*) FROM elevenlabs_audio"), 1);
+  // The webhook was late, not lost: it applies cleanly, once, and its parts are cleared.
+  const std::string mp3 = SimGetRaw(Cat("/v1/convai/conversations/", conv, "/audio"));
+  const v1::CallEvent late = AudioWebhook(100, conv, mp3);
+  EXPECT_EQ(Apply({late}), std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED});
+  EXPECT_EQ(Apply({late}), std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_DUPLICATE});
+  EXPECT_EQ(
+      Count(Cat("SELECT count(*) FROM elevenlabs_audio WHERE conversation_id = '", conv,
+                "' AND sha256 = '", common::Sha256::Hex(mp3), "' AND size_bytes = ", mp3.size())),
+      1);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_audio"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM webhook_audio_parts"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_call_errors"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM call_audio_recovery"), 0);
+  EXPECT_EQ(Count(Cat("SELECT count(*) FROM elevenlabs_conversations WHERE conversation_id = '",
+                      conv, "' AND metadata->'audio'->>'stored' = 'true'")),
+            1);
+}
+
+TEST_F(AudioRecoveryTest, AnErasedConversationsRecordingIsNeverFetched) {
+  v1::InitiateCallResponse a, b;
+  TwoFinishedCalls(a, b);
+  const std::string conv = a.data().conversation_id();
+  ASSERT_EQ(Apply({TranscriptionWithAudio(conv, 1)}),
+            std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED});
+  auto row = store_->FindCall(conv);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  ASSERT_TRUE(store_->EraseData((*row)->id).ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM call_audio_recovery"), 0);
+  // Even with a need left over, and even for a download already under way.
+  Exec(Cat("INSERT INTO call_audio_recovery (call_row_id) VALUES (", (*row)->id, ")"));
+  ASSERT_TRUE(Recoverer(*store_)->ReconcileOnce().ok());
+  EXPECT_EQ(AudioRequests(), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM call_audio_recovery"), 0);
+  auto late = store_->StoreRecoveredAudio((*row)->id, conv, "audio/mpeg", "mp3");
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_EQ(*late, CallStore::RecoveredAudio::kErased);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_audio"), 0);
+}
+
+TEST_F(AudioRecoveryTest, TheClientDownloadsWithinItsBoundAndMapsErrors) {
+  v1::InitiateCallResponse a, b;
+  TwoFinishedCalls(a, b);
+  const std::string conv = a.data().conversation_id();
+  auto audio = elevenlabs_->GetConversationAudio(conv, 1 << 20, absl::Seconds(5));
+  ASSERT_TRUE(audio.ok()) << audio.status();
+  EXPECT_EQ(audio->content_type, "audio/mpeg");
+  EXPECT_GT(audio->bytes.size(), 0u);
+  // Over the bound: refused, the same way every time, with the bound named.
+  auto big = elevenlabs_->GetConversationAudio(conv, audio->bytes.size() - 1, absl::Seconds(5));
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kFailedPrecondition) << big.status();
+  EXPECT_NE(big.status().message().find("larger than"), std::string::npos) << big.status();
+  auto unknown = elevenlabs_->GetConversationAudio("conv_unknown", 1 << 20, absl::Seconds(5));
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound) << unknown.status();
+  auto f = GetProviderFailure(unknown.status());
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->http_status, 404);
+  // The API key is never in an error.
+  EXPECT_EQ(unknown.status().ToString().find(api_key_), std::string::npos);
+}
+
+TEST(GatewayConfig, AudioRecoveryDefaultsAndBounds) {
+  std::map<std::string, std::string> env = {{"DATABASE_URL", "postgresql://localhost/outcall"},
+                                            {"JWT_ISSUER", "outcall-test"},
+                                            {"JWT_AUDIENCE", "outcall"},
+                                            {"JWT_HS256_SECRET", common::RandomHex(32)},
+                                            {"ELEVENLABS_API_KEY", "sk_test"},
+                                            {"ELEVENLABS_AGENT_ID", "agent_x"},
+                                            {"ELEVENLABS_AGENT_PHONE_NUMBER_ID", "phnum_x"}};
+  auto load = [&] {
+    common::EnvReader reader([&](std::string_view name) -> std::optional<std::string> {
+      auto it = env.find(std::string(name));
+      if (it == env.end()) return std::nullopt;
+      return it->second;
+    });
+    return LoadServiceConfig(reader);
+  };
+  auto c = load();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->elevenlabs.save_call_audio);
+  EXPECT_EQ(c->reconciler.audio_grace_secs, 300);
+  EXPECT_EQ(c->reconciler.audio_batch, 10);
+  EXPECT_EQ(c->reconciler.audio_max_age_secs, 7 * 24 * 3600);
+  EXPECT_EQ(c->reconciler.audio_max_bytes, 64 << 20);
+  EXPECT_EQ(c->reconciler.audio_timeout_secs, 120);
+  env["RECONCILE_AUDIO_GRACE_SECS"] = "0";
+  env["RECONCILE_AUDIO_MAX_BYTES"] = "1048576";
+  c = load();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->reconciler.audio_grace_secs, 0);
+  EXPECT_EQ(c->reconciler.audio_max_bytes, 1 << 20);
+  env["RECONCILE_AUDIO_BATCH"] = "0";
+  env["RECONCILE_AUDIO_TIMEOUT_SECS"] = "601";
+  c = load();
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("RECONCILE_AUDIO_BATCH"), std::string::npos) << c.status();
+  EXPECT_NE(c.status().message().find("RECONCILE_AUDIO_TIMEOUT_SECS"), std::string::npos)
+      << c.status();
 }
 
 }  // namespace

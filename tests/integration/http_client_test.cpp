@@ -89,6 +89,16 @@ TEST(HttpClient, OversizedResponseAndBadInputAreClearErrors) {
   auto r = HttpClient({.max_response_bytes = 1024}).Send(get);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_TRUE(HttpClient().Send(get).ok());
+  // A request's own cap replaces the client's, lower or higher.
+  get.max_response_bytes = 1024;
+  r = HttpClient().Send(get);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(r.status().message().find("larger than 1024 bytes"), std::string::npos) << r.status();
+  get.max_response_bytes = 64 * 1024;
+  r = HttpClient({.max_response_bytes = 1024}).Send(get);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->body.size(), 64u * 1024);
+  get.max_response_bytes = 0;
 
   get.url = "ftp://127.0.0.1/x";
   EXPECT_EQ(HttpClient().Send(get).status().code(), absl::StatusCode::kInvalidArgument);

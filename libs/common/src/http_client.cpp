@@ -33,6 +33,18 @@ struct Sink {
   bool overflow = false;
 };
 
+// A declared Content-Length, or -1 (absent or unreadable).
+int64_t ContentLength(std::string_view value) {
+  value = Trim(value);
+  if (value.empty() || value.size() > 18) return -1;
+  int64_t n = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return -1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* sink = static_cast<Sink*>(user);
   const size_t len = size * n;
@@ -56,6 +68,16 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   if (colon != std::string_view::npos) {
     sink->headers->emplace_back(ToLower(Trim(line.substr(0, colon))),
                                 std::string(Trim(line.substr(colon + 1))));
+    if (sink->headers->back().first == "content-length") {
+      // A body declared over the cap is refused before it is read; one within it is received
+      // into a buffer of its size (no reallocations on a large body).
+      const int64_t declared = ContentLength(sink->headers->back().second);
+      if (declared > static_cast<int64_t>(sink->limit)) {
+        sink->overflow = true;
+        return 0;  // aborts the transfer
+      }
+      if (declared > 0) sink->body->reserve(static_cast<size_t>(declared));
+    }
   }
   return len;
 }
@@ -92,7 +114,9 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) const 
   if (curl == nullptr) return absl::InternalError("HTTP client: curl_easy_init failed");
 
   HttpResponse response;
-  Sink sink{&response.body, &response.headers, options_.max_response_bytes};
+  const size_t limit =
+      request.max_response_bytes > 0 ? request.max_response_bytes : options_.max_response_bytes;
+  Sink sink{&response.body, &response.headers, limit};
   struct curl_slist* header_list = nullptr;
   for (const auto& [k, v] : request.headers) {
     header_list = curl_slist_append(header_list, Cat(k, ": ", v).c_str());
@@ -138,10 +162,8 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) const 
   const bool maybe_sent = request_bytes > 0;
   if (rc != CURLE_OK) {
     if (sink.overflow) {
-      return WithSentFlag(absl::ResourceExhaustedError(Cat(
-                              "HTTP response larger than ", options_.max_response_bytes,
-                              " bytes")),
-                          true);
+      return WithSentFlag(
+          absl::ResourceExhaustedError(Cat("HTTP response larger than ", limit, " bytes")), true);
     }
     const std::string what = curl_easy_strerror(rc);
     switch (rc) {

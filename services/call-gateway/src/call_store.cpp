@@ -2,11 +2,13 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <map>
 #include <pqxx/pqxx>
 #include <set>
 
+#include "outcall/common/crypto.h"
 #include "outcall/common/logging.h"
 #include "outcall/common/status.h"
 #include "outcall/common/strings.h"
@@ -100,6 +102,18 @@ const char* EventTypeName(v1::EventType t) {
     default:
       return "";
   }
+}
+
+// Calls whose transcription says their conversation has audio ([{"row", "conv"}, ...]) need
+// their recording until one is stored (migration 0010); one already stored needs nothing.
+void RecordAudioNeeds(pqxx::work& tx, const boost::json::array& needs) {
+  if (needs.empty()) return;
+  tx.exec_params(
+      "INSERT INTO call_audio_recovery (call_row_id) SELECT b.row FROM "
+      "jsonb_to_recordset($1::jsonb) AS b(row bigint, conv text) WHERE NOT EXISTS (SELECT 1 "
+      "FROM elevenlabs_audio a WHERE a.conversation_id = b.conv) ON CONFLICT (call_row_id) DO "
+      "NOTHING",
+      boost::json::serialize(needs));
 }
 
 // A call whose status did not move, as it is now.
@@ -537,6 +551,7 @@ bool StoreAudio(pqxx::work& tx, int64_t row, const v1::CallEvent& ev) {
     return false;
   }
   tx.exec_params("DELETE FROM webhook_audio_parts WHERE inbox_id = $1", ev.inbox_id());
+  tx.exec_params("DELETE FROM call_audio_recovery WHERE call_row_id = $1", row);  // served
   return true;
 }
 
@@ -568,6 +583,8 @@ absl::Status CallStore::EraseData(int64_t row) {
       tx.exec_params("DELETE FROM elevenlabs_audio WHERE conversation_id = $1", conv);
       EraseInboxCopies(tx, conv);
     }
+    // Nothing erased may come back: the reconciler no longer looks for the recording.
+    tx.exec_params("DELETE FROM call_audio_recovery WHERE call_row_id = $1", row);
     tx.exec_params(
         "UPDATE elevenlabs_conversations SET patient_name = NULL, custom_variables = '{}', "
         "metadata = jsonb_build_object('erased_at', now()) WHERE id = $1",
@@ -627,6 +644,138 @@ absl::Status CallStore::ForgetReconcileState(int64_t row) {
   });
 }
 
+absl::StatusOr<std::vector<AudioNeed>> CallStore::ClaimAudioNeeds(int grace_secs, int limit,
+                                                                  absl::Duration lease) {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx)
+                                -> absl::StatusOr<std::vector<AudioNeed>> {
+    // One statement: the due needs of settled calls (the pending index, never the calls'
+    // history), oldest try first, claimed by pushing their next try `lease` ahead. Rows another
+    // reconciler holds are skipped, not waited for.
+    std::vector<AudioNeed> out;
+    for (const auto& r : tx.exec_params(
+             "UPDATE call_audio_recovery r SET next_attempt_at = now() + make_interval(secs => "
+             "$3::float8) FROM (SELECT n.call_row_id, c.call_id::text AS call_id, "
+             "c.conversation_id, EXISTS (SELECT 1 FROM elevenlabs_audio a WHERE "
+             "a.conversation_id = c.conversation_id) AS stored, c.metadata ? 'erased_at' AS "
+             "erased FROM call_audio_recovery n JOIN elevenlabs_conversations c ON c.id = "
+             "n.call_row_id WHERE n.gave_up_at IS NULL AND n.next_attempt_at <= now() AND "
+             "n.needed_since <= now() - make_interval(secs => $1) AND c.conversation_id IS NOT "
+             "NULL AND call_status_is_final(c.status) ORDER BY n.next_attempt_at, n.call_row_id "
+             "LIMIT $2 FOR UPDATE OF n SKIP LOCKED) d WHERE r.call_row_id = d.call_row_id "
+             "RETURNING r.call_row_id, d.call_id, d.conversation_id, d.stored, d.erased",
+             grace_secs, limit, absl::ToDoubleSeconds(lease))) {
+      out.push_back({r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<std::string>(),
+                     r[3].as<bool>(), r[4].as<bool>()});
+    }
+    std::sort(out.begin(), out.end(),
+              [](const AudioNeed& a, const AudioNeed& b) { return a.row < b.row; });
+    return out;
+  });
+}
+
+absl::StatusOr<std::vector<AudioNeed>> CallStore::GiveUpStaleAudioNeeds(absl::Duration max_age) {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx)
+                                -> absl::StatusOr<std::vector<AudioNeed>> {
+    // The reason names the window and the last failure (already free of patient data), in the
+    // need and, for the clinic's view of the call, in its errors; both in one statement.
+    const std::string why = Cat("no recording could be fetched from ElevenLabs within ",
+                                absl::FormatDuration(max_age), "; the reconciler gave up");
+    std::vector<AudioNeed> out;
+    for (const auto& r : tx.exec_params(
+             "WITH g AS (UPDATE call_audio_recovery n SET gave_up_at = now(), gave_up_reason = "
+             "left($2 || COALESCE(' (last error: ' || n.last_error || ')', ''), 500) FROM "
+             "elevenlabs_conversations c WHERE c.id = n.call_row_id AND n.gave_up_at IS NULL AND "
+             "n.needed_since < now() - make_interval(secs => $1::float8) AND NOT EXISTS (SELECT 1 "
+             "FROM elevenlabs_audio a WHERE a.conversation_id = c.conversation_id) RETURNING "
+             "n.call_row_id, c.call_id::text AS call_id, COALESCE(c.conversation_id, '') AS "
+             "conversation_id, n.gave_up_reason), e AS (INSERT INTO elevenlabs_call_errors "
+             "(call_row_id, conversation_id, source, error_code, message) SELECT call_row_id, "
+             "NULLIF(conversation_id, ''), 'reconciler', 'audio_expired', gave_up_reason FROM g) "
+             "SELECT call_row_id, call_id, conversation_id FROM g ORDER BY call_row_id",
+             absl::ToDoubleSeconds(max_age), why)) {
+      out.push_back({r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<std::string>()});
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<CallStore::RecoveredAudio> CallStore::StoreRecoveredAudio(
+    int64_t row, const std::string& conversation_id, const std::string& content_type,
+    const std::string& audio) {
+  const std::string sha256 = common::Sha256::Hex(audio);
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<RecoveredAudio> {
+    // The call's row is locked as ApplyEventIn locks it: an erasure or the audio webhook applied
+    // meanwhile is seen here, and one applied after this commits sees this recording.
+    auto call = tx.exec_params(
+        "SELECT metadata ? 'erased_at' FROM elevenlabs_conversations WHERE id = $1 AND "
+        "conversation_id = $2 FOR UPDATE",
+        row, conversation_id);
+    RecoveredAudio outcome = RecoveredAudio::kErased;
+    if (!call.empty() && !call[0][0].as<bool>()) {
+      // Same row as StoreAudio's, but a recording already there (the webhook's) is kept.
+      auto stored = tx.exec_params(
+          "INSERT INTO elevenlabs_audio (conversation_id, content_type, size_bytes, sha256, audio) "
+          "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (conversation_id) DO NOTHING RETURNING 1",
+          conversation_id, content_type, static_cast<int64_t>(audio.size()), sha256,
+          pqxx::binarystring(audio.data(), audio.size()));
+      outcome = stored.empty() ? RecoveredAudio::kAlreadyStored : RecoveredAudio::kStored;
+      if (outcome == RecoveredAudio::kStored) {
+        tx.exec_params(
+            "UPDATE elevenlabs_conversations SET metadata = metadata || jsonb_build_object("
+            "'audio', jsonb_build_object('stored', true, 'size_bytes', $2::bigint, 'sha256', "
+            "$3::text, 'recovered', true)) WHERE id = $1",
+            row, static_cast<int64_t>(audio.size()), sha256);
+      }
+    }
+    tx.exec_params("DELETE FROM call_audio_recovery WHERE call_row_id = $1", row);
+    return outcome;
+  });
+}
+
+absl::StatusOr<AudioTry> CallStore::RecordAudioTry(int64_t row, bool definite,
+                                                   const ProviderErrorRecord& error,
+                                                   absl::Duration first_backoff,
+                                                   absl::Duration max_backoff, int max_definite) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<AudioTry> {
+    const std::string message = common::RedactPhones(error.message).substr(0, 300);
+    // The n-th failed try waits first_backoff * 2^(n-1), at most max_backoff (as the open
+    // calls' tries do); the max_definite-th definite answer ends it.
+    const auto r = tx.exec_params(
+        "UPDATE call_audio_recovery SET attempts = attempts + 1, not_found = not_found + "
+        "$2::int, next_attempt_at = now() + make_interval(secs => LEAST($4::float8, $3::float8 "
+        "* power(2, LEAST(attempts, 30)))), last_error = NULLIF($5, ''), gave_up_at = CASE WHEN "
+        "not_found + $2::int >= $6 THEN now() END, gave_up_reason = CASE WHEN not_found + "
+        "$2::int >= $6 THEN left(NULLIF($5, ''), 500) END WHERE call_row_id = $1 AND "
+        "gave_up_at IS NULL RETURNING not_found, gave_up_at IS NOT NULL",
+        row, definite ? 1 : 0, absl::ToDoubleSeconds(first_backoff),
+        absl::ToDoubleSeconds(max_backoff), message, max_definite);
+    AudioTry t;
+    if (r.empty()) return t;  // served or forgotten meanwhile
+    t.not_found = r[0][0].as<int>();
+    t.gave_up = r[0][1].as<bool>();
+    if (t.gave_up) {
+      const std::string why =
+          Cat("no recording: ", message, " (", t.not_found, " times; the reconciler gave up)");
+      tx.exec_params(
+          "UPDATE call_audio_recovery SET gave_up_reason = left($2, 500) WHERE call_row_id = $1",
+          row, why);
+      tx.exec_params(
+          "INSERT INTO elevenlabs_call_errors (call_row_id, conversation_id, source, error_code, "
+          "http_status, message) SELECT id, conversation_id, 'reconciler', NULLIF($2, ''), "
+          "NULLIF($3, 0), left($4, 500) FROM elevenlabs_conversations WHERE id = $1",
+          row, error.code, error.http_status, why);
+    }
+    return t;
+  });
+}
+
+absl::Status CallStore::ForgetAudioNeed(int64_t row) {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::Status {
+    tx.exec_params("DELETE FROM call_audio_recovery WHERE call_row_id = $1", row);
+    return absl::OkStatus();
+  });
+}
+
 namespace {
 
 // What the patient said, written back: opt-out and the appointment's answer; and the call's
@@ -670,7 +819,8 @@ void TranscriptionSideEffects(pqxx::work& tx, int64_t row, const v1::CallEvent& 
 
 // One event, inside the caller's transaction: an error leaves the transaction to be rolled back.
 absl::StatusOr<v1::ApplyOutcome> ApplyEventIn(pqxx::work& tx, const v1::CallEvent& ev,
-                                              std::vector<StatusChange>& changes) {
+                                              std::vector<StatusChange>& changes,
+                                              const CallStoreOptions& options) {
   const std::string type = EventTypeName(ev.type());
   if (type.empty() || ev.conversation_id().empty()) {
     return absl::InvalidArgumentError(
@@ -758,6 +908,10 @@ absl::StatusOr<v1::ApplyOutcome> ApplyEventIn(pqxx::work& tx, const v1::CallEven
         an.call_summary_title(), ToJson(an.data_collection_results()),
         ToJson(an.evaluation_criteria_results()));
     TranscriptionSideEffects(tx, row, ev, phone, patient_id, appointment_id);
+    if (options.save_call_audio && t.has_audio()) {
+      RecordAudioNeeds(tx, boost::json::array{
+                               boost::json::object{{"row", row}, {"conv", ev.conversation_id()}}});
+    }
   } else if (ev.has_audio()) {
     const auto& a = ev.audio();
     const bool stored = a.stored() && StoreAudio(tx, row, ev);
@@ -804,7 +958,8 @@ bool IsTranscription(const v1::CallEvent& ev) {
 absl::Status ApplyTranscriptionsIn(pqxx::work& tx,
                                    const google::protobuf::RepeatedPtrField<v1::CallEvent>& events,
                                    int begin, int end, std::vector<v1::ApplyOutcome>& outcomes,
-                                   std::vector<StatusChange>& changes) {
+                                   std::vector<StatusChange>& changes,
+                                   const CallStoreOptions& options) {
   struct Call {
     int64_t row;
     std::string status, phone, call_id;
@@ -846,7 +1001,7 @@ absl::Status ApplyTranscriptionsIn(pqxx::work& tx,
   }
   std::map<int64_t, std::string> new_status;
   if (!fresh.empty()) {
-    boost::json::array rows, turns, analyses, fresh_ids;
+    boost::json::array rows, turns, analyses, fresh_ids, audio_needs;
     for (int i = begin; i < end; ++i) {
       const auto& ev = events[i];
       if (!fresh.contains(ev.conversation_id())) continue;
@@ -867,6 +1022,10 @@ absl::Status ApplyTranscriptionsIn(pqxx::work& tx,
           {"sid", md.call_sid()},
           {"start", start}});
       fresh_ids.emplace_back(ev.conversation_id());
+      if (options.save_call_audio && t.has_audio()) {
+        audio_needs.push_back(boost::json::object{{"row", calls[ev.conversation_id()].row},
+                                                  {"conv", ev.conversation_id()}});
+      }
       if (t.transcript_size() > 0) {
         turns.push_back(boost::json::object{{"conv", ev.conversation_id()}, {"turns", Turns(t)}});
       }
@@ -921,13 +1080,15 @@ absl::Status ApplyTranscriptionsIn(pqxx::work& tx,
         "EXCLUDED.data_collection_results, evaluation_criteria_results = "
         "EXCLUDED.evaluation_criteria_results",
         boost::json::serialize(analyses));
+    RecordAudioNeeds(tx, audio_needs);
   }
   // Outcomes, changes and the rest, in event order.
   for (int i = begin; i < end; ++i) {
     const auto& ev = events[i];
     auto it = calls.find(ev.conversation_id());
     if (it == calls.end() || it->second.erased) {
-      auto outcome = ApplyEventIn(tx, ev, changes);  // kept as unmatched, or stale (erased)
+      // Kept as unmatched, or stale (erased).
+      auto outcome = ApplyEventIn(tx, ev, changes, options);
       if (!outcome.ok()) return outcome.status();
       outcomes.push_back(*outcome);
       continue;
@@ -953,7 +1114,8 @@ absl::Status ApplyTranscriptionsIn(pqxx::work& tx,
 absl::StatusOr<v1::ApplyOutcome> CallStore::ApplyEvent(const v1::CallEvent& ev,
                                                        std::vector<StatusChange>& changes) {
   std::vector<StatusChange> applied;
-  auto outcome = pool_.InTransaction([&](pqxx::work& tx) { return ApplyEventIn(tx, ev, applied); });
+  auto outcome =
+      pool_.InTransaction([&](pqxx::work& tx) { return ApplyEventIn(tx, ev, applied, options_); });
   if (outcome.ok()) changes.insert(changes.end(), applied.begin(), applied.end());
   return outcome;
 }
@@ -1034,14 +1196,15 @@ absl::Status CallStore::ApplyEvents(const google::protobuf::RepeatedPtrField<v1:
         ++j;
       }
       if (j - i > 1) {
-        if (auto s = ApplyTranscriptionsIn(tx, events, i, j, batch_outcomes, batch_changes);
+        if (auto s =
+                ApplyTranscriptionsIn(tx, events, i, j, batch_outcomes, batch_changes, options_);
             !s.ok()) {
           return s;
         }
         i = j;
         continue;
       }
-      auto outcome = ApplyEventIn(tx, events[i], batch_changes);
+      auto outcome = ApplyEventIn(tx, events[i], batch_changes, options_);
       if (!outcome.ok()) return outcome.status();
       batch_outcomes.push_back(*outcome);
       ++i;

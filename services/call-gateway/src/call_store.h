@@ -74,9 +74,32 @@ v1::InitiateCallResponse InitiatedResponse(const std::string& conversation_id,
 // call's variables are stored as.
 std::string MessageJson(const google::protobuf::Message& m);
 
+struct CallStoreOptions {
+  // SAVE_CALL_AUDIO: a transcription saying its conversation has audio (has_audio) records that
+  // the call needs its recording (call_audio_recovery, migration 0010) until one is stored; the
+  // reconciler downloads it if the post_call_audio webhook never comes. Off: nothing is recorded.
+  bool save_call_audio = true;
+};
+
+// A settled call whose conversation has audio and that the reconciler is to look for.
+struct AudioNeed {
+  int64_t row = 0;
+  std::string call_id;
+  std::string conversation_id;
+  bool stored = false;  // an elevenlabs_audio row exists after all (nothing to fetch)
+  bool erased = false;  // the conversation was erased (nothing may be fetched)
+};
+
+// What the reconciler's try at a call's recording left.
+struct AudioTry {
+  int not_found = 0;     // definite answers so far ("ElevenLabs has no such audio")
+  bool gave_up = false;  // this try ended the recovery (reason and error recorded)
+};
+
 class CallStore {
  public:
-  explicit CallStore(common::PgPool& pool) : pool_(pool) {}
+  explicit CallStore(common::PgPool& pool, CallStoreOptions options = {})
+      : pool_(pool), options_(options) {}
 
   absl::StatusOr<std::optional<PatientRow>> FindPatient(int id);
   absl::StatusOr<std::optional<PatientRow>> FindPatientByPhone(const std::string& e164);
@@ -135,6 +158,35 @@ class CallStore {
   // The call is settled: its reconcile state goes.
   absl::Status ForgetReconcileState(int64_t row);
 
+  // Audio recovery (the reconciler, with SAVE_CALL_AUDIO on). Needs recorded at least
+  // `grace_secs` ago whose backoff is over, least recently tried first, at most `limit`: each is
+  // claimed for `lease` (its next try is pushed that far) so that another replica's reconciler
+  // passes it by (FOR UPDATE SKIP LOCKED); the try's outcome then sets its real next time.
+  absl::StatusOr<std::vector<AudioNeed>> ClaimAudioNeeds(int grace_secs, int limit,
+                                                         absl::Duration lease);
+  // Needs recorded more than `max_age` ago and still not served are given up, with the reason
+  // (and their last error) in call_audio_recovery and in elevenlabs_call_errors. Returns them.
+  absl::StatusOr<std::vector<AudioNeed>> GiveUpStaleAudioNeeds(absl::Duration max_age);
+  enum class RecoveredAudio { kStored, kAlreadyStored, kErased };
+  // Stores a recording the reconciler downloaded, as the webhook's would be (size and SHA-256
+  // of the bytes), unless the call already has one (a webhook's is never overwritten) or its
+  // conversation was erased; the need goes in every case. A later post_call_audio webhook still
+  // applies (its recording replaces this one, its parts are cleared).
+  absl::StatusOr<RecoveredAudio> StoreRecoveredAudio(int64_t row,
+                                                     const std::string& conversation_id,
+                                                     const std::string& content_type,
+                                                     const std::string& audio);
+  // A try that did not store the recording: backs off as RecordReconcileTry; `definite` counts
+  // an answer that will not change ("no audio": 404, or a recording over the size bound). At
+  // `max_definite` of those the need is given up with error.message as the reason, and an
+  // elevenlabs_call_errors row (source reconciler, error.code and error.http_status) says so.
+  absl::StatusOr<AudioTry> RecordAudioTry(int64_t row, bool definite,
+                                          const ProviderErrorRecord& error,
+                                          absl::Duration first_backoff, absl::Duration max_backoff,
+                                          int max_definite);
+  // The need goes (already stored, or erased).
+  absl::Status ForgetAudioNeed(int64_t row);
+
   // What makes an event impossible to apply, found before any statement runs: INVALID_ARGUMENT
   // naming the field (a negative duration, time or cost, an over-long role or verdict).
   static absl::Status ValidateForApply(const v1::CallEvent& event);
@@ -159,6 +211,7 @@ class CallStore {
 
  private:
   common::PgPool& pool_;
+  CallStoreOptions options_;
 };
 
 }  // namespace outcall::call_gateway

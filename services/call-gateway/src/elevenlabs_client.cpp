@@ -137,12 +137,22 @@ ElevenLabsClient::ElevenLabsClient(const common::ElevenLabsConfig& config)
     : config_(config),
       http_({.max_response_bytes = 32 * 1024 * 1024, .user_agent = "outcall-call-gateway/0.1"}) {}
 
-absl::StatusOr<common::HttpResponse> ElevenLabsClient::Send(common::HttpRequest req) const {
-  req.timeout = config_.request_timeout;
+absl::StatusOr<common::HttpResponse> ElevenLabsClient::Send(
+    common::HttpRequest req, std::optional<absl::Duration> timeout) const {
+  req.timeout = timeout.value_or(config_.request_timeout);
   auto r = http_.Send(req);
   if (!r.ok()) {
     ProviderFailure f;
-    f.code = r.status().code() == absl::StatusCode::kDeadlineExceeded ? "timeout" : "transport";
+    switch (r.status().code()) {
+      case absl::StatusCode::kDeadlineExceeded:
+        f.code = "timeout";
+        break;
+      case absl::StatusCode::kResourceExhausted:
+        f.code = "too_large";  // the answer was over the response cap
+        break;
+      default:
+        f.code = "transport";
+    }
     f.message = common::RedactPhones(common::ToStd(r.status().message()));
     f.maybe_delivered = common::RequestMayHaveBeenSent(r.status());
     return WithFailure(absl::UnavailableError(Cat("ElevenLabs unreachable: ", f.message)), f);
@@ -287,6 +297,43 @@ absl::StatusOr<json::object> ElevenLabsClient::GetConversation(std::string_view 
   if (!v->is_object())
     return absl::UnavailableError("get conversation: unexpected answer from ElevenLabs");
   return std::move(v->as_object());
+}
+
+absl::StatusOr<ConversationAudio> ElevenLabsClient::GetConversationAudio(
+    std::string_view id, size_t max_bytes, absl::Duration timeout) const {
+  constexpr std::string_view kWhat = "get conversation audio";
+  common::HttpRequest req;
+  req.url = Cat(config_.base_url, "/v1/convai/conversations/", UrlEncode(id), "/audio");
+  req.headers = {{"xi-api-key", config_.api_key.Reveal()}, {"Accept", "audio/*"}};
+  // Received as it streams in, never past the bound: a longer recording is refused as soon as
+  // its Content-Length (or its bytes) say so.
+  req.max_response_bytes = max_bytes;
+  auto r = Send(std::move(req), timeout);
+  if (!r.ok()) {
+    auto f = GetProviderFailure(r.status());
+    if (f && f->code == "too_large") {
+      return WithFailure(absl::FailedPreconditionError(
+                             Cat(kWhat, ": the recording is larger than ", max_bytes, " bytes")),
+                         *f);
+    }
+    return r.status();
+  }
+  if (r->status != 200) return StatusForHttp(ParseError(*r), kWhat);
+  // The media type without parameters ("audio/mpeg; charset=..." -> "audio/mpeg").
+  std::string type = common::ToLower(
+      common::Trim(r->Header("content-type").substr(0, r->Header("content-type").find(';'))));
+  if (type.empty()) type = "audio/mpeg";  // what the endpoint serves
+  if (!type.starts_with("audio/") && type != "application/octet-stream") {
+    return WithFailure(absl::UnavailableError(Cat(kWhat, ": ElevenLabs answered with ",
+                                                  type.substr(0, 100), ", not audio")),
+                       {200, "not_audio", "not audio", false});
+  }
+  if (type == "application/octet-stream") type = "audio/mpeg";
+  if (r->body.empty()) {
+    return WithFailure(absl::UnavailableError(Cat(kWhat, ": ElevenLabs sent an empty recording")),
+                       {200, "empty_audio", "empty recording", false});
+  }
+  return ConversationAudio{type.substr(0, 100), std::move(r->body)};
 }
 
 absl::Status ElevenLabsClient::DeleteConversation(std::string_view id) const {

@@ -53,6 +53,12 @@ struct ConversationBrief {
   int64_t start_time_unix_secs = 0;
 };
 
+// A conversation's recording as ElevenLabs serves it.
+struct ConversationAudio {
+  std::string content_type;  // as sent (audio/mpeg), without parameters
+  std::string bytes;
+};
+
 class ElevenLabsClient {
  public:
   explicit ElevenLabsClient(const common::ElevenLabsConfig& config);
@@ -67,6 +73,14 @@ class ElevenLabsClient {
                                                               int64_t after_unix) const;
   // GET /v1/convai/conversations/{id}: the full model (NOT_FOUND when ElevenLabs has none).
   absl::StatusOr<boost::json::object> GetConversation(std::string_view conversation_id) const;
+  // GET /v1/convai/conversations/{id}/audio: the recording, received into memory up to
+  // `max_bytes` (a declared or received body over it ends the transfer: FAILED_PRECONDITION
+  // "too large", the same every time) within `timeout` (a recording takes longer than an API
+  // answer). NOT_FOUND when ElevenLabs has no audio (or no conversation); 429 and 5xx as the
+  // other calls; a 200 that is not audio, or is empty, is UNAVAILABLE.
+  absl::StatusOr<ConversationAudio> GetConversationAudio(std::string_view conversation_id,
+                                                         size_t max_bytes,
+                                                         absl::Duration timeout) const;
   // DELETE /v1/convai/conversations/{id} (erases ElevenLabs' record; never hangs up).
   absl::Status DeleteConversation(std::string_view conversation_id) const;
 
@@ -78,7 +92,9 @@ class ElevenLabsClient {
                                                std::string_view status) const;
 
  private:
-  absl::StatusOr<common::HttpResponse> Send(common::HttpRequest req) const;
+  // With the configured deadline (ELEVENLABS_TIMEOUT_SECS), or `timeout` when given.
+  absl::StatusOr<common::HttpResponse> Send(
+      common::HttpRequest req, std::optional<absl::Duration> timeout = std::nullopt) const;
   absl::StatusOr<boost::json::value> Json(common::HttpRequest req, std::string_view what) const;
 
   common::ElevenLabsConfig config_;

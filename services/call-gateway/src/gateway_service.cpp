@@ -5,6 +5,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "outcall/elevenlabs/event_mapping.h"
@@ -43,6 +44,12 @@ class Metrics {
                    .Name("outcall_call_events_total")
                    .Help("Webhook events applied, by type and outcome")
                    .Register(*r);
+    audio_ = &prometheus::BuildCounter()
+                  .Name("outcall_audio_recovery_total")
+                  .Help(
+                      "Recordings the reconciler looked for after their webhook was lost, by "
+                      "outcome")
+                  .Register(*r);
   }
   void Call(std::string_view outcome) {
     if (calls_) calls_->Add({{"outcome", std::string(outcome)}}).Increment();
@@ -58,6 +65,10 @@ class Metrics {
           .Increment();
     }
   }
+  // recovered, already_stored, erased, failed (backing off), gave_up, expired
+  void Audio(std::string_view outcome) {
+    if (audio_) audio_->Add({{"outcome", std::string(outcome)}}).Increment();
+  }
   void Event(std::string_view type, std::string_view outcome) {
     if (events_)
       events_->Add({{"type", std::string(type)}, {"outcome", std::string(outcome)}}).Increment();
@@ -68,6 +79,7 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* provider_ = nullptr;
   prometheus::Family<prometheus::Counter>* errors_ = nullptr;
   prometheus::Family<prometheus::Counter>* events_ = nullptr;
+  prometheus::Family<prometheus::Counter>* audio_ = nullptr;
 };
 
 namespace {
@@ -670,6 +682,12 @@ grpc::Status GatewayService::ApplyEvents(grpc::ServerContext* ctx,
 }
 
 absl::Status GatewayService::ReconcileOnce() {
+  const absl::Status calls = ReconcileCalls();
+  const absl::Status audio = options_.save_call_audio ? RecoverAudio() : absl::OkStatus();
+  return calls.ok() ? audio : calls;
+}
+
+absl::Status GatewayService::ReconcileCalls() {
   auto calls = store_.CallsToReconcile(options_.dialing_grace_secs, options_.open_grace_secs,
                                        options_.reconcile_batch);
   if (!calls.ok()) return calls.status();
@@ -709,6 +727,89 @@ absl::Status GatewayService::ReconcileOnce() {
     } else if (!r.ok()) {
       // Once per try of this call, and tries back off: no longer a line per call every pass.
       spdlog::warn("reconcile of call {} failed (try recorded, backing off): {}", c.call_id, error);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GatewayService::RecoverAudio() {
+  // Needs past their window are given up first (their last error is kept as the reason).
+  auto stale = store_.GiveUpStaleAudioNeeds(options_.audio_max_age);
+  if (!stale.ok()) return stale.status();
+  for (const auto& n : *stale) {
+    metrics_->Audio("expired");
+    spdlog::warn("reconciler: recording of call {} ({}) given up: none fetched within {}",
+                 n.call_id, n.conversation_id, absl::FormatDuration(options_.audio_max_age));
+  }
+  // Claimed until the slowest download of the batch could end: another replica passes them by.
+  const absl::Duration lease =
+      std::max(options_.reconcile_max_backoff, options_.audio_timeout * options_.audio_batch);
+  auto due = store_.ClaimAudioNeeds(options_.audio_grace_secs, options_.audio_batch, lease);
+  if (!due.ok()) return due.status();
+  for (const auto& n : *due) {
+    if (n.stored || n.erased) {
+      // The webhook's recording came after all, or the patient's data was erased: nothing to
+      // fetch (and nothing erased may come back).
+      metrics_->Audio(n.stored ? "already_stored" : "erased");
+      if (auto s = store_.ForgetAudioNeed(n.row); !s.ok()) {
+        spdlog::warn("reconciler: recording need of call {} not cleared: {}", n.call_id,
+                     common::ToStd(s.message()));
+      }
+      continue;
+    }
+    auto audio = Timed(*metrics_, "get_conversation_audio", [&] {
+      return elevenlabs_.GetConversationAudio(n.conversation_id, options_.audio_max_bytes,
+                                              options_.audio_timeout);
+    });
+    absl::Status failed = audio.status();
+    if (audio.ok()) {
+      auto stored =
+          store_.StoreRecoveredAudio(n.row, n.conversation_id, audio->content_type, audio->bytes);
+      if (stored.ok()) {
+        switch (*stored) {
+          case CallStore::RecoveredAudio::kStored:
+            metrics_->Audio("recovered");
+            spdlog::info(
+                "reconciler: recording of call {} ({}) recovered from ElevenLabs: {} "
+                "bytes, {}",
+                n.call_id, n.conversation_id, audio->bytes.size(), audio->content_type);
+            break;
+          case CallStore::RecoveredAudio::kAlreadyStored:
+            metrics_->Audio("already_stored");
+            break;
+          case CallStore::RecoveredAudio::kErased:
+            metrics_->Audio("erased");
+            break;
+        }
+        continue;
+      }
+      failed = stored.status();
+    }
+    // Not stored: the call backs off. A 404 (ElevenLabs has no audio for it) or a recording over
+    // the bound will not change: after reconcile_max_not_found of those the need is given up.
+    const auto f = GetProviderFailure(failed);
+    const bool not_found = failed.code() == absl::StatusCode::kNotFound;
+    const bool too_large = f && f->code == "too_large";
+    const std::string error(common::ToStd(failed.message()));
+    const ProviderErrorRecord record{
+        "reconciler",
+        not_found ? "audio_not_found" : (too_large ? "audio_too_large" : "audio_unavailable"),
+        f ? f->http_status : 0, error};
+    auto tried =
+        store_.RecordAudioTry(n.row, not_found || too_large, record, options_.reconcile_every,
+                              options_.reconcile_max_backoff, options_.reconcile_max_not_found);
+    if (!tried.ok()) {
+      spdlog::warn("reconciler: try of the recording of call {} not recorded: {}", n.call_id,
+                   common::ToStd(tried.status().message()));
+    } else if (tried->gave_up) {
+      metrics_->Audio("gave_up");
+      spdlog::warn("reconciler: recording of call {} ({}) given up after {} definite answers: {}",
+                   n.call_id, n.conversation_id, tried->not_found, error);
+    } else {
+      metrics_->Audio("failed");
+      // Once per try of this call, and tries back off.
+      spdlog::warn("recording of call {} ({}) not recovered (try recorded, backing off): {}",
+                   n.call_id, n.conversation_id, error);
     }
   }
   return absl::OkStatus();

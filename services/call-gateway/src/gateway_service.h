@@ -35,8 +35,17 @@ struct GatewayOptions {
   int reconcile_batch = 100;  // calls per pass, least recently tried first
   // A call a pass could not settle waits reconcile_every, then twice that, ... up to this.
   absl::Duration reconcile_max_backoff = absl::Minutes(30);
-  // Definite "not found" answers (404) after which an open call is failed with the reason.
+  // Definite "not found" answers (404) after which an open call is failed with the reason, or a
+  // call's recording is given up.
   int reconcile_max_not_found = 3;
+  // SAVE_CALL_AUDIO: settled calls whose conversation has audio but whose post_call_audio
+  // webhook did not bring it within audio_grace_secs get it from ElevenLabs' audio endpoint.
+  bool save_call_audio = true;
+  int audio_grace_secs = 300;
+  int audio_batch = 10;                                // recordings per pass, one at a time
+  absl::Duration audio_max_age = absl::Hours(24 * 7);  // a need this old is given up
+  size_t audio_max_bytes = 64 << 20;
+  absl::Duration audio_timeout = absl::Seconds(120);
 };
 
 // Fans status changes out to WatchCallEvents streams.
@@ -91,6 +100,10 @@ class GatewayService final : public v1::CallGateway::Service, public v1::CallEve
   // what they get when the call was not placed (OK: a generic UNAVAILABLE naming the call).
   absl::StatusOr<StatusChange> Reconcile(const CallRow& call, std::string_view cause,
                                          const absl::Status& not_placed_answer = absl::OkStatus());
+  // The open and dialing calls of one pass.
+  absl::Status ReconcileCalls();
+  // The recordings of one pass (SAVE_CALL_AUDIO).
+  absl::Status RecoverAudio();
   void Notify(const std::vector<StatusChange>& changes);
   void Notify(const StatusChange& change);
   // The call with this conversation id or call id; NOT_FOUND naming it otherwise.

@@ -13,6 +13,12 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env) {
   r.batch = static_cast<int>(env.Int("RECONCILE_BATCH", 100, 1, 10000));
   r.max_backoff_secs = static_cast<int>(env.Int("RECONCILE_MAX_BACKOFF_SECS", 1800, 1, 86400));
   r.max_not_found = static_cast<int>(env.Int("RECONCILE_MAX_NOT_FOUND", 3, 1, 100));
+  r.audio_grace_secs = static_cast<int>(env.Int("RECONCILE_AUDIO_GRACE_SECS", 300, 0, 86400));
+  r.audio_batch = static_cast<int>(env.Int("RECONCILE_AUDIO_BATCH", 10, 1, 1000));
+  r.audio_max_age_secs =
+      static_cast<int>(env.Int("RECONCILE_AUDIO_MAX_AGE_SECS", 604800, 3600, 2592000));
+  r.audio_max_bytes = env.Int("RECONCILE_AUDIO_MAX_BYTES", 64 << 20, 1 << 20, 256 << 20);
+  r.audio_timeout_secs = static_cast<int>(env.Int("RECONCILE_AUDIO_TIMEOUT_SECS", 120, 1, 600));
   if (auto s = env.Finish(); !s.ok()) return s;
   return c;
 }

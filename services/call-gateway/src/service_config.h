@@ -17,7 +17,13 @@ struct ReconcilerConfig {
   int open_grace_secs = 300;     // RECONCILE_OPEN_GRACE_SECS
   int batch = 100;               // RECONCILE_BATCH: calls per pass
   int max_backoff_secs = 1800;   // RECONCILE_MAX_BACKOFF_SECS
-  int max_not_found = 3;         // RECONCILE_MAX_NOT_FOUND: 404s before an open call is failed
+  int max_not_found = 3;         // RECONCILE_MAX_NOT_FOUND: 404s before a call is given up
+  // Recordings whose post_call_audio webhook was lost (only with SAVE_CALL_AUDIO).
+  int audio_grace_secs = 300;          // RECONCILE_AUDIO_GRACE_SECS: the webhook's head start
+  int audio_batch = 10;                // RECONCILE_AUDIO_BATCH: recordings per pass
+  int audio_max_age_secs = 604800;     // RECONCILE_AUDIO_MAX_AGE_SECS: then given up
+  int64_t audio_max_bytes = 64 << 20;  // RECONCILE_AUDIO_MAX_BYTES: largest recording fetched
+  int audio_timeout_secs = 120;        // RECONCILE_AUDIO_TIMEOUT_SECS: deadline of one download
 };
 
 struct ServiceConfig {

@@ -23,6 +23,9 @@ struct HttpRequest {
   std::string body;
   absl::Duration timeout = absl::Seconds(10);
   absl::Duration connect_timeout = absl::Seconds(3);
+  // The cap on this response's body, instead of the client's (0: the client's). A declared
+  // Content-Length over the cap ends the transfer before the body is read.
+  size_t max_response_bytes = 0;
 };
 
 struct HttpResponse {
