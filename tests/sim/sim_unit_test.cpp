@@ -1,15 +1,18 @@
 // Pieces of the simulator that need no socket: MP3 frames, scenario selection, URL decoding,
-// the virtual clock, configuration errors; and the binary's start-up line.
+// the virtual clock, the route table, configuration errors; and the binary's start-up line.
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
 #include <cstdio>
 #include <map>
 
 #include "clock.h"
 #include "mp3.h"
 #include "outcall/common/strings.h"
+#include "routes.h"
 #include "scenarios.h"
 #include "sim_config.h"
+#include "simulator.h"
 #include "wire.h"
 
 namespace outcall::sim {
@@ -83,6 +86,95 @@ TEST(SimClock, FrozenAdvancedAndScaled) {
   EXPECT_GT(d, absl::Milliseconds(900));
   EXPECT_LE(d, absl::Seconds(1));
   EXPECT_EQ(changes, 2);
+}
+
+TEST(SimRoutes, PatternsMatchLiteralsParamsSuffixesAndRest) {
+  PathParams p;
+  EXPECT_TRUE(
+      PathPattern("/v1/convai/agents/{agent_id}").Match(SplitPath("/v1/convai/agents/a1"), p));
+  EXPECT_EQ(p.Get("agent_id"), "a1");
+  EXPECT_EQ(p.Get("nope"), "");
+  const PathPattern twilio("/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json");
+  PathParams t;
+  EXPECT_TRUE(twilio.Match(SplitPath("/2010-04-01/Accounts/AC1/Calls/CA2.json"), t));
+  EXPECT_EQ(t.Get("AccountSid"), "AC1");
+  EXPECT_EQ(t.Get("CallSid"), "CA2");
+  PathParams empty;
+  EXPECT_TRUE(twilio.Match(SplitPath("/2010-04-01/Accounts/AC1/Calls/.json"), empty));
+  EXPECT_EQ(empty.Get("CallSid"), "");
+  PathParams unused;
+  EXPECT_FALSE(twilio.Match(SplitPath("/2010-04-01/Accounts/AC1/Calls/CA2"), unused));
+  EXPECT_FALSE(twilio.Match(SplitPath("/2010-04-01/Accounts/AC1/Calls/CA2.json/x"), unused));
+  EXPECT_FALSE(PathPattern("/v1/convai/agents").Match(SplitPath("/v1/convai"), unused));
+  // Empty segments are skipped, in paths and patterns alike.
+  EXPECT_TRUE(PathPattern("/v1/convai/agents").Match(SplitPath("//v1//convai/agents/"), unused));
+  const PathPattern rest("/__sim/{path...}");
+  PathParams r;
+  EXPECT_TRUE(rest.Match(SplitPath("/__sim/health/x/y"), r));
+  EXPECT_EQ(r.Get("path"), "health/x/y");
+  PathParams none;
+  EXPECT_TRUE(rest.Match(SplitPath("/__sim"), none));
+  EXPECT_EQ(none.Get("path"), "");
+  EXPECT_FALSE(rest.Match(SplitPath("/v1/__sim"), unused));
+  EXPECT_THROW(PathPattern("/a/{rest...}/b"), std::invalid_argument);
+  EXPECT_THROW(PathPattern("/a/{}"), std::invalid_argument);
+  EXPECT_THROW(PathPattern("/a/b{c}"), std::invalid_argument);
+}
+
+TEST(SimRoutes, FirstRouteForTheMethodWinsAndAKnownPathIsAWrongMethod) {
+  RouteTable<int> table;
+  table.Add("GET", "/things/{id}", 1).Add("DELETE|PUT", "/things/{id}", 2).Add("*", "/any", 3);
+  auto get = table.Find("GET", "/things/7");
+  ASSERT_NE(get.route, nullptr);
+  EXPECT_EQ(get.route->handler, 1);
+  EXPECT_EQ(get.params.Get("id"), "7");
+  EXPECT_EQ(get.route->pattern.text(), "/things/{id}");
+  ASSERT_NE(table.Find("PUT", "/things/7").route, nullptr);
+  EXPECT_EQ(table.Find("PUT", "/things/7").route->handler, 2);
+  auto post = table.Find("POST", "/things/7");
+  EXPECT_EQ(post.route, nullptr);
+  EXPECT_TRUE(post.path_known);
+  auto unknown = table.Find("GET", "/things");
+  EXPECT_EQ(unknown.route, nullptr);
+  EXPECT_FALSE(unknown.path_known);
+  EXPECT_EQ(table.Find("PATCH", "/any").route->handler, 3);
+}
+
+// The simulator's table, through Handle (no socket): matching comes before the API key.
+TEST(SimRoutes, SimulatorAnswersUnknownRoutesAndWrongMethodsBeforeTheKey) {
+  SimConfig config;
+  config.api_key = common::Secret("sk_unit");
+  config.time_scale = 0;
+  Simulator sim(config);
+  auto handle = [&](std::string method, std::string path, std::string key = "") {
+    HttpRequest req;
+    req.method = std::move(method);
+    req.target = req.path = std::move(path);
+    if (!key.empty()) req.headers["xi-api-key"] = key;
+    return sim.Handle(req);
+  };
+  EXPECT_EQ(handle("GET", "/v1/convai/nothing-here").body, R"({"detail":"Not Found"})");
+  EXPECT_EQ(handle("GET", "/").status, 404);
+  const Reply wrong = handle("PUT", "/v1/convai/conversations/conv_1");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(wrong.body, R"({"detail":"Method Not Allowed"})");
+  EXPECT_EQ(handle("GET", "/v1/convai/agents").status, 401);
+  EXPECT_EQ(handle("GET", "/v1/convai/agents/agent_sim_campanas", "sk_unit").status, 200);
+  EXPECT_EQ(handle("DELETE", "/v1/convai/conversations/conv_1", "sk_unit").status, 404);
+  // Twilio's route: 405 before its own (Basic) authentication.
+  EXPECT_EQ(handle("DELETE", "/2010-04-01/Accounts/AC1/Calls/CA1.json").status, 405);
+  EXPECT_EQ(handle("GET", "/2010-04-01/Accounts/AC1/Calls/CA1.json").status, 401);
+  // The control endpoint: its own listing for unknown endpoints and single-method ones.
+  EXPECT_EQ(handle("GET", "/__sim/health/anything").status, 200);
+  EXPECT_EQ(handle("POST", "/__sim/health").status, 404);
+  EXPECT_EQ(handle("DELETE", "/__sim/clock").status, 405);
+  const Reply counters = handle("GET", "/__sim/counters");
+  const auto requests = boost::json::parse(counters.body).at("requests").as_object();
+  EXPECT_EQ(requests.at("GET /v1/convai/agents/{agent_id}").as_int64(), 1);
+  EXPECT_EQ(requests.at("DELETE /v1/convai/conversations/{conversation_id}").as_int64(), 1);
+  EXPECT_EQ(requests.at("GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json").as_int64(),
+            1);
+  EXPECT_EQ(requests.size(), 3u);  // neither 401s, 404s, 405s nor /__sim are counted
 }
 
 TEST(SimConfig, NamesEveryBadVariable) {

@@ -27,6 +27,7 @@
 namespace outcall::sim {
 
 class HttpServer;
+class PathParams;
 
 class Simulator {
  public:
@@ -106,7 +107,12 @@ class Simulator {
     int remaining = 1;      // -1: until cleared
   };
 
+  // simulator.cpp
   void SeedDirectory();
+  const Agent* FindAgent(std::string_view id) const;
+  const PhoneNumber* FindNumber(std::string_view id) const;
+
+  // call_life.cpp: the call state machine on the virtual clock, and the webhooks it fires.
   void RunScheduler();
   void Schedule(const Conversation& c, absl::Duration after, Step step)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -116,31 +122,50 @@ class Simulator {
   void Finish(Conversation& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailInitiation(Conversation& c, std::string_view twilio_status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int LiveCalls() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // conversation_json.cpp
   boost::json::object ConversationJson(const Conversation& c) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   boost::json::object SummaryJson(const Conversation& c, bool with_summary) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddExtraFields(boost::json::object& o) const;
+
+  // routes.cpp: the route table; Control parses a /__sim body and routes by its own table.
+  Reply Route(HttpRequest& req);
+  Reply Control(HttpRequest& req, const PathParams& path);
+
+  // elevenlabs_api.cpp
+  std::optional<Reply> CheckApiKey(const HttpRequest& req) const;
+  Reply ListAgents(const HttpRequest& req, const PathParams& path);
+  Reply GetAgent(const HttpRequest& req, const PathParams& path);
+  Reply ListPhoneNumbers(const HttpRequest& req, const PathParams& path);
+  Reply OutboundCall(const HttpRequest& req, std::string_view provider);
+  Reply ListConversations(const HttpRequest& req, const PathParams& path);
+  Reply GetConversation(const HttpRequest& req, const PathParams& path);
+  Reply DeleteConversation(const HttpRequest& req, const PathParams& path);
+  Reply GetAudio(const HttpRequest& req, const PathParams& path);
+  Reply WorkspaceWebhooks(const HttpRequest& req, const PathParams& path);
+
+  // twilio_api.cpp
+  Reply TwilioCall(const HttpRequest& req, const PathParams& path);
   boost::json::object TwilioCallJson(const Conversation& c) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void AddExtraFields(boost::json::object& o) const;
-  int LiveCalls() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  const Agent* FindAgent(std::string_view id) const;
-  const PhoneNumber* FindNumber(std::string_view id) const;
 
-  Reply Route(HttpRequest& req);
-  std::optional<Reply> CheckApiKey(const HttpRequest& req) const;
-  Reply ListAgents(const HttpRequest& req);
-  Reply GetAgent(const HttpRequest& req, std::string_view id);
-  Reply ListPhoneNumbers(const HttpRequest& req);
-  Reply OutboundCall(const HttpRequest& req, std::string_view provider);
-  Reply ListConversations(const HttpRequest& req);
-  Reply GetConversation(const HttpRequest& req, std::string_view id);
-  Reply DeleteConversation(const HttpRequest& req, std::string_view id);
-  Reply GetAudio(const HttpRequest& req, std::string_view id);
-  Reply WorkspaceWebhooks(const HttpRequest& req);
-  Reply TwilioCall(const HttpRequest& req, std::string_view account_sid, std::string_view call_sid);
-  Reply Control(HttpRequest& req, const std::vector<std::string_view>& parts);
+  // control_api.cpp: /__sim/...; body is the request's JSON object ({} for GET and DELETE).
+  Reply SimHealth(const boost::json::object& body);
+  Reply SimReset(const boost::json::object& body);
+  Reply SimCounters(const boost::json::object& body);
+  Reply SimScenarios(const boost::json::object& body);
+  Reply SimSetScenarios(const boost::json::object& body);
+  Reply SimFaults(const boost::json::object& body);
+  Reply SimSetFaults(const boost::json::object& body);
+  Reply SimClearFaults(const boost::json::object& body);
+  Reply SimClock(const boost::json::object& body);
+  Reply SimSetClock(const boost::json::object& body);
+  Reply SimSettings(const boost::json::object& body);
+  Reply SimSetSettings(const boost::json::object& body);
+  Reply SimWebhooks(const boost::json::object& body);
 
   SimConfig config_;
   VirtualClock clock_;
