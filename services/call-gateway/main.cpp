@@ -2,7 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include "call_store.h"
-#include "elevenlabs_client.h"
+#include "outcall/elevenlabs/client.h"
 #include "gateway_service.h"
 #include "outcall/common/pg_pool.h"
 #include "outcall/common/service_main.h"
@@ -24,10 +24,10 @@ int main() {
     spdlog::warn("database not reachable at start: {}", common::ToStd(lease.status().message()));
   }
 
-  const common::ElevenLabsConfig& el = config->elevenlabs;
+  const elevenlabs::ElevenLabsConfig& el = config->elevenlabs;
   call_gateway::CallStore store(pool, {.save_call_audio = el.save_call_audio});
   const call_gateway::ReconcilerConfig& rc = config->reconciler;
-  call_gateway::ElevenLabsClient elevenlabs(el);
+  elevenlabs::ElevenLabsClient elevenlabs(el);
   call_gateway::GatewayService service(
       {.default_agent_id = el.agent_id,
        .agent_phone_number_id = el.agent_phone_number_id,
@@ -46,8 +46,8 @@ int main() {
        .audio_max_bytes = static_cast<size_t>(rc.audio_max_bytes),
        .audio_timeout = absl::Seconds(rc.audio_timeout_secs)},
       store, elevenlabs, svc.authenticator(), &svc.server().metrics());
-  svc.server().AddService(static_cast<v1::CallGateway::Service*>(&service));
-  svc.server().AddService(static_cast<v1::CallEventSink::Service*>(&service));
+  svc.server().AddService(service.call_gateway());
+  svc.server().AddService(service.event_sink());
   service.StartReconciler();
   spdlog::info("call-gateway: SAVE_CALL_AUDIO={}, lost recordings fetched after {} s",
                el.save_call_audio, rc.audio_grace_secs);

@@ -14,7 +14,6 @@
 #include <thread>
 
 #include "call_store.h"
-#include "elevenlabs_client.h"
 #include "gateway_service.h"
 #include "http_test_server.h"
 #include "inbox_store.h"
@@ -26,6 +25,9 @@
 #include "outcall/common/jwt.h"
 #include "outcall/common/pg_pool.h"
 #include "outcall/common/strings.h"
+#include "outcall/elevenlabs/client.h"
+#include "outcall/v1/call_gateway.grpc.pb.h"
+#include "outcall/v1/events.grpc.pb.h"
 #include "publisher.h"
 #include "service_config.h"
 #include "simulator.h"
@@ -89,7 +91,7 @@ class PipelineTest : public ::testing::Test {
     // call-gateway.
     pool_ = std::make_unique<common::PgPool>(
         common::PgPoolOptions{.url = AsRole("outcall_gateway"), .size = 4});
-    common::ElevenLabsConfig ec;
+    elevenlabs::ElevenLabsConfig ec;
     ec.api_key = sc.api_key;
     ec.base_url = sim_->base_url();
     ec.agent_id = sc.agent_id;
@@ -98,7 +100,7 @@ class PipelineTest : public ::testing::Test {
     ec.twilio_account_sid = sc.twilio_account_sid;
     ec.twilio_auth_token = sc.twilio_auth_token;
     ec.twilio_base_url = sim_->base_url();
-    elevenlabs_ = std::make_unique<call_gateway::ElevenLabsClient>(ec);
+    elevenlabs_ = std::make_unique<elevenlabs::ElevenLabsClient>(ec);
     store_ = std::make_unique<call_gateway::CallStore>(*pool_);
     common::JwtOptions jo;
     jo.issuer = "outcall-test";
@@ -143,8 +145,8 @@ class PipelineTest : public ::testing::Test {
     common::GrpcServerOptions go;
     go.listen_address = address;
     grpc_ = std::make_unique<common::GrpcServer>(go);
-    grpc_->AddService(static_cast<v1::CallGateway::Service*>(gateway_service_.get()));
-    grpc_->AddService(static_cast<v1::CallEventSink::Service*>(gateway_service_.get()));
+    grpc_->AddService(gateway_service_->call_gateway());
+    grpc_->AddService(gateway_service_->event_sink());
     grpc_->AddInterceptorFactory(auth_->NewInterceptorFactory());
     ASSERT_TRUE(grpc_->Start().ok());
   }
@@ -232,7 +234,7 @@ class PipelineTest : public ::testing::Test {
   std::unique_ptr<webhook_ingest::WebhookServer> ingest_;
   std::unique_ptr<sim::Simulator> sim_;
   std::unique_ptr<common::PgPool> pool_;
-  std::unique_ptr<call_gateway::ElevenLabsClient> elevenlabs_;
+  std::unique_ptr<elevenlabs::ElevenLabsClient> elevenlabs_;
   std::unique_ptr<call_gateway::CallStore> store_;
   std::unique_ptr<common::CallAuthenticator> auth_;
   std::unique_ptr<call_gateway::GatewayService> gateway_service_;

@@ -14,7 +14,6 @@
 #include <thread>
 
 #include "call_store.h"
-#include "elevenlabs_client.h"
 #include "gateway_service.h"
 #include "http_test_server.h"
 #include "outcall/common/auth_interceptor.h"
@@ -24,6 +23,9 @@
 #include "outcall/common/jwt.h"
 #include "outcall/common/pg_pool.h"
 #include "outcall/common/strings.h"
+#include "outcall/elevenlabs/client.h"
+#include "outcall/v1/call_gateway.grpc.pb.h"
+#include "outcall/v1/events.grpc.pb.h"
 #include "service_config.h"
 #include "simulator.h"
 #include "test_database.h"
@@ -33,6 +35,9 @@ namespace {
 
 namespace json = boost::json;
 using common::Cat;
+using elevenlabs::ElevenLabsClient;
+using elevenlabs::GetProviderFailure;
+using elevenlabs::OutboundCall;
 
 class GatewayTest : public ::testing::Test {
  protected:
@@ -51,7 +56,7 @@ class GatewayTest : public ::testing::Test {
     sc.time_scale = 0;
     sim_ = std::make_unique<sim::Simulator>(sc);
     ASSERT_TRUE(sim_->Start().ok());
-    common::ElevenLabsConfig ec;
+    elevenlabs::ElevenLabsConfig ec;
     ec.api_key = sc.api_key;
     ec.base_url = sim_->base_url();
     ec.agent_id = sc.agent_id;
@@ -80,8 +85,8 @@ class GatewayTest : public ::testing::Test {
     common::GrpcServerOptions o;
     o.listen_address = "127.0.0.1:0";
     server_ = std::make_unique<common::GrpcServer>(o);
-    server_->AddService(static_cast<v1::CallGateway::Service*>(service_.get()));
-    server_->AddService(static_cast<v1::CallEventSink::Service*>(service_.get()));
+    server_->AddService(service_->call_gateway());
+    server_->AddService(service_->event_sink());
     server_->AddInterceptorFactory(auth_->NewInterceptorFactory());
     ASSERT_TRUE(server_->Start().ok());
     auto channel =
@@ -94,7 +99,7 @@ class GatewayTest : public ::testing::Test {
     service_.reset();
     if (sim_) sim_->Stop();
   }
-  virtual void Configure(common::ElevenLabsConfig&) {}
+  virtual void Configure(elevenlabs::ElevenLabsConfig&) {}
 
   std::string Token(std::vector<std::string> perms, std::string subject = "clinic-app") {
     common::JwtClaims c;
@@ -876,7 +881,7 @@ TEST_F(GatewayTest, GetConversationRefreshesAndEndCallHangsUp) {
 }
 
 class NoTwilioGatewayTest : public GatewayTest {
-  void Configure(common::ElevenLabsConfig& ec) override {
+  void Configure(elevenlabs::ElevenLabsConfig& ec) override {
     ec.twilio_account_sid.clear();
     ec.twilio_auth_token = common::Secret();
   }

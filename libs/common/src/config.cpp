@@ -187,24 +187,8 @@ bool IsLoopbackIpv4(std::string_view host) {
   return true;
 }
 
-// Only an exact loopback host counts: no user-info ("127.0.0.1@evil.test"), no look-alike
-// names ("127.0.0.1.evil.test", "localhost.evil.test").
-bool IsLoopbackUrl(std::string_view url) {
-  std::string_view authority = url.substr(url.find("://") + 3);
-  authority = authority.substr(0, authority.find_first_of("/?#"));
-  if (authority.find('@') != std::string_view::npos) return false;
-  std::string_view host = authority;
-  if (host.starts_with("[")) {
-    const size_t close = host.find(']');
-    if (close == std::string_view::npos) return false;
-    host = host.substr(0, close + 1);
-  } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
-    host = host.substr(0, colon);
-  }
-  return host == "localhost" || host == "[::1]" || IsLoopbackIpv4(host);
-}
-
 }  // namespace
+
 
 CommonConfig ReadCommonConfig(EnvReader& env, const ServiceDefaults& defaults) {
   CommonConfig c;
@@ -278,34 +262,21 @@ CommonConfig ReadCommonConfig(EnvReader& env, const ServiceDefaults& defaults) {
   return c;
 }
 
-ElevenLabsConfig ReadElevenLabsConfig(EnvReader& env) {
-  ElevenLabsConfig c;
-  c.api_key = env.SecretValue("ELEVENLABS_API_KEY", /*required=*/true);
-  c.base_url = env.Url("ELEVENLABS_BASE_URL", "https://api.elevenlabs.io", /*required=*/false);
-  c.agent_id = env.RequiredString("ELEVENLABS_AGENT_ID");
-  c.agent_phone_number_id = env.RequiredString("ELEVENLABS_AGENT_PHONE_NUMBER_ID");
-  c.webhook_url = env.Url("ELEVENLABS_WEBHOOK_URL", "", /*required=*/false);
-  for (const char* name : {"ELEVENLABS_WEBHOOK_SECRET", "ELEVENLABS_WEBHOOK_SECRET_PREVIOUS"}) {
-    Secret s = env.SecretValue(name, /*required=*/false);
-    if (!s.empty()) c.webhook_secrets.push_back(std::move(s));
+// Only an exact loopback host counts: no user-info ("127.0.0.1@evil.test"), no look-alike
+// names ("127.0.0.1.evil.test", "localhost.evil.test").
+bool IsLoopbackUrl(std::string_view url) {
+  std::string_view authority = url.substr(url.find("://") + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (authority.find('@') != std::string_view::npos) return false;
+  std::string_view host = authority;
+  if (host.starts_with("[")) {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    host = host.substr(0, close + 1);
+  } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
   }
-  c.max_call_duration_secs =
-      static_cast<int>(env.Int("ELEVENLABS_MAX_CALL_DURATION", 600, 10, 7200));
-  c.save_call_audio = env.Bool("SAVE_CALL_AUDIO", true);
-  c.request_timeout = env.Seconds("ELEVENLABS_TIMEOUT_SECS", 15, 1, 120);
-  c.twilio_account_sid = env.String("TWILIO_ACCOUNT_SID", "");
-  c.twilio_auth_token = env.SecretValue("TWILIO_AUTH_TOKEN", /*required=*/false);
-  c.twilio_base_url = env.Url("TWILIO_BASE_URL", "https://api.twilio.com", /*required=*/false);
-  if (c.twilio_account_sid.empty() != c.twilio_auth_token.empty()) {
-    env.AddError("TWILIO_ACCOUNT_SID",
-                 "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set together");
-  }
-  // The API key must not travel in clear: plain http is only for the simulator on loopback.
-  if (std::string_view(c.base_url).starts_with("http://") && !IsLoopbackUrl(c.base_url)) {
-    env.AddError("ELEVENLABS_BASE_URL",
-                 "must be https:// (plain http only for a simulator on loopback)");
-  }
-  return c;
+  return host == "localhost" || host == "[::1]" || IsLoopbackIpv4(host);
 }
 
 }  // namespace outcall::common

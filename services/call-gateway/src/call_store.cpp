@@ -15,6 +15,11 @@
 
 namespace outcall::call_gateway {
 
+bool IsFinalStatus(std::string_view s) {
+  return s == "completed" || s == "failed" || s == "no_answer" || s == "busy" ||
+         s == "ended_manually" || s == "canceled";
+}
+
 using common::Cat;
 
 namespace {

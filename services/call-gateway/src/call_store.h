@@ -62,6 +62,9 @@ struct ProviderErrorRecord {
 };
 
 // A status change, for WatchCallEvents.
+// Whether a call status is final (completed, failed, no_answer, busy, ended_manually, canceled).
+bool IsFinalStatus(std::string_view status);
+
 struct StatusChange {
   std::string conversation_id, call_id, status, previous_status, cause;
 };

@@ -5,7 +5,7 @@ namespace outcall::call_gateway {
 absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env) {
   ServiceConfig c;
   c.common = common::ReadCommonConfig(env, {"0.0.0.0:50051", "0.0.0.0:9101"});
-  c.elevenlabs = common::ReadElevenLabsConfig(env);
+  c.elevenlabs = elevenlabs::ReadElevenLabsConfig(env);
   ReconcilerConfig& r = c.reconciler;
   r.interval_secs = static_cast<int>(env.Int("RECONCILE_INTERVAL_SECS", 30, 1, 3600));
   r.dialing_grace_secs = static_cast<int>(env.Int("RECONCILE_DIALING_GRACE_SECS", 30, 5, 3600));

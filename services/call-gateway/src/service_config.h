@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "outcall/common/config.h"
 #include "outcall/common/jwt.h"
+#include "outcall/elevenlabs/config.h"
 
 namespace outcall::call_gateway {
 
@@ -28,7 +29,7 @@ struct ReconcilerConfig {
 
 struct ServiceConfig {
   common::CommonConfig common;
-  common::ElevenLabsConfig elevenlabs;
+  elevenlabs::ElevenLabsConfig elevenlabs;
   ReconcilerConfig reconciler;
 };
 

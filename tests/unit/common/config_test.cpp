@@ -1,6 +1,7 @@
 // Unit tests for outcall/common/config.h: EnvReader with an injected environment,
 // ReadCommonConfig and ReadElevenLabsConfig.
 #include "outcall/common/config.h"
+#include "outcall/elevenlabs/config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -22,6 +23,8 @@ namespace outcall::common {
 namespace {
 
 using ::testing::AllOf;
+using elevenlabs::ElevenLabsConfig;
+using elevenlabs::ReadElevenLabsConfig;
 using ::testing::HasSubstr;
 using ::testing::Not;
 

@@ -1,4 +1,4 @@
-#include "elevenlabs_client.h"
+#include "outcall/elevenlabs/client.h"
 
 #include <boost/json.hpp>
 
@@ -7,7 +7,7 @@
 #include "outcall/common/logging.h"
 #include "outcall/common/strings.h"
 
-namespace outcall::call_gateway {
+namespace outcall::elevenlabs {
 
 namespace json = boost::json;
 using common::Cat;
@@ -133,7 +133,7 @@ std::optional<ProviderFailure> GetProviderFailure(const absl::Status& status) {
   return f;
 }
 
-ElevenLabsClient::ElevenLabsClient(const common::ElevenLabsConfig& config)
+ElevenLabsClient::ElevenLabsClient(const ElevenLabsConfig& config)
     : config_(config),
       http_({.max_response_bytes = 32 * 1024 * 1024, .user_agent = "outcall-call-gateway/0.1"}) {}
 
@@ -373,4 +373,4 @@ absl::StatusOr<std::string> ElevenLabsClient::UpdateTwilioCall(std::string_view 
   return Str(v.as_object(), "status");
 }
 
-}  // namespace outcall::call_gateway
+}  // namespace outcall::elevenlabs

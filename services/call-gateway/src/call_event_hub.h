@@ -1,0 +1,40 @@
+// Status changes of calls, fanned out in process to whoever watches (WatchCallEvents streams):
+// a subscriber is called on the publishing thread, in order, and must not block (a stream's
+// reactor queues the update and writes it asynchronously). Also the one place a change is
+// logged (ids only, never the phone number).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "call_store.h"
+#include "outcall/common/clock.h"
+#include "outcall/v1/call_gateway.pb.h"
+
+namespace outcall::call_gateway {
+
+class CallEventHub {
+ public:
+  explicit CallEventHub(const common::Clock& clock = common::Clock::Real()) : clock_(clock) {}
+
+  // Logs the change and hands it to every subscriber; a change that changes nothing is dropped.
+  void Publish(const StatusChange& change);
+  void Publish(const std::vector<StatusChange>& changes);
+
+  using Subscriber = std::function<void(const v1::CallUpdate&)>;
+  // Returns an id for Unsubscribe. Once Unsubscribe returns, the subscriber is never called again.
+  uint64_t Subscribe(Subscriber subscriber);
+  void Unsubscribe(uint64_t id);
+  size_t subscribers() const;
+
+ private:
+  const common::Clock& clock_;
+  mutable absl::Mutex mu_;
+  std::map<uint64_t, Subscriber> subscribers_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace outcall::call_gateway

@@ -1,0 +1,319 @@
+#include "call_placer.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+#include "outcall/common/crypto.h"
+#include "outcall/common/logging.h"
+#include "outcall/common/phone.h"
+#include "outcall/common/strings.h"
+
+namespace outcall::call_gateway {
+
+namespace json = boost::json;
+using common::Cat;
+using elevenlabs::GetProviderFailure;
+using elevenlabs::OutboundCall;
+
+namespace {
+
+// customVariables: values must be scalars (ElevenLabs' dynamic variables).
+absl::Status CheckScalars(const google::protobuf::Struct& s, std::string_view field) {
+  for (const auto& [k, v] : s.fields()) {
+    if (v.has_struct_value() || v.has_list_value()) {
+      return absl::InvalidArgumentError(
+          Cat(field, ".", k, ": values must be strings, numbers or booleans"));
+    }
+    if (k.rfind("system__", 0) == 0) {
+      return absl::InvalidArgumentError(
+          Cat(field, ".", k, ": the system__ prefix is reserved by ElevenLabs"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+json::value ToJsonValue(const google::protobuf::Value& v) {
+  if (v.has_string_value()) return json::value(v.string_value());
+  if (v.has_bool_value()) return json::value(v.bool_value());
+  if (v.has_number_value()) {
+    const double d = v.number_value();
+    if (d == static_cast<double>(static_cast<int64_t>(d)))
+      return json::value(static_cast<int64_t>(d));
+    return json::value(d);
+  }
+  return json::value(nullptr);
+}
+
+std::string MessageFor(const absl::Status& s) { return std::string(s.message()); }
+
+}  // namespace
+
+struct CallPlacer::Dial {
+  NewCall call;
+  std::string principal;
+  std::string idem_key;
+  std::string request_sha256;
+  json::object dynamic_variables;
+};
+
+CallPlacer::CallPlacer(PlacerOptions options, CallStore& store,
+                       const elevenlabs::ElevenLabsApi& api, GatewayMetrics& metrics,
+                       CallEventHub& hub)
+    : options_(std::move(options)), store_(store), api_(api), metrics_(metrics), hub_(hub) {}
+
+void CallPlacer::ApplyEarlyEvents(const std::string& conversation_id) {
+  std::vector<StatusChange> replayed;
+  if (auto s = store_.ReplayUnmatched(conversation_id, replayed); !s.ok()) {
+    // Still kept in unmatched_call_events; the next replay for this conversation retries.
+    spdlog::warn("replaying early events for {} failed: {}", conversation_id,
+                 common::ToStd(s.message()));
+  }
+  hub_.Publish(replayed);
+}
+
+absl::StatusOr<v1::InitiateCallResponse> CallPlacer::InitiateCall(
+    const std::string& principal, const std::string& idem_key,
+    const v1::InitiateCallRequest& request) {
+  const v1::InitiateCallRequest* req = &request;
+  if (req->phone_number().empty())
+    return absl::InvalidArgumentError("phoneNumber is required");
+  auto phone = common::NormalizePhone(req->phone_number(), options_.default_country_code);
+  if (!phone.ok())
+    return absl::InvalidArgumentError(Cat("phoneNumber: ", phone.status().message()));
+  if (auto s = CheckScalars(req->custom_variables(), "customVariables"); !s.ok())
+    return s;
+  if (req->has_patient_id() && req->patient_id() <= 0) {
+    return absl::InvalidArgumentError("patientId must be a positive integer");
+  }
+  if (req->has_appointment_id() && req->appointment_id() <= 0) {
+    return absl::InvalidArgumentError("appointmentId must be a positive integer");
+  }
+  Dial dial;
+  dial.principal = principal;
+  dial.idem_key = idem_key;
+  if (dial.idem_key.size() > 255) {
+    return 
+        absl::InvalidArgumentError("Idempotency-Key is longer than 255 characters");
+  }
+  dial.request_sha256 = common::Sha256::Hex(req->SerializeAsString());
+  NewCall& call = dial.call;
+  call.agent_id = req->agent_id().empty() ? options_.default_agent_id : req->agent_id();
+  call.agent_phone_number_id = options_.agent_phone_number_id;
+  call.phone_number = *phone;
+  call.patient_name = req->patient_name();
+  call.max_duration_secs = options_.max_call_duration_secs;
+  if (req->has_appointment_id()) call.appointment_id = req->appointment_id();
+  if (req->has_patient_id()) {
+    auto p = store_.FindPatient(req->patient_id());
+    if (!p.ok()) return p.status();
+    if (!p->has_value())
+      return absl::NotFoundError(Cat("patient ", req->patient_id(), " not found"));
+    call.patient_id = req->patient_id();
+    if (call.patient_name.empty()) call.patient_name = (*p)->full_name;
+  } else {
+    auto p = store_.FindPatientByPhone(*phone);  // a known patient is linked by number
+    if (!p.ok()) return p.status();
+    if (p->has_value()) {
+      call.patient_id = (*p)->id;
+      if (call.patient_name.empty()) call.patient_name = (*p)->full_name;
+    }
+  }
+  if (call.appointment_id) {
+    auto owner = store_.AppointmentPatient(*call.appointment_id);
+    if (!owner.ok()) return owner.status();
+    if (!owner->has_value()) {
+      return 
+          absl::NotFoundError(Cat("appointment ", *call.appointment_id, " not found"));
+    }
+    if (call.patient_id && **owner != *call.patient_id) {
+      return absl::InvalidArgumentError(
+          Cat("appointmentId ", *call.appointment_id, " belongs to another patient"));
+    }
+    if (!call.patient_id) call.patient_id = **owner;
+  }
+  call.custom_variables_json = req->has_custom_variables() ? MessageJson(req->custom_variables()) : "{}";
+  call.metadata_json = req->has_metadata() ? MessageJson(req->metadata()) : "{}";
+  for (const auto& [k, v] : req->custom_variables().fields())
+    dial.dynamic_variables[k] = ToJsonValue(v);
+  return Place(dial);
+}
+
+absl::StatusOr<v1::InitiateCallResponse> CallPlacer::CallPatient(
+    const std::string& principal, const std::string& idem_key,
+    const v1::CallPatientRequest& request) {
+  const v1::CallPatientRequest* req = &request;
+  if (req->patient_id() <= 0)
+    return absl::InvalidArgumentError("patientId must be a positive integer");
+  auto p = store_.FindPatient(req->patient_id());
+  if (!p.ok()) return p.status();
+  if (!p->has_value())
+    return absl::NotFoundError(Cat("patient ", req->patient_id(), " not found"));
+  const PatientRow& patient = **p;
+  if (patient.phone_e164.empty()) {
+    return 
+        absl::FailedPreconditionError(Cat("patient ", patient.id, " has no usable phone number"));
+  }
+  v1::InitiateCallRequest call;
+  call.set_phone_number(patient.phone_e164);
+  call.set_patient_id(patient.id);
+  call.set_patient_name(patient.full_name);
+  if (req->has_appointment_id()) call.set_appointment_id(req->appointment_id());
+  call.set_agent_id(req->agent_id());
+  *call.mutable_custom_variables() = req->custom_variables();
+  *call.mutable_metadata() = req->metadata();
+  return InitiateCall(principal, idem_key, call);
+}
+
+absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
+  NewCall& call = dial.call;
+  auto opted_out = store_.IsOptedOut(call.phone_number, call.patient_id);
+  if (!opted_out.ok()) return opted_out.status();
+  if (*opted_out) {
+    metrics_.Call("opted_out");
+    return absl::FailedPreconditionError("the patient asked not to be called (opt-out)");
+  }
+  auto begun = store_.BeginCall(call, dial.principal, dial.idem_key, dial.request_sha256);
+  if (!begun.ok()) {
+    metrics_.Call(begun.status().code() == absl::StatusCode::kAlreadyExists ? "refused_duplicate"
+                                                                             : "error");
+    return begun.status();
+  }
+  if (begun->replay) {
+    metrics_.Call("idempotent_replay");
+    if (begun->replay->in_progress) {
+      return absl::AbortedError(
+          "a request with this Idempotency-Key is still being processed; retry shortly");
+    }
+    if (begun->replay->grpc_code != 0) {
+      boost::system::error_code ec;
+      json::value v = json::parse(begun->replay->response_json, ec);
+      std::string message = !ec && v.is_object() && v.as_object().contains("message")
+                                ? std::string(v.as_object().at("message").as_string())
+                                : std::string("the first request with this Idempotency-Key failed");
+      return absl::Status(static_cast<absl::StatusCode>(begun->replay->grpc_code), message);
+    }
+    v1::InitiateCallResponse replay;
+    if (!google::protobuf::util::JsonStringToMessage(begun->replay->response_json, &replay).ok()) {
+      return absl::InternalError("stored answer for this Idempotency-Key is unreadable");
+    }
+    return replay;
+  }
+  const CallRow row = *begun->call;
+  OutboundCall out{call.agent_id, call.agent_phone_number_id, call.phone_number,
+                   row.call_id,   dial.dynamic_variables,     call.max_duration_secs};
+  out.dynamic_variables["call_id"] = row.call_id;
+  if (!call.patient_name.empty()) out.dynamic_variables["patient_name"] = call.patient_name;
+  if (call.appointment_id)
+    out.dynamic_variables["appointment_id"] = std::to_string(*call.appointment_id);
+  if (call.patient_id) out.dynamic_variables["patient_id"] = std::to_string(*call.patient_id);
+  spdlog::info("placing call {} to {} (agent {})", row.call_id,
+               common::MaskPhone(call.phone_number), call.agent_id);
+  auto placed = Timed(metrics_, "outbound_call", [&] { return api_.PlaceTwilioCall(out); });
+
+  absl::StatusOr<v1::InitiateCallResponse> answer;
+  // False while the call is left "dialing" for the reconciler: its key then stays in_progress
+  // (a retry with it hears "still being processed") until the reconciler settles the call and,
+  // in the same transaction, the key (CallStore::MarkInitiated, MarkFailed).
+  bool settled = true;
+  if (placed.ok()) {
+    auto ch =
+        store_.MarkInitiated(row.id, placed->conversation_id, placed->call_sid, "outbound_call");
+    if (!ch.ok()) {
+      // ElevenLabs has the call; our record stays "dialing" and the reconciler will find it by
+      // call id. The client must not dial again: say the outcome is being settled.
+      spdlog::error("call {} placed but not recorded: {}", row.call_id,
+                    common::ToStd(ch.status().message()));
+      settled = false;
+      answer = absl::UnavailableError(
+          Cat("call ", row.call_id,
+              " was placed but could not be recorded yet; it will be reconciled"));
+    } else {
+      hub_.Publish(*ch);
+      ApplyEarlyEvents(placed->conversation_id);
+      metrics_.Call("initiated");
+      answer = InitiatedResponse(placed->conversation_id, row.call_id);
+    }
+  } else {
+    auto failure = GetProviderFailure(placed.status());
+    const bool unknown = failure && failure->maybe_delivered;
+    if (unknown) {
+      // The request may have placed the call: look for it before anything else happens.
+      auto settled_call = SettleDial(row, "outbound_call_reconciled", placed.status());
+      if (settled_call.ok() && settled_call->status == "initiated") {
+        metrics_.Call("initiated_after_reconcile");
+        answer = InitiatedResponse(settled_call->conversation_id, row.call_id);
+      } else if (settled_call.ok() && settled_call->status == "dialing") {
+        metrics_.Call("unknown");
+        settled = false;
+        answer = absl::UnavailableError(
+            Cat("call ", row.call_id,
+                ": ElevenLabs did not answer and the outcome is not known yet; it will be "
+                "reconciled (do not place it again): ",
+                placed.status().message()));
+      } else {
+        metrics_.Call("provider_error");
+        settled = settled_call.ok();  // not recorded: still "dialing", for the reconciler
+        answer = placed.status();
+      }
+    } else {
+      ProviderErrorRecord e{"provider", failure ? failure->code : "",
+                            failure ? failure->http_status : 0,
+                            std::string(placed.status().message())};
+      auto ch = store_.MarkFailed(row.id, e, "outbound_call", placed.status());
+      if (ch.ok()) hub_.Publish(*ch);
+      metrics_.Call("provider_error");
+      answer = placed.status();
+    }
+  }
+  // Remember the answer for this key (a retry with the same key and body gets it again).
+  if (!dial.idem_key.empty() && settled) {
+    const int code = static_cast<int>(answer.status().code());
+    const std::string body =
+        answer.ok() ? MessageJson(*answer)
+                    : json::serialize(json::object{{"message", MessageFor(answer.status())}});
+    if (auto s = store_.FinishKey(dial.principal, dial.idem_key, row.id, code, body); !s.ok()) {
+      spdlog::warn("idempotency answer not stored: {}", common::ToStd(s.message()));
+    }
+  }
+  return answer;
+}
+
+absl::StatusOr<StatusChange> CallPlacer::SettleDial(const CallRow& call, std::string_view cause,
+                                                    const absl::Status& not_placed_answer) {
+  {
+    const int64_t after =
+        (call.dial_attempted_unix > 0 ? call.dial_attempted_unix : call.created_unix) - 120;
+    auto found = Timed(metrics_, "list_conversations", [&] {
+      return api_.FindByUserId(call.call_id, call.agent_id, after);
+    });
+    if (!found.ok()) {
+      StatusChange unchanged{call.conversation_id, call.call_id, "dialing", "dialing",
+                             std::string(cause)};
+      return unchanged;  // still unknown: the reconciler tries again later
+    }
+    if (!found->empty()) {
+      auto ch = store_.MarkInitiated(call.id, found->front().conversation_id, "", cause);
+      if (ch.ok()) {
+        hub_.Publish(*ch);
+        ApplyEarlyEvents(found->front().conversation_id);
+      }
+      return ch;
+    }
+    auto ch = store_.MarkFailed(
+        call.id,
+        {"reconciler", "not_placed", 0,
+         "ElevenLabs has no conversation for this call: it was not placed"},
+        cause,
+        !not_placed_answer.ok()
+            ? not_placed_answer
+            : absl::UnavailableError(Cat("call ", call.call_id,
+                                         " was not placed (ElevenLabs has no conversation for "
+                                         "it); use a new Idempotency-Key to place it again")));
+    if (ch.ok()) hub_.Publish(*ch);
+    return ch;
+  }
+}
+
+}  // namespace outcall::call_gateway

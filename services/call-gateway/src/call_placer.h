@@ -1,0 +1,64 @@
+// Placing a call, the rules first: the request checked (phone number normalised, variables
+// scalar, ids positive), the patient and appointment looked up and linked, the opt-out honoured,
+// the Idempotency-Key claimed (a retry replays the first answer, never dials again), the call
+// recorded, then the one outbound request to ElevenLabs; an answer that never came is settled by
+// looking the call up by our call id before anyone may dial again. Blocking (database, HTTP):
+// run on a worker thread. No gRPC here: the handlers turn the statuses into answers.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "call_event_hub.h"
+#include "call_store.h"
+#include "metrics.h"
+#include "outcall/elevenlabs/api.h"
+#include "outcall/v1/call_gateway.pb.h"
+
+namespace outcall::call_gateway {
+
+struct PlacerOptions {
+  std::string default_agent_id;
+  std::string agent_phone_number_id;
+  int max_call_duration_secs = 600;
+  std::string default_country_code = "57";
+};
+
+class CallPlacer {
+ public:
+  CallPlacer(PlacerOptions options, CallStore& store, const elevenlabs::ElevenLabsApi& api,
+             GatewayMetrics& metrics, CallEventHub& hub);
+
+  // `principal`: the caller's JWT subject (idempotency keys are per principal); `idem_key` may
+  // be empty (no idempotency).
+  absl::StatusOr<v1::InitiateCallResponse> InitiateCall(const std::string& principal,
+                                                        const std::string& idem_key,
+                                                        const v1::InitiateCallRequest& request);
+  // The phone number comes from the patients table.
+  absl::StatusOr<v1::InitiateCallResponse> CallPatient(const std::string& principal,
+                                                       const std::string& idem_key,
+                                                       const v1::CallPatientRequest& request);
+
+  // Settles a call whose outbound request may have reached ElevenLabs: found by our call id in
+  // the conversation list -> initiated; not found -> failed; list unavailable -> stays dialing.
+  // Its idempotency keys follow (CallStore::MarkInitiated, MarkFailed); `not_placed_answer` is
+  // what they get when the call was not placed (OK: a generic UNAVAILABLE naming the call).
+  absl::StatusOr<StatusChange> SettleDial(const CallRow& call, std::string_view cause,
+                                          const absl::Status& not_placed_answer = absl::OkStatus());
+
+  // Applies events kept for a conversation that was unknown when they came.
+  void ApplyEarlyEvents(const std::string& conversation_id);
+
+ private:
+  struct Dial;  // one call being placed
+  absl::StatusOr<v1::InitiateCallResponse> Place(Dial& dial);
+
+  PlacerOptions options_;
+  CallStore& store_;
+  const elevenlabs::ElevenLabsApi& api_;
+  GatewayMetrics& metrics_;
+  CallEventHub& hub_;
+};
+
+}  // namespace outcall::call_gateway

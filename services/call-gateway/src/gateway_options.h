@@ -1,0 +1,40 @@
+// call-gateway's settings, as main reads them from the environment (service_config.h).
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace outcall::call_gateway {
+
+struct GatewayOptions {
+  std::string default_agent_id;
+  std::string agent_phone_number_id;
+  int max_call_duration_secs = 600;
+  std::string default_country_code = "57";
+  absl::Duration agents_cache_ttl = absl::Seconds(60);
+  int dialing_grace_secs = 30;  // a "dialing" call older than this is reconciled
+  int open_grace_secs = 300;    // an open call this long past its maximum is fetched
+  absl::Duration reconcile_every = absl::Seconds(30);
+  int reconcile_batch = 100;  // calls per pass, least recently tried first
+  // A call a pass could not settle waits reconcile_every, then twice that, ... up to this.
+  absl::Duration reconcile_max_backoff = absl::Minutes(30);
+  // Definite "not found" answers (404) after which an open call is failed with the reason, or a
+  // call's recording is given up.
+  int reconcile_max_not_found = 3;
+  // SAVE_CALL_AUDIO: settled calls whose conversation has audio but whose post_call_audio
+  // webhook did not bring it within audio_grace_secs get it from ElevenLabs' audio endpoint.
+  bool save_call_audio = true;
+  int audio_grace_secs = 300;
+  int audio_batch = 10;                                // recordings per pass, one at a time
+  absl::Duration audio_max_age = absl::Hours(24 * 7);  // a need this old is given up
+  size_t audio_max_bytes = 64 << 20;
+  absl::Duration audio_timeout = absl::Seconds(120);
+  // The workers RPC handlers post their blocking work to (database, ElevenLabs), and how many
+  // requests may wait for one before the next is refused with RESOURCE_EXHAUSTED.
+  int workers = 64;
+  int max_queued = 1024;
+};
+
+}  // namespace outcall::call_gateway

@@ -1,0 +1,208 @@
+#include "grpc_handlers.h"
+
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <optional>
+
+#include "outcall/common/logging.h"
+#include "outcall/common/status.h"
+#include "outcall/common/strings.h"
+
+namespace outcall::call_gateway {
+namespace {
+
+grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* ctx, const absl::Status& s) {
+  grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
+  r->Finish(common::ToGrpcStatus(s));
+  return r;
+}
+
+// The idempotency key from gRPC metadata ("idempotency-key"; Envoy forwards the HTTP header).
+std::string IdempotencyKey(const grpc::CallbackServerContext* ctx) {
+  auto it = ctx->client_metadata().find("idempotency-key");
+  if (it == ctx->client_metadata().end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+// One WatchCallEvents stream: updates the hub hands over are queued and written one at a time;
+// a watcher that falls kMaxQueued updates behind is ended (RESOURCE_EXHAUSTED) rather than
+// holding memory without bound.
+class WatchReactor final : public grpc::ServerWriteReactor<v1::CallUpdate> {
+ public:
+  static constexpr size_t kMaxQueued = 1000;
+
+  WatchReactor(CallEventHub& hub, std::string filter) : hub_(hub), filter_(std::move(filter)) {
+    subscription_ = hub_.Subscribe([this](const v1::CallUpdate& u) { Offer(u); });
+  }
+  void Fail(const absl::Status& s) { FinishOnce(common::ToGrpcStatus(s)); }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    queue_.pop_front();
+    if (pending_finish_) {  // finished while that write was in flight: send the status now
+      Finish(*std::move(pending_finish_));
+      pending_finish_.reset();
+      return;
+    }
+    if (!ok) {
+      FinishLocked(grpc::Status::OK);  // the client went away
+      return;
+    }
+    WriteNextLocked();
+  }
+  void OnCancel() override { FinishOnce(grpc::Status::OK); }
+  void OnDone() override {
+    hub_.Unsubscribe(subscription_);  // no Offer runs after this returns
+    delete this;
+  }
+
+ private:
+  void Offer(const v1::CallUpdate& u) {
+    if (!filter_.empty() && u.conversation_id() != filter_ && u.call_id() != filter_) return;
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    if (queue_.size() >= kMaxQueued) {
+      FinishLocked(common::ToGrpcStatus(absl::ResourceExhaustedError(
+          "this watcher fell too far behind the call updates; watch again")));
+      return;
+    }
+    queue_.push_back(u);
+    WriteNextLocked();
+  }
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_ || queue_.empty()) return;
+    writing_ = true;
+    StartWrite(&queue_.front());
+  }
+  void FinishOnce(const grpc::Status& s) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(s);
+  }
+  void FinishLocked(const grpc::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    if (writing_) {
+      pending_finish_ = s;  // after the write in flight completes (OnWriteDone)
+      return;
+    }
+    Finish(s);
+  }
+
+  CallEventHub& hub_;
+  const std::string filter_;
+  uint64_t subscription_ = 0;
+  absl::Mutex mu_;
+  std::deque<v1::CallUpdate> queue_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx,
+                                   common::BlockingExecutor& executor,
+                                   std::function<absl::Status()> work) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const bool queued = executor.TrySubmit([ctx, reactor, work = std::move(work)] {
+    if (ctx->IsCancelled()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
+      return;
+    }
+    const absl::Status s = work();
+    if (!s.ok() && s.code() == absl::StatusCode::kInternal) {
+      spdlog::warn("call-gateway request failed: {}", common::ToStd(s.ToString()));
+    }
+    reactor->Finish(common::ToGrpcStatus(s));
+  });
+  if (!queued) {
+    reactor->Finish(common::ToGrpcStatus(
+        absl::ResourceExhaustedError("call-gateway is busy; retry shortly")));
+  }
+  return reactor;
+}
+
+CallGatewayHandlers::CallGatewayHandlers(const common::CallAuthenticator& auth,
+                                         common::BlockingExecutor& executor, CallPlacer& placer,
+                                         CallControl& control, CallEventHub& hub)
+    : auth_(auth), executor_(executor), placer_(placer), control_(control), hub_(hub) {}
+
+grpc::ServerUnaryReactor* CallGatewayHandlers::ListAgents(grpc::CallbackServerContext* ctx,
+                                                          const v1::ListAgentsRequest*,
+                                                          v1::ListAgentsResponse* resp) {
+  if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_, [this, resp] { return control_.ListAgents(resp); });
+}
+
+grpc::ServerUnaryReactor* CallGatewayHandlers::InitiateCall(grpc::CallbackServerContext* ctx,
+                                                            const v1::InitiateCallRequest* req,
+                                                            v1::InitiateCallResponse* resp) {
+  auto p = auth_.Check(ctx);
+  if (!p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_,
+                  [this, req, resp, principal = p->subject, key = IdempotencyKey(ctx)] {
+                    auto r = placer_.InitiateCall(principal, key, *req);
+                    if (!r.ok()) return r.status();
+                    *resp = *std::move(r);
+                    return absl::OkStatus();
+                  });
+}
+
+grpc::ServerUnaryReactor* CallGatewayHandlers::CallPatient(grpc::CallbackServerContext* ctx,
+                                                           const v1::CallPatientRequest* req,
+                                                           v1::InitiateCallResponse* resp) {
+  auto p = auth_.Check(ctx);
+  if (!p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_,
+                  [this, req, resp, principal = p->subject, key = IdempotencyKey(ctx)] {
+                    auto r = placer_.CallPatient(principal, key, *req);
+                    if (!r.ok()) return r.status();
+                    *resp = *std::move(r);
+                    return absl::OkStatus();
+                  });
+}
+
+grpc::ServerUnaryReactor* CallGatewayHandlers::GetConversation(
+    grpc::CallbackServerContext* ctx, const v1::GetConversationRequest* req,
+    v1::GetConversationResponse* resp) {
+  if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_, [this, req, resp] { return control_.GetConversation(*req, resp); });
+}
+
+grpc::ServerUnaryReactor* CallGatewayHandlers::EndCall(grpc::CallbackServerContext* ctx,
+                                                       const v1::EndCallRequest* req,
+                                                       v1::EndCallResponse* resp) {
+  if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_, [this, req, resp] { return control_.EndCall(*req, resp); });
+}
+
+grpc::ServerUnaryReactor* CallGatewayHandlers::EraseConversation(
+    grpc::CallbackServerContext* ctx, const v1::EraseConversationRequest* req,
+    v1::EraseConversationResponse* resp) {
+  if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_,
+                  [this, req, resp] { return control_.EraseConversation(*req, resp); });
+}
+
+grpc::ServerWriteReactor<v1::CallUpdate>* CallGatewayHandlers::WatchCallEvents(
+    grpc::CallbackServerContext* ctx, const v1::WatchCallEventsRequest* req) {
+  auto* reactor = new WatchReactor(hub_, req->conversation_id());
+  if (auto p = auth_.Check(ctx); !p.ok()) reactor->Fail(p.status());
+  return reactor;
+}
+
+CallEventSinkHandlers::CallEventSinkHandlers(const common::CallAuthenticator& auth,
+                                             common::BlockingExecutor& executor,
+                                             EventApplier& applier)
+    : auth_(auth), executor_(executor), applier_(applier) {}
+
+grpc::ServerUnaryReactor* CallEventSinkHandlers::ApplyEvents(grpc::CallbackServerContext* ctx,
+                                                             const v1::ApplyEventsRequest* req,
+                                                             v1::ApplyEventsResponse* resp) {
+  if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_, [this, req, resp] { return applier_.Apply(*req, resp); });
+}
+
+}  // namespace outcall::call_gateway

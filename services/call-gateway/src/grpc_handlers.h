@@ -1,0 +1,79 @@
+// call-gateway's gRPC face, on gRPC's callback API: each handler checks the caller's token once,
+// posts the work (blocking: database, ElevenLabs) to the bounded executor and returns at once;
+// the worker answers through one ToGrpcStatus. A full executor answers RESOURCE_EXHAUSTED at
+// once instead of queueing behind a slow database or provider. WatchCallEvents is a write
+// reactor fed by the in-process hub: no thread and no polling per watcher.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+
+#include "absl/status/status.h"
+#include "call_control.h"
+#include "call_event_hub.h"
+#include "call_placer.h"
+#include "event_applier.h"
+#include "outcall/common/auth_interceptor.h"
+#include "outcall/common/blocking_executor.h"
+#include "outcall/v1/call_gateway.grpc.pb.h"
+#include "outcall/v1/events.grpc.pb.h"
+
+namespace outcall::call_gateway {
+
+// Runs `work` on the executor and finishes the call with its status (RESOURCE_EXHAUSTED when the
+// executor is full, CANCELLED when the client went away before it started).
+grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx,
+                                   common::BlockingExecutor& executor,
+                                   std::function<absl::Status()> work);
+
+class CallGatewayHandlers final : public v1::CallGateway::CallbackService {
+ public:
+  CallGatewayHandlers(const common::CallAuthenticator& auth, common::BlockingExecutor& executor,
+                      CallPlacer& placer, CallControl& control, CallEventHub& hub);
+
+  grpc::ServerUnaryReactor* ListAgents(grpc::CallbackServerContext* ctx,
+                                       const v1::ListAgentsRequest* req,
+                                       v1::ListAgentsResponse* resp) override;
+  grpc::ServerUnaryReactor* InitiateCall(grpc::CallbackServerContext* ctx,
+                                         const v1::InitiateCallRequest* req,
+                                         v1::InitiateCallResponse* resp) override;
+  grpc::ServerUnaryReactor* CallPatient(grpc::CallbackServerContext* ctx,
+                                        const v1::CallPatientRequest* req,
+                                        v1::InitiateCallResponse* resp) override;
+  grpc::ServerUnaryReactor* GetConversation(grpc::CallbackServerContext* ctx,
+                                            const v1::GetConversationRequest* req,
+                                            v1::GetConversationResponse* resp) override;
+  grpc::ServerUnaryReactor* EndCall(grpc::CallbackServerContext* ctx,
+                                    const v1::EndCallRequest* req,
+                                    v1::EndCallResponse* resp) override;
+  grpc::ServerUnaryReactor* EraseConversation(grpc::CallbackServerContext* ctx,
+                                              const v1::EraseConversationRequest* req,
+                                              v1::EraseConversationResponse* resp) override;
+  grpc::ServerWriteReactor<v1::CallUpdate>* WatchCallEvents(
+      grpc::CallbackServerContext* ctx, const v1::WatchCallEventsRequest* req) override;
+
+ private:
+  const common::CallAuthenticator& auth_;
+  common::BlockingExecutor& executor_;
+  CallPlacer& placer_;
+  CallControl& control_;
+  CallEventHub& hub_;
+};
+
+class CallEventSinkHandlers final : public v1::CallEventSink::CallbackService {
+ public:
+  CallEventSinkHandlers(const common::CallAuthenticator& auth, common::BlockingExecutor& executor,
+                        EventApplier& applier);
+
+  grpc::ServerUnaryReactor* ApplyEvents(grpc::CallbackServerContext* ctx,
+                                        const v1::ApplyEventsRequest* req,
+                                        v1::ApplyEventsResponse* resp) override;
+
+ private:
+  const common::CallAuthenticator& auth_;
+  common::BlockingExecutor& executor_;
+  EventApplier& applier_;
+};
+
+}  // namespace outcall::call_gateway

@@ -1,0 +1,62 @@
+#include "metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <string>
+
+namespace outcall::call_gateway {
+
+GatewayMetrics::GatewayMetrics(prometheus::Registry* r) {
+  if (r == nullptr) return;
+  calls_ = &prometheus::BuildCounter()
+                .Name("outcall_calls_total")
+                .Help("InitiateCall/CallPatient outcomes")
+                .Register(*r);
+  provider_ = &prometheus::BuildHistogram()
+                   .Name("outcall_provider_request_seconds")
+                   .Help("Latency of requests to ElevenLabs and Twilio")
+                   .Register(*r);
+  errors_ = &prometheus::BuildCounter()
+                 .Name("outcall_provider_errors_total")
+                 .Help("Failed requests to ElevenLabs and Twilio, by operation and code")
+                 .Register(*r);
+  events_ = &prometheus::BuildCounter()
+                 .Name("outcall_call_events_total")
+                 .Help("Webhook events applied, by type and outcome")
+                 .Register(*r);
+  audio_ = &prometheus::BuildCounter()
+                .Name("outcall_audio_recovery_total")
+                .Help("Recordings the reconciler looked for after their webhook was lost, by "
+                      "outcome")
+                .Register(*r);
+}
+
+void GatewayMetrics::Call(std::string_view outcome) {
+  if (calls_) calls_->Add({{"outcome", std::string(outcome)}}).Increment();
+}
+
+void GatewayMetrics::Provider(std::string_view op, absl::Duration d, const absl::Status& s) {
+  if (!provider_) return;
+  provider_
+      ->Add({{"operation", std::string(op)}},
+            prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})
+      .Observe(absl::ToDoubleSeconds(d));
+  if (!s.ok()) {
+    errors_->Add({{"operation", std::string(op)}, {"code", absl::StatusCodeToString(s.code())}})
+        .Increment();
+  }
+}
+
+void GatewayMetrics::Audio(std::string_view outcome) {
+  if (audio_) audio_->Add({{"outcome", std::string(outcome)}}).Increment();
+}
+
+void GatewayMetrics::Event(std::string_view type, std::string_view outcome) {
+  if (events_) {
+    events_->Add({{"type", std::string(type)}, {"outcome", std::string(outcome)}}).Increment();
+  }
+}
+
+}  // namespace outcall::call_gateway

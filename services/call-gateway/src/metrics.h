@@ -1,0 +1,57 @@
+// call-gateway's Prometheus metrics (on the service's /metrics endpoint), and a helper that
+// times a provider request into them. A null registry (tests) records nothing.
+#pragma once
+
+#include <string_view>
+#include <type_traits>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace outcall::call_gateway {
+
+class GatewayMetrics {
+ public:
+  explicit GatewayMetrics(prometheus::Registry* registry);
+
+  // InitiateCall/CallPatient outcomes (initiated, opted_out, provider_error, ...).
+  void Call(std::string_view outcome);
+  // A request to ElevenLabs or Twilio: its latency, and its error code when it failed.
+  void Provider(std::string_view operation, absl::Duration latency, const absl::Status& status);
+  // Recordings the reconciler looked for: recovered, already_stored, erased, failed, gave_up,
+  // expired.
+  void Audio(std::string_view outcome);
+  // A webhook event applied, by type and outcome.
+  void Event(std::string_view type, std::string_view outcome);
+
+ private:
+  prometheus::Family<prometheus::Counter>* calls_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* provider_ = nullptr;
+  prometheus::Family<prometheus::Counter>* errors_ = nullptr;
+  prometheus::Family<prometheus::Counter>* events_ = nullptr;
+  prometheus::Family<prometheus::Counter>* audio_ = nullptr;
+};
+
+// Runs `fn` (a provider request returning a Status or StatusOr) and records it as `operation`.
+template <typename Fn>
+auto Timed(GatewayMetrics& m, std::string_view operation, Fn&& fn) {
+  const absl::Time start = absl::Now();
+  auto result = fn();
+  if constexpr (std::is_same_v<decltype(result), absl::Status>) {
+    m.Provider(operation, absl::Now() - start, result);
+  } else {
+    m.Provider(operation, absl::Now() - start, result.status());
+  }
+  return result;
+}
+
+}  // namespace outcall::call_gateway
