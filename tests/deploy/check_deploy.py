@@ -184,7 +184,7 @@ class Sources:
         if os.path.isdir(sim):
             # A local stand-in: compose only (profile "sim"), never deployed to Kubernetes.
             self._add("elevenlabs-sim", list(source_files(sim)), compose="elevenlabs-sim", k8s=None)
-        self._add("outcall-migrate", [os.path.join(repo, "tools", "ops", "main.cpp")], compose="migrate",
+        self._add("outcall-migrate", [os.path.join(repo, "tools", "ops", "migrate_main.cpp")], compose="migrate",
                   k8s=("Job", "outcall-migrate"))
 
     def documented(self):

@@ -13,7 +13,7 @@
 #include "outcall/elevenlabs/body_scanner.h"
 #include "outcall/elevenlabs/event_mapping.h"
 
-using namespace outcall::webhook_ingest;
+using namespace outcall;
 
 namespace {
 struct Scan {
@@ -56,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (a.ok) {
     if (elevenlabs::ValidateEnvelope(a.env).ok()) {
       std::string stored(body);
-      if (a.env.type == kAudio) {
+      if (a.env.type == elevenlabs::kAudio) {
         elevenlabs::AudioSummary summary;
         summary.size_bytes = static_cast<int64_t>(a.audio.size());
         summary.sha256 = std::string(64, '0');

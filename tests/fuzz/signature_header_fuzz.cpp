@@ -8,10 +8,11 @@
 
 #include "outcall/elevenlabs/webhook_signature.h"
 
-using elevenlabs::ParseElevenLabsSignature;
-using elevenlabs::SignElevenLabsWebhook;
-using elevenlabs::WebhookSignatureVerifier;
-using elevenlabs::WebhookVerifierOptions;
+namespace elevenlabs = outcall::elevenlabs;
+using outcall::elevenlabs::ParseElevenLabsSignature;
+using outcall::elevenlabs::SignElevenLabsWebhook;
+using outcall::elevenlabs::WebhookSignatureVerifier;
+using outcall::elevenlabs::WebhookVerifierOptions;
 
 namespace {
 constexpr std::string_view kSecret = "wsec_fuzz_secret_0123456789";
