@@ -2,6 +2,8 @@
 // audio summary body and the JSON -> CallEvent mapping.
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include "outcall/elevenlabs/body_scanner.h"
 #include "outcall/elevenlabs/event_mapping.h"
 #include "outcall/common/strings.h"
@@ -201,6 +203,29 @@ TEST(EventMapping, AudioSummaryRoundTrips) {
   EXPECT_TRUE(ev->audio().stored());
   EXPECT_EQ(ev->audio().size_bytes(), 1234);
   EXPECT_EQ(ev->audio().sha256(), std::string(64, 'f'));
+}
+
+// The reconciler maps the conversation JSON it fetched directly: the same event as the
+// webhook carrying that conversation, and the same refusal of an impossible value.
+TEST(EventMapping, AConversationMapsLikeItsWebhook) {
+  const std::string data =
+      R"({"agent_id": "agent_1", "conversation_id": "conv_r", "status": "done", "transcript": )"
+      R"([{"role": "agent", "message": "Hola", "time_in_call_secs": 0}, {"role": "tool", )"
+      R"("message": "x", "time_in_call_secs": 3}], "metadata": {"start_time_unix_secs": )"
+      R"(1795000000, "call_duration_secs": 31, "cost": 309}, "analysis": {"call_successful": )"
+      R"("success", "transcript_summary": "Confirma."}})";
+  auto direct = elevenlabs::MapConversation("conv_r", boost::json::parse(data).as_object());
+  auto webhook = elevenlabs::MapInboxEvent(
+      0, "post_call_transcription", "conv_r", std::nullopt,
+      Cat(R"({"type": "post_call_transcription", "data": )", data, "}"));
+  ASSERT_TRUE(direct.ok()) << direct.status();
+  ASSERT_TRUE(webhook.ok()) << webhook.status();
+  EXPECT_EQ(direct->SerializeAsString(), webhook->SerializeAsString());
+  EXPECT_EQ(direct->transcription().transcript_size(), 2);
+  EXPECT_EQ(direct->transcription().metadata().call_duration_secs(), 31);
+  auto negative = elevenlabs::MapConversation(
+      "conv_r", boost::json::parse(R"({"metadata": {"call_duration_secs": -1}})").as_object());
+  EXPECT_EQ(negative.status().message(), "data.metadata.call_duration_secs is negative");
 }
 
 TEST(EventMapping, SipFailureAndLenientFields) {

@@ -316,4 +316,13 @@ absl::StatusOr<v1::CallEvent> MapInboxEvent(int64_t inbox_id, std::string_view e
   return ev;
 }
 
+absl::StatusOr<v1::CallEvent> MapConversation(std::string_view conversation_id,
+                                              const json::object& conversation) {
+  v1::CallEvent ev;
+  ev.set_type(v1::EVENT_TYPE_POST_CALL_TRANSCRIPTION);
+  ev.set_conversation_id(std::string(conversation_id));
+  if (absl::Status s = MapTranscription(conversation, ev.mutable_transcription()); !s.ok()) return s;
+  return ev;
+}
+
 }  // namespace outcall::elevenlabs

@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/json.hpp>
+#include <boost/json/object.hpp>
 
 #include "outcall/common/logging.h"
 #include "outcall/common/strings.h"
@@ -42,9 +42,7 @@ absl::StatusOr<StatusChange> Reconciler::Reconcile(const CallRow& call, std::str
     // same model as that webhook's data, so it goes through the same mapping and the same
     // transaction: transcript, analysis, cost, the appointment's answer, an opt-out. The
     // webhook, if it comes after all, is then a duplicate.
-    auto ev = elevenlabs::MapInboxEvent(
-        0, elevenlabs::kTranscription, call.conversation_id, std::nullopt,
-        Cat(R"({"type":"post_call_transcription","data":)", boost::json::serialize(*conv), "}"));
+    auto ev = elevenlabs::MapConversation(call.conversation_id, *conv);
     if (!ev.ok()) return ev.status();
     std::vector<StatusChange> changes;
     auto applied = store_.ApplyEvent(*ev, changes);

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include <boost/json/object.hpp>
 #include "outcall/elevenlabs/body_scanner.h"
 #include "outcall/v1/events.pb.h"
 
@@ -47,5 +48,11 @@ absl::StatusOr<v1::CallEvent> MapInboxEvent(int64_t inbox_id, std::string_view e
                                             std::string_view conversation_id,
                                             std::optional<int64_t> event_timestamp,
                                             std::string_view body);
+
+// ElevenLabs' conversation model (GET /v1/convai/conversations/{id}, the same model as a
+// post_call_transcription webhook's data) -> a transcription event with no inbox row, mapped by
+// the same rules as the webhook. For the reconciler: the JSON it already holds, no re-parsing.
+absl::StatusOr<v1::CallEvent> MapConversation(std::string_view conversation_id,
+                                              const boost::json::object& conversation);
 
 }  // namespace outcall::elevenlabs
