@@ -74,6 +74,24 @@ TEST_F(WebhookSignatureTest, TimestampWindowOnBothSides) {
   ExpectRefused(Verifier().Verify(Header(now + 10 * 60, kBody), kBody, now_), "future");
 }
 
+// The reason travels as a type (metrics and logs use it), whatever the message says.
+TEST_F(WebhookSignatureTest, EachRefusalCarriesItsTypedReason) {
+  using elevenlabs::SignatureFailure;
+  const int64_t now = absl::ToUnixSeconds(now_);
+  auto reason = [](const absl::Status& s) { return elevenlabs::GetSignatureFailure(s); };
+  EXPECT_EQ(reason(Verifier().Verify("", kBody, now_)), SignatureFailure::kMissing);
+  EXPECT_EQ(reason(Verifier().Verify("t=abc,v0=00", kBody, now_)), SignatureFailure::kMalformed);
+  EXPECT_EQ(reason(Verifier().Verify(Header(now - 31 * 60, kBody), kBody, now_)),
+            SignatureFailure::kStale);
+  EXPECT_EQ(reason(Verifier().Verify(Header(now + 10 * 60, kBody), kBody, now_)),
+            SignatureFailure::kFuture);
+  EXPECT_EQ(reason(Verifier({"wsec_other_" + RandomHex(8)}).Verify(Header(now, kBody), kBody, now_)),
+            SignatureFailure::kMismatch);
+  EXPECT_EQ(reason(absl::UnauthenticatedError("timestamp too old")), std::nullopt)
+      << "a message alone is not a reason";
+  EXPECT_EQ(elevenlabs::SignatureFailureName(SignatureFailure::kStale), "stale");
+}
+
 TEST_F(WebhookSignatureTest, MalformedHeadersAreRefused) {
   const int64_t t = 1739537297;
   const std::string v0 = V0(t, kBody);

@@ -1,5 +1,6 @@
 #include "outcall/elevenlabs/webhook_signature.h"
 
+#include "absl/strings/cord.h"
 #include "outcall/common/strings.h"
 
 namespace outcall::elevenlabs {
@@ -12,8 +13,12 @@ using common::ParseInt;
 using common::Split;
 namespace {
 
-absl::Status Refuse(std::string_view why) {
-  return absl::UnauthenticatedError(Cat("webhook signature: ", why));
+constexpr char kFailureUrl[] = "type.outcall/elevenlabs.SignatureFailure";
+
+absl::Status Refuse(std::string_view why, SignatureFailure failure = SignatureFailure::kMalformed) {
+  absl::Status s = absl::UnauthenticatedError(Cat("webhook signature: ", why));
+  s.SetPayload(kFailureUrl, absl::Cord(std::string(SignatureFailureName(failure))));
+  return s;
 }
 
 bool IsLowerHex(std::string_view s) {
@@ -22,8 +27,31 @@ bool IsLowerHex(std::string_view s) {
 
 }  // namespace
 
+std::string_view SignatureFailureName(SignatureFailure failure) {
+  switch (failure) {
+    case SignatureFailure::kMissing: return "missing";
+    case SignatureFailure::kStale: return "stale";
+    case SignatureFailure::kFuture: return "future";
+    case SignatureFailure::kMismatch: return "mismatch";
+    case SignatureFailure::kMalformed: break;
+  }
+  return "malformed";
+}
+
+std::optional<SignatureFailure> GetSignatureFailure(const absl::Status& status) {
+  const auto payload = status.GetPayload(kFailureUrl);
+  if (!payload) return std::nullopt;
+  const std::string name(*payload);
+  for (SignatureFailure f : {SignatureFailure::kMissing, SignatureFailure::kMalformed,
+                             SignatureFailure::kStale, SignatureFailure::kFuture,
+                             SignatureFailure::kMismatch}) {
+    if (SignatureFailureName(f) == name) return f;
+  }
+  return std::nullopt;
+}
+
 absl::StatusOr<ParsedSignature> ParseElevenLabsSignature(std::string_view header) {
-  if (header.empty()) return Refuse("missing header");
+  if (header.empty()) return Refuse("missing header", SignatureFailure::kMissing);
   if (header.size() > 512) return Refuse("header too long");
   ParsedSignature out;
   bool have_t = false;
@@ -73,8 +101,8 @@ absl::StatusOr<WebhookSignatureVerifier::Stream> WebhookSignatureVerifier::Start
   int64_t t = 0;
   ParseInt(parsed->timestamp, &t);
   const absl::Time sent = absl::FromUnixSeconds(t);
-  if (now - sent > options_.tolerance) return Refuse("timestamp too old");
-  if (sent - now > options_.future_skew) return Refuse("timestamp in the future");
+  if (now - sent > options_.tolerance) return Refuse("timestamp too old", SignatureFailure::kStale);
+  if (sent - now > options_.future_skew) return Refuse("timestamp in the future", SignatureFailure::kFuture);
   Stream s;
   s.expected_v0_ = std::move(parsed->v0);
   for (const auto& secret : options_.secrets) {
@@ -95,7 +123,7 @@ absl::Status WebhookSignatureVerifier::Stream::Finish() {
   // Every secret is checked, matched or not, so timing does not tell which one matched.
   for (auto& mac : macs_) match |= ConstantTimeEquals(HexEncode(mac->Finish()), expected_v0_);
   macs_.clear();
-  return match ? absl::OkStatus() : Refuse("does not match the body");
+  return match ? absl::OkStatus() : Refuse("does not match the body", SignatureFailure::kMismatch);
 }
 
 absl::Status WebhookSignatureVerifier::Verify(std::string_view header, std::string_view body,

@@ -59,12 +59,8 @@ auto AsyncStore(InboxWriter& writer, std::shared_ptr<asio::io_context> keep_aliv
 }
 
 std::string_view VerificationReason(const absl::Status& s) {
-  const absl::string_view m = s.message();
-  if (m.find("missing header") != absl::string_view::npos) return "missing";
-  if (m.find("too old") != absl::string_view::npos) return "stale";
-  if (m.find("future") != absl::string_view::npos) return "future";
-  if (m.find("does not match") != absl::string_view::npos) return "mismatch";
-  return "malformed";
+  const auto failure = elevenlabs::GetSignatureFailure(s);
+  return elevenlabs::SignatureFailureName(failure.value_or(elevenlabs::SignatureFailure::kMalformed));
 }
 
 struct Reply {

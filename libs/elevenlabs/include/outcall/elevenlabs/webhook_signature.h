@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,13 @@
 namespace outcall::elevenlabs {
 
 inline constexpr std::string_view kElevenLabsSignatureHeader = "ElevenLabs-Signature";
+
+// Why a signature was refused, as a type (for metrics and logs), attached to the status.
+enum class SignatureFailure { kMissing, kMalformed, kStale, kFuture, kMismatch };
+// "missing", "malformed", "stale", "future", "mismatch".
+std::string_view SignatureFailureName(SignatureFailure failure);
+// The reason a status returned by this file carries (none for other statuses).
+std::optional<SignatureFailure> GetSignatureFailure(const absl::Status& status);
 
 struct ParsedSignature {
   std::string timestamp;  // digits, exactly as sent (it is part of the signed message)
