@@ -364,23 +364,66 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
     spdlog::warn("webhook rejected: {} {} ({})", static_cast<int>(r.status), r.outcome, reason);
   }
 
+  // A webhook being received: what is computed while its body streams in (HMAC, SHA-256 of the
+  // raw bytes, the JSON scan, the decoded audio and its spool file) and what is kept of it.
+  struct IncomingBody {
+    explicit IncomingBody(bool save_audio)
+        : scanner([this, save_audio](std::string_view decoded) {
+            audio_hash.Update(decoded);
+            if (!save_audio || spool_failed) return;
+            if (!spool) spool.reset(std::tmpfile());
+            if (!spool ||
+                std::fwrite(decoded.data(), 1, decoded.size(), spool.get()) != decoded.size()) {
+              spool_failed = true;
+            }
+          }) {}
+    IncomingBody(const IncomingBody&) = delete;
+    IncomingBody& operator=(const IncomingBody&) = delete;
+
+    std::optional<elevenlabs::WebhookSignatureVerifier::Stream> signature;
+    common::Sha256 body_hash;
+    common::Sha256 audio_hash;
+    TempFile spool;
+    bool spool_failed = false;
+    elevenlabs::BodyScanner scanner;
+    std::string kept;       // the body, unless it grew past WEBHOOK_MAX_EVENT_BYTES
+    bool overflow = false;  // it did (only an audio event may)
+    int64_t total = 0;
+    LargeSlot slot;
+  };
+
+  // One request: routed, its headers checked, its body read and verified, the record built,
+  // stored. Each step returns the reply that ends the request early, if any.
   asio::awaitable<Reply> Handle(Stream& stream, beast::flat_buffer& buffer,
                                 http::request_parser<http::buffer_body>& parser,
                                 std::vector<char>& chunk, absl::Time deadline) {
+    if (auto r = Route(parser)) co_return *std::move(r);
+    IncomingBody in(options.save_call_audio);
+    if (auto r = co_await CheckHeaders(stream, parser, in)) co_return *std::move(r);
+    if (auto r = co_await ReadBody(stream, buffer, parser, chunk, deadline, in)) {
+      co_return *std::move(r);
+    }
+    InboxRecord record;
+    if (auto r = BuildRecord(in, record)) co_return *std::move(r);
+    co_return co_await Store(std::move(record), in.total);
+  }
+
+  // The routes other than the webhook (health, metrics, 404, 405): their reply, or nothing for a
+  // POST to the webhook path.
+  std::optional<Reply> Route(http::request_parser<http::buffer_body>& parser) {
     auto& req = parser.get();
     std::string_view target(req.target().data(), req.target().size());
     if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
     const bool has_body = !parser.is_done();
-
     if (target == "/healthz" || target == "/metrics") {
       if (req.method() != http::verb::get && req.method() != http::verb::head) {
         Reply r = Error(http::status::method_not_allowed, "method_not_allowed",
                         "method_not_allowed", "use GET", has_body);
         r.allow = "GET, HEAD";
         LogReject(r, "wrong method");
-        co_return r;
+        return r;
       }
-      if (has_body) co_return Error(http::status::payload_too_large, "too_large", "body_too_large",
+      if (has_body) return Error(http::status::payload_too_large, "too_large", "body_too_large",
                                     "no body expected", true);
       Reply r;
       r.outcome = "ok";
@@ -391,20 +434,29 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
         if (registry != nullptr) r.body = prometheus::TextSerializer().Serialize(registry->Collect());
       }
       Count("ok");
-      co_return r;
+      return r;
     }
     if (target != kWebhookPath) {
       Reply r = Error(http::status::not_found, "not_found", "not_found", "no such route", has_body);
       LogReject(r, "unknown path");
-      co_return r;
+      return r;
     }
     if (req.method() != http::verb::post) {
       Reply r = Error(http::status::method_not_allowed, "method_not_allowed", "method_not_allowed",
                       "use POST", has_body);
       r.allow = "POST";
       LogReject(r, "wrong method");
-      co_return r;
+      return r;
     }
+    return std::nullopt;
+  }
+
+  // Declared length, signature header (the verifier starts), the large-body cap, and
+  // "Expect: 100-continue" answered.
+  asio::awaitable<std::optional<Reply>> CheckHeaders(
+      Stream& stream, http::request_parser<http::buffer_body>& parser, IncomingBody& in) {
+    auto& req = parser.get();
+    const bool has_body = !parser.is_done();
     const auto length = parser.content_length();
     if (length && *length > static_cast<uint64_t>(options.limits.max_audio_bytes)) {
       Reply r = Error(http::status::payload_too_large, "too_large", "body_too_large",
@@ -425,9 +477,8 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
       LogReject(r, common::Cat("signature ", reason));
       co_return r;
     }
-    LargeSlot slot;
     if (length && *length > static_cast<uint64_t>(options.limits.small_body_bytes) &&
-        !slot.Acquire(this)) {
+        !in.slot.Acquire(this)) {
       Reply r = Error(http::status::service_unavailable, "busy", "busy",
                       "too many large bodies in flight, retry later", true);
       LogReject(r, "large-body cap reached");
@@ -442,22 +493,17 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
       if (ec) co_return Error(http::status::bad_request, "aborted", "aborted", "write failed", true);
     }
 
-    // Stream the body: HMAC, SHA-256 of the raw bytes, JSON scan, audio decode (and spool).
-    common::Sha256 body_hash;
-    common::Sha256 audio_hash;
-    TempFile spool;
-    bool spool_failed = false;
-    elevenlabs::BodyScanner scanner([&](std::string_view decoded) {
-      audio_hash.Update(decoded);
-      if (!options.save_call_audio || spool_failed) return;
-      if (!spool) spool.reset(std::tmpfile());
-      if (!spool || std::fwrite(decoded.data(), 1, decoded.size(), spool.get()) != decoded.size()) {
-        spool_failed = true;
-      }
-    });
-    std::string kept;
-    bool overflow = false;
-    int64_t total = 0;
+    in.signature.emplace(*std::move(started));
+    co_return std::nullopt;
+  }
+
+  // Streams the body through the verifier, the hashes and the scanner, within the request's
+  // deadline, keeping what an event needs.
+  asio::awaitable<std::optional<Reply>> ReadBody(Stream& stream, beast::flat_buffer& buffer,
+                                                 http::request_parser<http::buffer_body>& parser,
+                                                 std::vector<char>& chunk, absl::Time deadline,
+                                                 IncomingBody& in) {
+    auto& req = parser.get();
     chunk.resize(kReadChunk);
     while (!parser.is_done()) {
       req.body().data = chunk.data();
@@ -491,83 +537,92 @@ struct WebhookServer::Impl : std::enable_shared_from_this<WebhookServer::Impl> {
       const size_t n = chunk.size() - req.body().size;
       if (n == 0) continue;
       const std::string_view piece(chunk.data(), n);
-      total += static_cast<int64_t>(n);
-      started->Update(piece);
-      body_hash.Update(piece);
-      scanner.Write(piece);
-      if (!overflow) {
-        const size_t want = kept.size() + n;
-        if (want > static_cast<size_t>(options.limits.small_body_bytes) && !slot.Acquire(this)) {
+      in.total += static_cast<int64_t>(n);
+      in.signature->Update(piece);
+      in.body_hash.Update(piece);
+      in.scanner.Write(piece);
+      if (!in.overflow) {
+        const size_t want = in.kept.size() + n;
+        if (want > static_cast<size_t>(options.limits.small_body_bytes) && !in.slot.Acquire(this)) {
           Reply r = Error(http::status::service_unavailable, "busy", "busy",
                           "too many large bodies in flight, retry later", true);
           LogReject(r, "large-body cap reached");
           co_return r;
         }
         if (want > static_cast<size_t>(options.limits.max_event_bytes)) {
-          overflow = true;  // only an audio event may be this large; decided at the end
-          std::string().swap(kept);
+          in.overflow = true;  // only an audio event may be this large; decided at the end
+          std::string().swap(in.kept);
         } else {
-          kept.append(piece);
-          if (metrics) metrics->MaxBufferedBytes(static_cast<double>(kept.size()));
+          in.kept.append(piece);
+          if (metrics) metrics->MaxBufferedBytes(static_cast<double>(in.kept.size()));
         }
       }
     }
-    slot.Release();
+    in.slot.Release();
 
-    if (absl::Status s = started->Finish(); !s.ok()) {
+    co_return std::nullopt;
+  }
+
+  // The verdicts that need the whole body (signature, JSON, envelope, size), then the inbox record.
+  std::optional<Reply> BuildRecord(IncomingBody& in, InboxRecord& record) {
+    if (absl::Status s = in.signature->Finish(); !s.ok()) {
       if (metrics) metrics->VerificationFailure("mismatch");
       Reply r = Error(http::status::unauthorized, "unauthorized", "invalid_signature",
                       "signature missing, malformed, stale or forged");
       LogReject(r, "signature mismatch");
-      co_return r;
+      return r;
     }
-    if (!scanner.Finish()) {
+    if (!in.scanner.Finish()) {
       Reply r = Error(http::status::bad_request, "bad_request", "invalid_json",
                       "body is not a valid event");
-      LogReject(r, scanner.error());
-      co_return r;
+      LogReject(r, in.scanner.error());
+      return r;
     }
-    const elevenlabs::Envelope& env = scanner.envelope();
+    const elevenlabs::Envelope& env = in.scanner.envelope();
     if (absl::Status s = elevenlabs::ValidateEnvelope(env); !s.ok()) {
       Reply r = Error(http::status::bad_request, "bad_request", "invalid_event",
                       common::ToStd(s.message()));
       LogReject(r, common::ToStd(s.message()));
-      co_return r;
+      return r;
     }
     const bool is_audio = env.type == elevenlabs::kAudio;
-    if (overflow && !is_audio) {
+    if (in.overflow && !is_audio) {
       Reply r = Error(http::status::payload_too_large, "too_large", "body_too_large",
                       "event body over the limit");
       LogReject(r, "event body over WEBHOOK_MAX_EVENT_BYTES");
-      co_return r;
+      return r;
     }
-    InboxRecord record;
     record.event_type = env.type;
     record.conversation_id = env.conversation_id;
     record.event_timestamp = env.event_timestamp;
-    record.body_sha256 = common::HexEncode(body_hash.Finish());
+    record.body_sha256 = common::HexEncode(in.body_hash.Finish());
     if (is_audio) {
-      if (options.save_call_audio && spool_failed) {
+      if (options.save_call_audio && in.spool_failed) {
         Reply r = Error(http::status::service_unavailable, "unavailable", "unavailable",
                         "audio could not be spooled, retry later");
         LogReject(r, "audio spool write failed");
-        co_return r;
+        return r;
       }
       elevenlabs::AudioSummary summary;
-      summary.size_bytes = scanner.audio_bytes();
-      summary.sha256 = common::HexEncode(audio_hash.Finish());
-      summary.stored = options.save_call_audio && scanner.audio_bytes() > 0;
+      summary.size_bytes = in.scanner.audio_bytes();
+      summary.sha256 = common::HexEncode(in.audio_hash.Finish());
+      summary.stored = options.save_call_audio && in.scanner.audio_bytes() > 0;
       record.body = elevenlabs::AudioInboxBody(env, summary);
       record.body_truncated = true;
       if (summary.stored) {
-        std::fflush(spool.get());
-        record.audio = std::move(spool);
+        std::fflush(in.spool.get());
+        record.audio = std::move(in.spool);
       }
     } else {
-      record.body = std::move(kept);
+      record.body = std::move(in.kept);
     }
-    const std::string conversation = env.conversation_id;
-    const std::string type = env.type;
+    return std::nullopt;
+  }
+
+  // Stores the record (inbox, or the local spool while PostgreSQL is away) and answers.
+  asio::awaitable<Reply> Store(InboxRecord record, int64_t total) {
+    const std::string conversation = record.conversation_id;
+    const std::string type = record.event_type;
     StoreResult result = co_await AsyncStore(*inbox, ioc, std::move(record), asio::use_awaitable);
     switch (result.outcome) {
       case StoreOutcome::kStored: {
