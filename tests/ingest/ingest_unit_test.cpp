@@ -8,6 +8,9 @@
 #include "outcall/elevenlabs/event_mapping.h"
 #include "outcall/common/strings.h"
 #include "outcall/elevenlabs/webhook_signature.h"
+#include "outcall/common/clock.h"
+#include "outcall/common/jwt.h"
+#include "publisher.h"
 
 namespace outcall::webhook_ingest {
 namespace {
@@ -277,6 +280,42 @@ TEST(EventMapping, SipFailureAndLenientFields) {
   EXPECT_EQ(refused(R"({"metadata":{"cost":null,"cost_fiat":null}})"), "accepted");
   EXPECT_FALSE(elevenlabs::MapInboxEvent(3, "post_call_transcription", "c", 1, "[1,2]").ok());
   EXPECT_FALSE(elevenlabs::MapInboxEvent(3, "other", "c", 1, "{}").ok());
+}
+
+}  // namespace
+}  // namespace outcall::webhook_ingest
+
+namespace outcall::webhook_ingest {
+namespace {
+
+// The publisher's own token, on an injected clock: reused for 5 minutes, then minted again,
+// each with 10 minutes of life from when it was made.
+TEST(GatewayToken, RenewsOnItsClockNotOnEveryBatch) {
+  common::ManualClock clock(absl::FromUnixSeconds(1800000000));
+  PublisherOptions o;
+  o.jwt_issuer = "outcall-test";
+  o.jwt_audiences = {"outcall"};
+  o.jwt_hs256_secret = common::Secret("0123456789abcdef0123456789abcdef");
+  o.clock = &clock;
+  GatewayToken token(o);
+  auto first = token.Get();
+  ASSERT_TRUE(first.ok()) << first.status();
+  clock.Advance(absl::Minutes(4));
+  EXPECT_EQ(*token.Get(), *first) << "reused within 5 minutes";
+  clock.Advance(absl::Minutes(2));
+  auto renewed = token.Get();
+  ASSERT_TRUE(renewed.ok());
+  EXPECT_NE(*renewed, *first);
+  common::JwtOptions jo;
+  jo.issuer = "outcall-test";
+  jo.audiences = {"outcall"};
+  jo.hs256_secrets = {o.jwt_hs256_secret};
+  auto verifier = common::JwtVerifier::Create(jo);
+  ASSERT_TRUE(verifier.ok());
+  auto claims = verifier->Verify(*renewed, clock.Now());
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_EQ(claims->subject, "webhook-ingest");
+  EXPECT_FALSE(verifier->Verify(*renewed, clock.Now() + absl::Minutes(11)).ok()) << "expired";
 }
 
 }  // namespace

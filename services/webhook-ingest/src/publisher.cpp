@@ -54,7 +54,7 @@ GatewayToken::GatewayToken(const PublisherOptions& options) : options_(options) 
 absl::StatusOr<std::string> GatewayToken::Get() {
   if (!options_.gateway_token.empty()) return options_.gateway_token.Reveal();
   std::lock_guard lock(mu_);
-  const absl::Time now = absl::Now();
+  const absl::Time now = options_.clock->Now();
   if (now < renew_at_) return token_;
   common::JwtClaims claims;
   claims.issuer = options_.jwt_issuer;
@@ -254,7 +254,7 @@ absl::StatusOr<int> Publisher::PublishBatch() {
     status = token.status();
   } else {
     grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_timeout));  // gRPC: real time
     ctx.AddMetadata("authorization", common::Cat("Bearer ", *token));
     {
       std::lock_guard lock(mu_);

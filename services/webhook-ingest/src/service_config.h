@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "outcall/common/clock.h"
 #include "outcall/common/config.h"
 #include "outcall/common/jwt.h"
 
@@ -66,6 +67,8 @@ struct PublisherOptions {
   absl::Duration min_backoff = absl::Milliseconds(200);  // PUBLISH_MIN_BACKOFF_MS
   absl::Duration max_backoff = absl::Seconds(30);        // PUBLISH_MAX_BACKOFF_SECS
   absl::Duration poll_interval = absl::Seconds(2);       // PUBLISH_POLL_INTERVAL_MS
+  // What the publisher reads the time from (tokens and their renewal, RPC deadlines).
+  const common::Clock* clock = &common::Clock::Real();
 };
 
 struct ServiceConfig {
