@@ -2,11 +2,11 @@
 #include <spdlog/spdlog.h>
 
 #include "call_store.h"
-#include "outcall/elevenlabs/client.h"
 #include "gateway_service.h"
 #include "outcall/common/pg_pool.h"
 #include "outcall/common/service_main.h"
 #include "outcall/common/strings.h"
+#include "outcall/elevenlabs/client.h"
 #include "service_config.h"
 
 int main() {

@@ -4,12 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include "inbox_store.h"
-#include "spool.h"
 #include "metrics.h"
 #include "outcall/common/service_main.h"
 #include "outcall/common/strings.h"
 #include "publisher.h"
 #include "service_config.h"
+#include "spool.h"
 #include "webhook_server.h"
 
 int main() {
@@ -25,7 +25,8 @@ int main() {
   // the inbox later) instead of refused, since ElevenLabs sends each webhook once.
   std::unique_ptr<webhook_ingest::Spool> spool;
   if (config->store.spool_dir != "off") {
-    auto opened = webhook_ingest::Spool::Open(config->store.spool_dir, config->store.spool_max_bytes);
+    auto opened =
+        webhook_ingest::Spool::Open(config->store.spool_dir, config->store.spool_max_bytes);
     if (!opened.ok()) {
       spdlog::critical("WEBHOOK_SPOOL_DIR: {}", common::ToStd(opened.status().message()));
       return 2;
@@ -35,8 +36,9 @@ int main() {
                  spool->count());
   }
   webhook_ingest::Publisher publisher(cc.database_url.Reveal(), config->publisher, &metrics);
-  webhook_ingest::InboxStore inbox(cc.database_url.Reveal(), config->store, &metrics,
-                                   [&publisher] { publisher.Wake(); }, spool.get());
+  webhook_ingest::InboxStore inbox(
+      cc.database_url.Reveal(), config->store, &metrics, [&publisher] { publisher.Wake(); },
+      spool.get());
 
   webhook_ingest::WebhookServerOptions http_options;
   http_options.listen_address = config->listen_address;

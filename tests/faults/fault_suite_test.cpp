@@ -126,7 +126,9 @@ class Process {
  public:
   Process(std::string name, std::string binary, std::map<std::string, std::string> env,
           std::string log)
-      : name_(std::move(name)), binary_(std::move(binary)), env_(std::move(env)),
+      : name_(std::move(name)),
+        binary_(std::move(binary)),
+        env_(std::move(env)),
         log_(std::move(log)) {}
   ~Process() { Stop(); }
 
@@ -240,9 +242,10 @@ class FaultSuite : public ::testing::Test {
     fs::create_directories(dir_ + "/spool");
     ASSERT_TRUE(cluster_.ok()) << "the faults PostgreSQL cluster did not start";
     int rc = 0;
-    const std::string migrated = Shell(Cat("DATABASE_URL='", cluster_.url(), "' PGPASSFILE='",
-                                           cluster_.pgpass(), "' ", OUTCALL_MIGRATE_BINARY, " 2>&1"),
-                                       &rc);
+    const std::string migrated =
+        Shell(Cat("DATABASE_URL='", cluster_.url(), "' PGPASSFILE='", cluster_.pgpass(), "' ",
+                  OUTCALL_MIGRATE_BINARY, " 2>&1"),
+              &rc);
     ASSERT_EQ(rc, 0) << migrated;
     tls_ = testing::MakeSelfSignedCert();
     ASSERT_FALSE(tls_.cert.empty());
@@ -462,8 +465,7 @@ class FaultSuite : public ::testing::Test {
                R"(,"data":{"agent_id":"agent_sim_confirmaciones","conversation_id":")", conv,
                R"(","status":")", status, R"(","transcript":)", transcript,
                R"(,"metadata":{"start_time_unix_secs":)", now - duration - 5,
-               R"(,"call_duration_secs":)", duration, R"(,"cost":)", duration * 7,
-               metadata_extra,
+               R"(,"call_duration_secs":)", duration, R"(,"cost":)", duration * 7, metadata_extra,
                R"(,"phone_call":{"direction":"outbound","type":"twilio","external_number":")",
                phone, R"(","agent_number":"+15550001111","call_sid":"CA)", common::RandomHex(16),
                R"("}},"analysis":{"call_successful":")", successful,
@@ -507,7 +509,8 @@ class FaultSuite : public ::testing::Test {
       planned_.push_back({"post_call_transcription", s.conversation_id,
                           TranscriptionBody(s.conversation_id, s.phone,
                                             NameFor(kSurnameSynthetic, j), s.turns, s.duration)});
-      if (s.audio) planned_.push_back({"post_call_audio", s.conversation_id, AudioBody(s.conversation_id, j)});
+      if (s.audio)
+        planned_.push_back({"post_call_audio", s.conversation_id, AudioBody(s.conversation_id, j)});
     }
     // Poison, spread through the load: six kinds, at least once each, one more per crash round.
     const int poisons = 6 * std::max(1, crashes_ / 2);
@@ -522,9 +525,9 @@ class FaultSuite : public ::testing::Test {
           p.what = "negative duration";
           p.quarantine = true;
           p.body = TranscriptionBody(p.conversation_id, p.phone, name, 2, 5);
-          p.body = common::Cat(p.body.substr(0, p.body.find("\"call_duration_secs\":")),
-                               "\"call_duration_secs\":-5",
-                               p.body.substr(p.body.find(",\"cost\"")));
+          p.body =
+              common::Cat(p.body.substr(0, p.body.find("\"call_duration_secs\":")),
+                          "\"call_duration_secs\":-5", p.body.substr(p.body.find(",\"cost\"")));
           break;
         case 1:
           p.what = "transcript that is not a list";
@@ -539,8 +542,9 @@ class FaultSuite : public ::testing::Test {
           break;
         case 3:
           p.what = "role tool";
-          p.body = TranscriptionBody(p.conversation_id, p.phone, name, 2, 5,
-                                     R"(,{"role":"tool","message":"lookup","time_in_call_secs":4})");
+          p.body =
+              TranscriptionBody(p.conversation_id, p.phone, name, 2, 5,
+                                R"(,{"role":"tool","message":"lookup","time_in_call_secs":4})");
           break;
         case 4:
           p.what = "status weird";
@@ -548,18 +552,19 @@ class FaultSuite : public ::testing::Test {
           break;
         default:
           p.what = "call_successful maybe";
-          p.body = TranscriptionBody(p.conversation_id, p.phone, name, 2, 5, "", "", "done", "maybe");
+          p.body =
+              TranscriptionBody(p.conversation_id, p.phone, name, 2, 5, "", "", "done", "maybe");
           break;
       }
       poison_.push_back(p);
       // Spread through the plan.
       const size_t at = planned_.size() * (k + 1) / (poisons + 1);
-      planned_.insert(planned_.begin() + at, {"post_call_transcription", p.conversation_id, p.body});
+      planned_.insert(planned_.begin() + at,
+                      {"post_call_transcription", p.conversation_id, p.body});
     }
   }
 
-  void InsertOpenCalls(size_t n, const std::string& prefix, int phone_prefix,
-                       const char* surname) {
+  void InsertOpenCalls(size_t n, const std::string& prefix, int phone_prefix, const char* surname) {
     // Values as bind parameters: a statement slow enough for PostgreSQL's log
     // (log_min_duration_statement) is logged without them, as the services' are.
     pqxx::connection conn(Cat(cluster_.url(), "?passfile=", cluster_.pgpass()));
@@ -577,7 +582,8 @@ class FaultSuite : public ::testing::Test {
   void Sender(std::chrono::milliseconds window) {
     std::unique_ptr<ingest_testing::HttpsClient> client;
     const auto start = Clock::now();
-    const double per_event_ms = static_cast<double>(window.count()) / std::max<size_t>(1, planned_.size());
+    const double per_event_ms =
+        static_cast<double>(window.count()) / std::max<size_t>(1, planned_.size());
     for (size_t i = next_++; i < planned_.size(); i = next_++) {
       const auto due = start + milliseconds(static_cast<int64_t>(per_event_ms * i));
       std::this_thread::sleep_until(due);
@@ -590,10 +596,10 @@ class FaultSuite : public ::testing::Test {
           }
           ingest_testing::HttpReply r;
           if (client->connected()) {
-            r = client->Request("POST", "/api/webhooks/elevenlabs",
-                                {{"Content-Type", "application/json"},
-                                 {"ElevenLabs-Signature", Sign(ev.body)}},
-                                ev.body);
+            r = client->Request(
+                "POST", "/api/webhooks/elevenlabs",
+                {{"Content-Type", "application/json"}, {"ElevenLabs-Signature", Sign(ev.body)}},
+                ev.body);
           }
           if (r.status == 200) {
             if (attempt > 0) ++redelivered_;
@@ -634,11 +640,10 @@ class FaultSuite : public ::testing::Test {
         v1::InitiateCallResponse resp;
         const auto s = stub->InitiateCall(&ctx, req, &resp);
         const auto code = s.error_code();
-        if (s.ok() || (code != grpc::StatusCode::UNAVAILABLE &&
-                       code != grpc::StatusCode::DEADLINE_EXCEEDED &&
-                       code != grpc::StatusCode::ABORTED && code != grpc::StatusCode::INTERNAL &&
-                       code != grpc::StatusCode::UNKNOWN &&
-                       code != grpc::StatusCode::RESOURCE_EXHAUSTED)) {
+        if (s.ok() ||
+            (code != grpc::StatusCode::UNAVAILABLE && code != grpc::StatusCode::DEADLINE_EXCEEDED &&
+             code != grpc::StatusCode::ABORTED && code != grpc::StatusCode::INTERNAL &&
+             code != grpc::StatusCode::UNKNOWN && code != grpc::StatusCode::RESOURCE_EXHAUSTED)) {
           std::lock_guard lock(mu_);
           call_outcome_[i] = s.ok() ? "ok" : Cat("code ", code, ": ", s.error_message());
           break;
@@ -667,15 +672,17 @@ class FaultSuite : public ::testing::Test {
         }
       }
       while (static_cast<int>(raw.size()) < kRaw && !hold_stop_) {
-        const int fd = ingest_testing::OpenRawConnection(
-            webhook_port_, Cat("127.0.0.", 2 + raw.size() % 8));
+        const int fd =
+            ingest_testing::OpenRawConnection(webhook_port_, Cat("127.0.0.", 2 + raw.size() % 8));
         if (fd < 0) break;
         raw.push_back(fd);
         ++held_;
       }
-      for (auto it = idle.begin(); it != idle.end();) it = (*it)->connected() ? it + 1 : idle.erase(it);
+      for (auto it = idle.begin(); it != idle.end();)
+        it = (*it)->connected() ? it + 1 : idle.erase(it);
       while (static_cast<int>(idle.size()) < kIdle && !hold_stop_) {
-        auto c = std::make_unique<ingest_testing::HttpsClient>(webhook_port_, tls_.cert, "127.0.0.20");
+        auto c =
+            std::make_unique<ingest_testing::HttpsClient>(webhook_port_, tls_.cert, "127.0.0.20");
         if (!c->connected()) break;
         idle.push_back(std::move(c));
         ++held_;
@@ -703,7 +710,8 @@ class FaultSuite : public ::testing::Test {
           "SELECT count(*) FROM elevenlabs_conversations WHERE status NOT IN ('completed', "
           "'failed', 'no_answer', 'busy', 'ended_manually', 'canceled') AND phone_number LIKE "
           "'+57310%'");
-      const int64_t keys = Count("SELECT count(*) FROM idempotency_keys WHERE state = 'in_progress'");
+      const int64_t keys =
+          Count("SELECT count(*) FROM idempotency_keys WHERE state = 'in_progress'");
       const int64_t recordings = Count("SELECT count(*) FROM call_audio_recovery");
       size_t spooled = 0;
       std::error_code ec;
@@ -713,9 +721,10 @@ class FaultSuite : public ::testing::Test {
       }
       const auto counters = json::parse(SimGet("/__sim/counters"));
       const int64_t live = counters.as_object().at("live_calls").to_number<int64_t>();
-      *pending = Cat("unpublished=", unpublished, " unmatched=", unmatched, " open_calls=",
-                     open_calls, " keys_in_progress=", keys, " spool_files=", spooled,
-                     " sim_live_calls=", live, " recordings_to_recover=", recordings);
+      *pending =
+          Cat("unpublished=", unpublished, " unmatched=", unmatched, " open_calls=", open_calls,
+              " keys_in_progress=", keys, " spool_files=", spooled, " sim_live_calls=", live,
+              " recordings_to_recover=", recordings);
       if (unpublished == 0 && unmatched == 0 && open_calls == 0 && keys == 0 && spooled == 0 &&
           live == 0 && recordings == 0 && sender_done_) {
         return std::chrono::duration<double>(Clock::now() - start).count();
@@ -861,13 +870,14 @@ TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
   // and it is the only thing quarantined.
   int quarantined = 0;
   for (const auto& p : poison_) {
-    auto r = Query(Cat("SELECT quarantined_at IS NOT NULL, COALESCE(quarantine_reason, ''), "
-                       "published_at IS NOT NULL FROM webhook_inbox WHERE conversation_id = '",
-                       p.conversation_id, "'"));
+    auto r =
+        Query(Cat("SELECT quarantined_at IS NOT NULL, COALESCE(quarantine_reason, ''), "
+                  "published_at IS NOT NULL FROM webhook_inbox WHERE conversation_id = '",
+                  p.conversation_id, "'"));
     ASSERT_EQ(r.size(), 1u) << p.conversation_id << " (" << p.what << ") not stored";
     const bool q = r[0][0].as<bool>();
-    EXPECT_EQ(q, p.quarantine) << p.conversation_id << " (" << p.what
-                               << "): reason " << r[0][1].as<std::string>();
+    EXPECT_EQ(q, p.quarantine) << p.conversation_id << " (" << p.what << "): reason "
+                               << r[0][1].as<std::string>();
     if (p.quarantine) {
       ++quarantined;
       EXPECT_FALSE(r[0][1].as<std::string>().empty()) << p.what;
@@ -889,8 +899,8 @@ TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
   const auto counters = json::parse(SimGet("/__sim/counters")).as_object();
   int64_t placed = 0;
   for (const auto& [phone, n] : counters.at("dialled_by_number").as_object()) {
-    EXPECT_LE(n.to_number<int64_t>(), 1) << "a patient dialled " << n.to_number<int64_t>()
-                                         << " times";
+    EXPECT_LE(n.to_number<int64_t>(), 1)
+        << "a patient dialled " << n.to_number<int64_t>() << " times";
     placed += n.to_number<int64_t>();
   }
   int answered = 0;
@@ -898,8 +908,10 @@ TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
     const std::string outcome = call_outcome_.count(i) ? call_outcome_[i] : "no answer";
     EXPECT_EQ(outcome, "ok") << "patient " << i;
     if (outcome == "ok") ++answered;
-    auto r = Query(Cat("SELECT status, conversation_id FROM elevenlabs_conversations WHERE "
-                       "phone_number = '", PhoneFor(310, i), "'"));
+    auto r =
+        Query(Cat("SELECT status, conversation_id FROM elevenlabs_conversations WHERE "
+                  "phone_number = '",
+                  PhoneFor(310, i), "'"));
     ASSERT_EQ(r.size(), 1u) << "patient " << i << ": one call row";
     EXPECT_TRUE(IsFinal(r[0][0].as<std::string>())) << r[0][0].as<std::string>();
   }
@@ -1020,8 +1032,8 @@ TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
       static_cast<long long>(duplicates_.load()), poison_.size(), quarantined, calls_,
       static_cast<long long>(placed), static_cast<long long>(call_retries_.load()),
       static_cast<long long>(sim_delivered), static_cast<long long>(sim_failed),
-      static_cast<long long>(recovered), crashes["postgresql"], crashes["webhook-ingest"], crashes["call-gateway"],
-      static_cast<long long>(held_.load()), load_secs, settle_secs,
+      static_cast<long long>(recovered), crashes["postgresql"], crashes["webhook-ingest"],
+      crashes["call-gateway"], static_cast<long long>(held_.load()), load_secs, settle_secs,
       static_cast<long long>(log_bytes));
 }
 

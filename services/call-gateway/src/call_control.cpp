@@ -92,18 +92,17 @@ absl::Status CallControl::EndCall(const v1::EndCallRequest& request, v1::EndCall
   if (!call.ok()) return call.status();
   const CallRow& c = *call;
   if (IsFinalStatus(c.status)) {
-    return 
-        absl::FailedPreconditionError(Cat("the call has already ended (", c.status, ")"));
+    return absl::FailedPreconditionError(Cat("the call has already ended (", c.status, ")"));
   }
   if (!api_.twilio_configured()) {
-    return 
-        absl::FailedPreconditionError("no hang-up route is configured (TWILIO_ACCOUNT_SID and "
-                                      "TWILIO_AUTH_TOKEN): the call was not ended");
+    return absl::FailedPreconditionError(
+        "no hang-up route is configured (TWILIO_ACCOUNT_SID and "
+        "TWILIO_AUTH_TOKEN): the call was not ended");
   }
   if (c.call_sid.empty()) {
-    return 
-        absl::FailedPreconditionError("this call has no Twilio CallSid (SIP trunk, or not yet "
-                                      "connected): it cannot be hung up through Twilio");
+    return absl::FailedPreconditionError(
+        "this call has no Twilio CallSid (SIP trunk, or not yet "
+        "connected): it cannot be hung up through Twilio");
   }
   // An answered call is hung up (completed); one still ringing is canceled. Our record may lag
   // behind (answered but not yet seen): if Twilio says the cancel did not apply, hang up.
@@ -135,8 +134,7 @@ absl::Status CallControl::EraseConversation(const v1::EraseConversationRequest& 
   if (!call.ok()) return call.status();
   const CallRow& c = *call;
   if (!IsFinalStatus(c.status)) {
-    return 
-        absl::FailedPreconditionError("the call is still live: end it before erasing its data");
+    return absl::FailedPreconditionError("the call is still live: end it before erasing its data");
   }
   if (!c.conversation_id.empty()) {
     auto del = Timed(metrics_, "delete_conversation",

@@ -77,13 +77,11 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::InitiateCall(
     const std::string& principal, const std::string& idem_key,
     const v1::InitiateCallRequest& request) {
   const v1::InitiateCallRequest* req = &request;
-  if (req->phone_number().empty())
-    return absl::InvalidArgumentError("phoneNumber is required");
+  if (req->phone_number().empty()) return absl::InvalidArgumentError("phoneNumber is required");
   auto phone = common::NormalizePhone(req->phone_number(), options_.default_country_code);
   if (!phone.ok())
     return absl::InvalidArgumentError(Cat("phoneNumber: ", phone.status().message()));
-  if (auto s = CheckScalars(req->custom_variables(), "customVariables"); !s.ok())
-    return s;
+  if (auto s = CheckScalars(req->custom_variables(), "customVariables"); !s.ok()) return s;
   if (req->has_patient_id() && req->patient_id() <= 0) {
     return absl::InvalidArgumentError("patientId must be a positive integer");
   }
@@ -94,8 +92,7 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::InitiateCall(
   dial.principal = principal;
   dial.idem_key = idem_key;
   if (dial.idem_key.size() > 255) {
-    return 
-        absl::InvalidArgumentError("Idempotency-Key is longer than 255 characters");
+    return absl::InvalidArgumentError("Idempotency-Key is longer than 255 characters");
   }
   dial.request_sha256 = common::Sha256::Hex(req->SerializeAsString());
   NewCall& call = dial.call;
@@ -124,8 +121,7 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::InitiateCall(
     auto owner = store_.AppointmentPatient(*call.appointment_id);
     if (!owner.ok()) return owner.status();
     if (!owner->has_value()) {
-      return 
-          absl::NotFoundError(Cat("appointment ", *call.appointment_id, " not found"));
+      return absl::NotFoundError(Cat("appointment ", *call.appointment_id, " not found"));
     }
     if (call.patient_id && **owner != *call.patient_id) {
       return absl::InvalidArgumentError(
@@ -133,7 +129,8 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::InitiateCall(
     }
     if (!call.patient_id) call.patient_id = **owner;
   }
-  call.custom_variables_json = req->has_custom_variables() ? MessageJson(req->custom_variables()) : "{}";
+  call.custom_variables_json =
+      req->has_custom_variables() ? MessageJson(req->custom_variables()) : "{}";
   call.metadata_json = req->has_metadata() ? MessageJson(req->metadata()) : "{}";
   for (const auto& [k, v] : req->custom_variables().fields())
     dial.dynamic_variables[k] = ToJsonValue(v);
@@ -148,12 +145,11 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::CallPatient(
     return absl::InvalidArgumentError("patientId must be a positive integer");
   auto p = store_.FindPatient(req->patient_id());
   if (!p.ok()) return p.status();
-  if (!p->has_value())
-    return absl::NotFoundError(Cat("patient ", req->patient_id(), " not found"));
+  if (!p->has_value()) return absl::NotFoundError(Cat("patient ", req->patient_id(), " not found"));
   const PatientRow& patient = **p;
   if (patient.phone_e164.empty()) {
-    return 
-        absl::FailedPreconditionError(Cat("patient ", patient.id, " has no usable phone number"));
+    return absl::FailedPreconditionError(
+        Cat("patient ", patient.id, " has no usable phone number"));
   }
   v1::InitiateCallRequest call;
   call.set_phone_number(patient.phone_e164);
@@ -177,7 +173,7 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
   auto begun = store_.BeginCall(call, dial.principal, dial.idem_key, dial.request_sha256);
   if (!begun.ok()) {
     metrics_.Call(begun.status().code() == absl::StatusCode::kAlreadyExists ? "refused_duplicate"
-                                                                             : "error");
+                                                                            : "error");
     return begun.status();
   }
   if (begun->replay) {
@@ -285,9 +281,8 @@ absl::StatusOr<StatusChange> CallPlacer::SettleDial(const CallRow& call, std::st
   {
     const int64_t after =
         (call.dial_attempted_unix > 0 ? call.dial_attempted_unix : call.created_unix) - 120;
-    auto found = Timed(metrics_, "list_conversations", [&] {
-      return api_.FindByUserId(call.call_id, call.agent_id, after);
-    });
+    auto found = Timed(metrics_, "list_conversations",
+                       [&] { return api_.FindByUserId(call.call_id, call.agent_id, after); });
     if (!found.ok()) {
       StatusChange unchanged{call.conversation_id, call.call_id, "dialing", "dialing",
                              std::string(cause)};

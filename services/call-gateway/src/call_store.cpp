@@ -1260,7 +1260,8 @@ absl::Status CallStore::ReplayUnmatched(const std::string& conversation_id,
         return out;
       });
   if (!kept.ok()) return kept.status();
-  for (const auto& [id, payload] : *kept) {
+  for (const auto& [kept_id, payload] : *kept) {
+    const int64_t id = kept_id;  // a lambda may not capture a structured binding (clang 14)
     v1::CallEvent ev;
     if (!google::protobuf::util::JsonStringToMessage(payload, &ev).ok()) continue;
     auto applied = ApplyEvent(ev, changes);

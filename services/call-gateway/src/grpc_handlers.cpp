@@ -118,8 +118,8 @@ grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx,
     reactor->Finish(common::ToGrpcStatus(s));
   });
   if (!queued) {
-    reactor->Finish(common::ToGrpcStatus(
-        absl::ResourceExhaustedError("call-gateway is busy; retry shortly")));
+    reactor->Finish(
+        common::ToGrpcStatus(absl::ResourceExhaustedError("call-gateway is busy; retry shortly")));
   }
   return reactor;
 }
@@ -168,7 +168,8 @@ grpc::ServerUnaryReactor* CallGatewayHandlers::GetConversation(
     grpc::CallbackServerContext* ctx, const v1::GetConversationRequest* req,
     v1::GetConversationResponse* resp) {
   if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
-  return Dispatch(ctx, executor_, [this, req, resp] { return control_.GetConversation(*req, resp); });
+  return Dispatch(ctx, executor_,
+                  [this, req, resp] { return control_.GetConversation(*req, resp); });
 }
 
 grpc::ServerUnaryReactor* CallGatewayHandlers::EndCall(grpc::CallbackServerContext* ctx,

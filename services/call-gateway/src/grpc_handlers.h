@@ -44,8 +44,7 @@ class CallGatewayHandlers final : public v1::CallGateway::CallbackService {
   grpc::ServerUnaryReactor* GetConversation(grpc::CallbackServerContext* ctx,
                                             const v1::GetConversationRequest* req,
                                             v1::GetConversationResponse* resp) override;
-  grpc::ServerUnaryReactor* EndCall(grpc::CallbackServerContext* ctx,
-                                    const v1::EndCallRequest* req,
+  grpc::ServerUnaryReactor* EndCall(grpc::CallbackServerContext* ctx, const v1::EndCallRequest* req,
                                     v1::EndCallResponse* resp) override;
   grpc::ServerUnaryReactor* EraseConversation(grpc::CallbackServerContext* ctx,
                                               const v1::EraseConversationRequest* req,

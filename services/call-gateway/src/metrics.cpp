@@ -28,8 +28,9 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry* r) {
                  .Register(*r);
   audio_ = &prometheus::BuildCounter()
                 .Name("outcall_audio_recovery_total")
-                .Help("Recordings the reconciler looked for after their webhook was lost, by "
-                      "outcome")
+                .Help(
+                    "Recordings the reconciler looked for after their webhook was lost, by "
+                    "outcome")
                 .Register(*r);
 }
 

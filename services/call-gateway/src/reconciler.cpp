@@ -86,7 +86,8 @@ absl::Status Reconciler::ReconcileCalls() {
     // Not settled (still unknown, still processing, or the try failed): the call backs off, and
     // the others are tried first next time.
     const bool not_found = !r.ok() && r.status().code() == absl::StatusCode::kNotFound;
-    const std::string error = r.ok() ? std::string() : std::string(common::ToStd(r.status().message()));
+    const std::string error =
+        r.ok() ? std::string() : std::string(common::ToStd(r.status().message()));
     auto definite = store_.RecordReconcileTry(c.id, not_found, error, options_.reconcile_every,
                                               options_.reconcile_max_backoff);
     if (!definite.ok()) {
@@ -142,7 +143,7 @@ absl::Status Reconciler::RecoverAudio() {
     }
     auto audio = Timed(metrics_, "get_conversation_audio", [&] {
       return api_.GetConversationAudio(n.conversation_id, options_.audio_max_bytes,
-                                              options_.audio_timeout);
+                                       options_.audio_timeout);
     });
     absl::Status failed = audio.status();
     if (audio.ok()) {
@@ -203,8 +204,7 @@ void Reconciler::Start() {
     absl::MutexLock lock(&reconciler_mu_);
     while (!reconciler_stop_) {
       reconciler_mu_.Unlock();
-      if (auto s = RunOnce(); !s.ok())
-        spdlog::warn("reconciler: {}", common::ToStd(s.message()));
+      if (auto s = RunOnce(); !s.ok()) spdlog::warn("reconciler: {}", common::ToStd(s.message()));
       reconciler_mu_.Lock();
       reconciler_mu_.AwaitWithTimeout(absl::Condition(&reconciler_stop_), options_.reconcile_every);
     }

@@ -28,8 +28,9 @@ class FakeElevenLabs final : public elevenlabs::ElevenLabsApi {
       const elevenlabs::OutboundCall&) const override {
     return absl::UnimplementedError("not in this fake");
   }
-  absl::StatusOr<std::vector<elevenlabs::ConversationBrief>> FindByUserId(
-      std::string_view, std::string_view, int64_t) const override {
+  absl::StatusOr<std::vector<elevenlabs::ConversationBrief>> FindByUserId(std::string_view,
+                                                                          std::string_view,
+                                                                          int64_t) const override {
     return absl::UnimplementedError("not in this fake");
   }
   absl::StatusOr<boost::json::object> GetConversation(std::string_view) const override {
@@ -86,8 +87,9 @@ TEST(CallEventHub, UnsubscribeWaitsForADeliveryInProgress) {
     while (!release) std::this_thread::yield();
     delivering = false;
   });
-  std::thread publisher(
-      [&] { hub.Publish(StatusChange{"conv_1", "call-1", "initiated", "dialing", "x"}); });
+  std::thread publisher([&] {
+    hub.Publish(StatusChange{"conv_1", "call-1", "initiated", "dialing", "x"});
+  });
   while (!delivering) std::this_thread::yield();
   std::thread unsubscriber([&] {
     unsubscribing = true;

@@ -1,6 +1,6 @@
-// A fixed pool of threads for the blocking work (database, HTTP) of the RPC handlers (gRPC's callback
-// threads must never block), with a bounded queue: when it is full, work is refused at once
-// (the handler answers RESOURCE_EXHAUSTED) instead of piling up behind a slow database.
+// A fixed pool of threads for the blocking work (database, HTTP) of the RPC handlers (gRPC's
+// callback threads must never block), with a bounded queue: when it is full, work is refused at
+// once (the handler answers RESOURCE_EXHAUSTED) instead of piling up behind a slow database.
 #pragma once
 
 #include <deque>

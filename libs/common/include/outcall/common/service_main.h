@@ -39,7 +39,8 @@ class ServiceMain {
   // Reads the service's configuration with `load`; on error prints "<name>: <message>" to
   // stderr and returns nothing (the caller exits 2).
   template <typename Loader>
-  auto Load(Loader&& load) -> std::optional<typename decltype(load(std::declval<EnvReader&>()))::value_type> {
+  auto Load(Loader&& load)
+      -> std::optional<typename decltype(load(std::declval<EnvReader&>()))::value_type> {
     EnvReader env;
     auto config = load(env);
     if (!config.ok()) {
