@@ -1,6 +1,8 @@
 // call-gateway: builds the object graph from the environment and serves until SIGTERM.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "call_store.h"
 #include "gateway_service.h"
 #include "outcall/common/pg_pool.h"
@@ -44,7 +46,12 @@ int main() {
        .audio_batch = rc.audio_batch,
        .audio_max_age = absl::Seconds(rc.audio_max_age_secs),
        .audio_max_bytes = static_cast<size_t>(rc.audio_max_bytes),
-       .audio_timeout = absl::Seconds(rc.audio_timeout_secs)},
+       .audio_timeout = absl::Seconds(rc.audio_timeout_secs),
+       // Two workers per database connection (a request waits on ElevenLabs part of the time),
+       // a short queue beyond that, then RESOURCE_EXHAUSTED. 64 workers doubled the RSS under
+       // load (a malloc arena per busy thread) for no throughput.
+       .workers = std::max(8, 2 * cc.database_pool_size),
+       .max_queued = std::max(8, 2 * cc.database_pool_size) * 16},
       store, elevenlabs, svc.authenticator(), &svc.server().metrics());
   svc.server().AddService(service.call_gateway());
   svc.server().AddService(service.event_sink());

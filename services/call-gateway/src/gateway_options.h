@@ -33,8 +33,8 @@ struct GatewayOptions {
   absl::Duration audio_timeout = absl::Seconds(120);
   // The workers RPC handlers post their blocking work to (database, ElevenLabs), and how many
   // requests may wait for one before the next is refused with RESOURCE_EXHAUSTED.
-  int workers = 64;
-  int max_queued = 1024;
+  int workers = 16;
+  int max_queued = 256;
 };
 
 }  // namespace outcall::call_gateway
