@@ -52,6 +52,5 @@ grpc::Service* GatewayService::event_sink() { return &parts_->sink; }
 absl::Status GatewayService::ReconcileOnce() { return parts_->reconciler.RunOnce(); }
 void GatewayService::StartReconciler() { parts_->reconciler.Start(); }
 void GatewayService::StopReconciler() { parts_->reconciler.Stop(); }
-CallEventHub& GatewayService::hub() { return parts_->hub; }
 
 }  // namespace outcall::call_gateway

@@ -37,7 +37,6 @@ class GatewayService {
   void StartReconciler();
   void StopReconciler();
 
-  CallEventHub& hub();
 
  private:
   struct Parts;

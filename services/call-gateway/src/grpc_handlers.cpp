@@ -8,6 +8,7 @@
 #include "outcall/common/logging.h"
 #include "outcall/common/status.h"
 #include "outcall/common/strings.h"
+#include "outcall/common/unary_dispatch.h"
 
 namespace outcall::call_gateway {
 namespace {
@@ -105,23 +106,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::CallUpdate> {
 grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx,
                                    common::BlockingExecutor& executor,
                                    std::function<absl::Status()> work) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  const bool queued = executor.TrySubmit([ctx, reactor, work = std::move(work)] {
-    if (ctx->IsCancelled()) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
-      return;
-    }
-    const absl::Status s = work();
-    if (!s.ok() && s.code() == absl::StatusCode::kInternal) {
-      spdlog::warn("call-gateway request failed: {}", common::ToStd(s.ToString()));
-    }
-    reactor->Finish(common::ToGrpcStatus(s));
-  });
-  if (!queued) {
-    reactor->Finish(
-        common::ToGrpcStatus(absl::ResourceExhaustedError("call-gateway is busy; retry shortly")));
-  }
-  return reactor;
+  return common::DispatchUnary(
+      ctx, executor, {.service = "call-gateway", .busy = "call-gateway is busy; retry shortly"},
+      std::move(work));
 }
 
 CallGatewayHandlers::CallGatewayHandlers(const common::CallAuthenticator& auth,

@@ -8,6 +8,7 @@
 #include "outcall/common/logging.h"
 #include "outcall/common/status.h"
 #include "outcall/common/strings.h"
+#include "outcall/common/unary_dispatch.h"
 
 namespace outcall::stats {
 namespace {
@@ -74,25 +75,12 @@ absl::Time StatsService::DeadlineOf(const grpc::CallbackServerContext* ctx) cons
 
 grpc::ServerUnaryReactor* StatsService::Dispatch(
     grpc::CallbackServerContext* ctx, std::function<absl::Status(absl::Time deadline)> work) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  const absl::Time deadline = DeadlineOf(ctx);
-  const bool queued = executor_->TrySubmit([ctx, reactor, deadline, work = std::move(work)] {
-    if (ctx->IsCancelled()) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
-      return;
-    }
-    absl::Status s = work(deadline);
-    if (!s.ok() &&
-        (s.code() == absl::StatusCode::kInternal || s.code() == absl::StatusCode::kUnavailable)) {
-      spdlog::warn("stats request failed: {}", common::ToStd(s.ToString()));
-    }
-    reactor->Finish(common::ToGrpcStatus(s));
-  });
-  if (!queued) {
-    reactor->Finish(
-        common::ToGrpcStatus(absl::ResourceExhaustedError("stats service is busy; retry shortly")));
-  }
-  return reactor;
+  return common::DispatchUnary(ctx, *executor_, {.service = "stats",
+                                .busy = "stats service is busy; retry shortly",
+                                .log_unavailable = true},
+                               [deadline = DeadlineOf(ctx), work = std::move(work)] {
+                                 return work(deadline);
+                               });
 }
 
 grpc::ServerUnaryReactor* StatsService::ListCalls(grpc::CallbackServerContext* ctx,
