@@ -10,7 +10,7 @@ PACKAGES=(
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev grpc-proto
   golang-github-gogo-googleapis-dev
   # libraries
-  libabsl-dev libboost1.81-dev libboost-json1.81-dev libssl-dev libcurl4-openssl-dev
+  libabsl-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libcurl4-openssl-dev
   libpqxx-dev libpq-dev libjwt-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev wrk

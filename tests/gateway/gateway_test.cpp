@@ -36,7 +36,6 @@ namespace {
 namespace json = boost::json;
 using common::Cat;
 using elevenlabs::ElevenLabsClient;
-using elevenlabs::GetProviderFailure;
 using elevenlabs::OutboundCall;
 
 class GatewayTest : public ::testing::Test {
@@ -1396,9 +1395,9 @@ TEST_F(AudioRecoveryTest, TheClientDownloadsWithinItsBoundAndMapsErrors) {
   EXPECT_NE(big.status().message().find("larger than"), std::string::npos) << big.status();
   auto unknown = elevenlabs_->GetConversationAudio("conv_unknown", 1 << 20, absl::Seconds(5));
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound) << unknown.status();
-  auto f = GetProviderFailure(unknown.status());
-  ASSERT_TRUE(f.has_value());
-  EXPECT_EQ(f->http_status, 404);
+  EXPECT_EQ(unknown.failure().http_status, 404);
+  EXPECT_FALSE(unknown.failure().maybe_delivered);
+  EXPECT_EQ(big.failure().code, "too_large") << "the typed failure says why, not the message";
   // The API key is never in an error.
   EXPECT_EQ(unknown.status().ToString().find(api_key_), std::string::npos);
 }

@@ -61,14 +61,19 @@ TEST(SimScenarios, HungUpCallKeepsOnlyWhatWasSaid) {
 TEST(SimWire, TargetsAreDecoded) {
   std::string path;
   std::vector<std::pair<std::string, std::string>> query;
-  ParseTarget("/v1/convai/conversations?user_id=corr-%2B57300&search=a+b&flag", path, query);
-  EXPECT_EQ(path, "/v1/convai/conversations");
+  ASSERT_TRUE(ParseTarget("/v1/convai/conversations/conv%20a?user_id=corr-%2B57300&search=a+b&flag",
+                          path, query));
+  EXPECT_EQ(path, "/v1/convai/conversations/conv a");
   ASSERT_EQ(query.size(), 3u);
   EXPECT_EQ(query[0].second, "corr-+57300");
   EXPECT_EQ(query[1].second, "a b");
   EXPECT_EQ(query[2].first, "flag");
-  EXPECT_EQ(PercentDecode("100%", false), "100%");
-  EXPECT_EQ(PercentDecode("%zz", false), "%zz");
+  EXPECT_EQ(query[2].second, "");
+  // Not a target: refused (the server answers 400), never guessed at.
+  EXPECT_FALSE(ParseTarget("/v1/x?q=100%", path, query));
+  EXPECT_FALSE(ParseTarget("/v1/%zz", path, query));
+  EXPECT_FALSE(ParseTarget("v1/no-leading-slash", path, query));
+  EXPECT_TRUE(path.empty() && query.empty());
 }
 
 TEST(SimClock, FrozenAdvancedAndScaled) {

@@ -1,6 +1,8 @@
 #include "outcall/common/config.h"
 
+#include <boost/url.hpp>
 #include <cstdlib>
+#include <optional>
 
 #include "outcall/common/files.h"
 #include "outcall/common/strings.h"
@@ -102,6 +104,20 @@ absl::Duration EnvReader::Seconds(std::string_view name, int64_t default_seconds
   return absl::Seconds(Int(name, default_seconds, min, max));
 }
 
+namespace {
+
+// An absolute URL with an authority, as RFC 3986 reads it. Boost.URL 1.81 reads
+// "http://127.0.0.1.evil.test" as host 127.0.0.1 and path ".evil.test" (fixed in 1.82); a path
+// after an authority must be empty or start with '/', so such a parse is refused here.
+std::optional<boost::urls::url_view> ParseAbsoluteUrl(std::string_view text) {
+  auto u = boost::urls::parse_absolute_uri(text);
+  if (!u || !u->has_authority()) return std::nullopt;
+  if (!u->encoded_path().empty() && !u->encoded_path().starts_with('/')) return std::nullopt;
+  return *u;
+}
+
+}  // namespace
+
 std::string EnvReader::Url(std::string_view name, std::string_view default_value, bool required) {
   auto v = Raw(name);
   if (!v) {
@@ -109,16 +125,22 @@ std::string EnvReader::Url(std::string_view name, std::string_view default_value
     return std::string(default_value);
   }
   std::string url = *v;
-  if (!std::string_view(url).starts_with("http://") && !std::string_view(url).starts_with("https://")) {
+  auto parsed = boost::urls::parse_absolute_uri(url);
+  if (!parsed || (parsed->scheme_id() != boost::urls::scheme::http &&
+                  parsed->scheme_id() != boost::urls::scheme::https)) {
     AddError(name, Cat("must be an http:// or https:// URL, got '", url, "'"));
     return std::string(default_value);
   }
-  const size_t scheme_end = url.find("://") + 3;
-  if (url.size() <= scheme_end || url[scheme_end] == '/') {
+  if (!parsed->has_authority() || parsed->encoded_host().empty()) {
     AddError(name, Cat("has no host: '", url, "'"));
     return std::string(default_value);
   }
-  while (url.size() > scheme_end && url.back() == '/') url.pop_back();
+  if (!ParseAbsoluteUrl(url)) {
+    AddError(name, Cat("has no valid host: '", url, "'"));
+    return std::string(default_value);
+  }
+  // Paths are appended to it: "https://host/v1/" is "https://host/v1".
+  while (url.size() > 1 && url.back() == '/') url.pop_back();
   return url;
 }
 
@@ -174,18 +196,6 @@ std::vector<std::string> SplitPem(const std::string& bundle) {
   return out;
 }
 
-bool IsLoopbackIpv4(std::string_view host) {
-  const auto parts = Split(host, '.');
-  if (parts.size() != 4 || parts[0] != "127") return false;
-  for (auto p : parts) {
-    int64_t v = 0;
-    if (p.empty() || p.size() > 3 || p.find_first_not_of("0123456789") != std::string_view::npos ||
-        !ParseInt(p, &v) || v > 255) {
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -265,18 +275,18 @@ CommonConfig ReadCommonConfig(EnvReader& env, const ServiceDefaults& defaults) {
 // Only an exact loopback host counts: no user-info ("127.0.0.1@evil.test"), no look-alike
 // names ("127.0.0.1.evil.test", "localhost.evil.test").
 bool IsLoopbackUrl(std::string_view url) {
-  std::string_view authority = url.substr(url.find("://") + 3);
-  authority = authority.substr(0, authority.find_first_of("/?#"));
-  if (authority.find('@') != std::string_view::npos) return false;
-  std::string_view host = authority;
-  if (host.starts_with("[")) {
-    const size_t close = host.find(']');
-    if (close == std::string_view::npos) return false;
-    host = host.substr(0, close + 1);
-  } else if (const size_t colon = host.rfind(':'); colon != std::string_view::npos) {
-    host = host.substr(0, colon);
+  auto u = ParseAbsoluteUrl(url);
+  if (!u || u->has_userinfo()) return false;
+  switch (u->host_type()) {
+    case boost::urls::host_type::ipv4:
+      return (u->host_ipv4_address().to_uint() >> 24) == 127;
+    case boost::urls::host_type::ipv6:
+      return u->host_ipv6_address().is_loopback();
+    case boost::urls::host_type::name:
+      return u->encoded_host() == "localhost";
+    default:
+      return false;
   }
-  return host == "localhost" || host == "[::1]" || IsLoopbackIpv4(host);
 }
 
 }  // namespace outcall::common

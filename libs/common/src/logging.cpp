@@ -1,5 +1,7 @@
 #include "outcall/common/logging.h"
 
+#include <boost/json.hpp>
+
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -54,12 +56,13 @@ class JsonMaskingFormatter final : public spdlog::formatter {
     std::string line;
     line.reserve(text.size() + 96);
     if (json_) {
-      Append(&line, "{\"ts\":\"", ts, "\",\"level\":\"",
-                      std::string_view(level.data(), level.size()), "\",\"service\":\"");
-      AppendJsonEscaped(line, service_);
-      line += "\",\"msg\":\"";
-      AppendJsonEscaped(line, text);
-      line += "\"}\n";
+      // One JSON object per line; Boost.JSON escapes quotes and control characters.
+      line = boost::json::serialize(
+          boost::json::object{{"ts", ts},
+                              {"level", std::string_view(level.data(), level.size())},
+                              {"service", service_},
+                              {"msg", text}});
+      line += '\n';
     } else {
       Append(&line, ts, " ", std::string_view(level.data(), level.size()), " ",
                       service_, ": ", text, "\n");
@@ -77,26 +80,6 @@ class JsonMaskingFormatter final : public spdlog::formatter {
 };
 
 }  // namespace
-
-void AppendJsonEscaped(std::string& out, std::string_view text) {
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned char>(c));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-}
 
 absl::Status InitLogging(const LogOptions& options) {
   const auto level = spdlog::level::from_str(options.level);

@@ -1,8 +1,8 @@
 #include "outcall/elevenlabs/client.h"
 
 #include <boost/json.hpp>
+#include <boost/url.hpp>
 
-#include "absl/strings/cord.h"
 #include "outcall/common/crypto.h"
 #include "outcall/common/logging.h"
 #include "outcall/common/strings.h"
@@ -14,30 +14,20 @@ using common::Cat;
 
 namespace {
 
-constexpr char kFailurePayload[] = "type.outcall/provider-failure";
-
-std::string UrlEncode(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
+// base_url (checked when the configuration was read) with the path segments appended, each
+// percent-encoded as a segment, and the query parameters, each encoded as a query value.
+std::string Endpoint(std::string_view base, std::initializer_list<std::string_view> segments,
+                     std::initializer_list<std::pair<std::string_view, std::string_view>> params = {}) {
+  auto parsed = boost::urls::parse_absolute_uri(base);
+  if (!parsed) return std::string();  // refused by the transport as a malformed URL
+  boost::urls::url u(*parsed);
+  auto path = u.segments();
+  if (!path.empty() && path.back().empty()) path.pop_back();  // "https://host/prefix/"
+  for (std::string_view s : segments) path.push_back(s);
+  for (const auto& [k, v] : params) {
+    if (!v.empty()) u.params().append({k, v});
   }
-  return out;
-}
-
-absl::Status WithFailure(absl::Status status, const ProviderFailure& f) {
-  json::object o{{"http_status", f.http_status},
-                 {"code", f.code},
-                 {"message", f.message},
-                 {"maybe_delivered", f.maybe_delivered}};
-  status.SetPayload(kFailurePayload, absl::Cord(json::serialize(o)));
-  return status;
+  return std::string(u.buffer());
 }
 
 // ElevenLabs' error bodies: {"detail": [...]} (422), {"detail": {"code"|"status", "message"}}.
@@ -93,6 +83,7 @@ ProviderFailure ParseError(const common::HttpResponse& r) {
   return f;
 }
 
+// The status for a non-success HTTP answer: its code says what the caller may do.
 absl::Status StatusForHttp(const ProviderFailure& f, std::string_view what) {
   const std::string msg = Cat(what, ": ElevenLabs answered ", f.http_status,
                               f.code.empty() ? "" : " ", f.code, ": ", f.message);
@@ -108,7 +99,28 @@ absl::Status StatusForHttp(const ProviderFailure& f, std::string_view what) {
   } else {
     s = absl::FailedPreconditionError(msg);  // 401, 402, 403, 409: configuration or account
   }
-  return WithFailure(s, f);
+  return s;
+}
+
+// A failed answer as a Result of any type: the status for it and the failure beside it.
+struct Failed {
+  absl::Status status;
+  ProviderFailure failure;
+  template <typename T>
+  operator Result<T>() const {  // NOLINT(google-explicit-constructor)
+    return Result<T>(status, failure);
+  }
+};
+
+Failed HttpFailure(ProviderFailure f, std::string_view what) {
+  absl::Status s = StatusForHttp(f, what);
+  return {std::move(s), std::move(f)};
+}
+
+// A Result's failure passed on as a Result of another type.
+template <typename T>
+Failed Forward(const Result<T>& r) {
+  return {r.status(), r.failure()};
 }
 
 std::string Str(const json::object& o, std::string_view k) {
@@ -118,26 +130,11 @@ std::string Str(const json::object& o, std::string_view k) {
 
 }  // namespace
 
-std::optional<ProviderFailure> GetProviderFailure(const absl::Status& status) {
-  auto payload = status.GetPayload(kFailurePayload);
-  if (!payload) return std::nullopt;
-  boost::system::error_code ec;
-  json::value v = json::parse(std::string(*payload), ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  const auto& o = v.as_object();
-  ProviderFailure f;
-  f.http_status = static_cast<int>(o.at("http_status").to_number<int64_t>());
-  f.code = Str(o, "code");
-  f.message = Str(o, "message");
-  f.maybe_delivered = o.at("maybe_delivered").as_bool();
-  return f;
-}
-
 ElevenLabsClient::ElevenLabsClient(const ElevenLabsConfig& config)
     : config_(config),
       http_({.max_response_bytes = 32 * 1024 * 1024, .user_agent = "outcall-call-gateway/0.1"}) {}
 
-absl::StatusOr<common::HttpResponse> ElevenLabsClient::Send(
+Result<common::HttpResponse> ElevenLabsClient::Send(
     common::HttpRequest req, std::optional<absl::Duration> timeout) const {
   req.timeout = timeout.value_or(config_.request_timeout);
   auto r = http_.Send(req);
@@ -155,35 +152,34 @@ absl::StatusOr<common::HttpResponse> ElevenLabsClient::Send(
     }
     f.message = common::RedactPhones(common::ToStd(r.status().message()));
     f.maybe_delivered = common::RequestMayHaveBeenSent(r.status());
-    return WithFailure(absl::UnavailableError(Cat("ElevenLabs unreachable: ", f.message)), f);
+    return Failed{absl::UnavailableError(Cat("ElevenLabs unreachable: ", f.message)), f};
   }
-  return r;
+  return *std::move(r);
 }
 
-absl::StatusOr<json::value> ElevenLabsClient::Json(common::HttpRequest req,
-                                                   std::string_view what) const {
+Result<json::value> ElevenLabsClient::Json(common::HttpRequest req, std::string_view what) const {
   auto r = Send(std::move(req));
-  if (!r.ok()) return r.status();
-  if (r->status != 200) return StatusForHttp(ParseError(*r), what);
+  if (!r.ok()) return Forward(r);
+  if (r->status != 200) return HttpFailure(ParseError(*r), what);
   boost::system::error_code ec;
   json::value v = json::parse(r->body, ec);
   if (ec) {
-    return WithFailure(absl::UnavailableError(Cat(what, ": ElevenLabs sent invalid JSON")),
-                       {200, "invalid_json", "invalid JSON", false});
+    return Failed{absl::UnavailableError(Cat(what, ": ElevenLabs sent invalid JSON")),
+                  {200, "invalid_json", "invalid JSON", false}};
   }
   return v;
 }
 
-absl::StatusOr<std::vector<AgentInfo>> ElevenLabsClient::ListAgents() const {
+Result<std::vector<AgentInfo>> ElevenLabsClient::ListAgents() const {
   std::vector<AgentInfo> out;
   std::string cursor;
   for (int page = 0; page < 100; ++page) {
     common::HttpRequest req;
-    req.url = Cat(config_.base_url, "/v1/convai/agents?page_size=100",
-                  cursor.empty() ? "" : "&cursor=", UrlEncode(cursor));
+    req.url = Endpoint(config_.base_url, {"v1", "convai", "agents"},
+                       {{"page_size", "100"}, {"cursor", cursor}});
     req.headers = {{"xi-api-key", config_.api_key.Reveal()}};
     auto v = Json(req, "list agents");
-    if (!v.ok()) return v.status();
+    if (!v.ok()) return Forward(v);
     const auto* body = v->if_object();
     const auto* agents = body ? body->if_contains("agents") : nullptr;
     if (!agents || !agents->is_array()) {
@@ -206,7 +202,7 @@ absl::StatusOr<std::vector<AgentInfo>> ElevenLabsClient::ListAgents() const {
   return absl::UnavailableError("list agents: too many pages");
 }
 
-absl::StatusOr<PlacedCall> ElevenLabsClient::PlaceTwilioCall(const OutboundCall& call) const {
+Result<PlacedCall> ElevenLabsClient::PlaceTwilioCall(const OutboundCall& call) const {
   json::object client_data{{"user_id", call.user_id},
                            {"dynamic_variables", call.dynamic_variables}};
   if (call.max_duration_secs > 0) {
@@ -219,11 +215,11 @@ absl::StatusOr<PlacedCall> ElevenLabsClient::PlaceTwilioCall(const OutboundCall&
                     {"conversation_initiation_client_data", std::move(client_data)}};
   common::HttpRequest req;
   req.method = "POST";
-  req.url = Cat(config_.base_url, "/v1/convai/twilio/outbound-call");
+  req.url = Endpoint(config_.base_url, {"v1", "convai", "twilio", "outbound-call"});
   req.headers = {{"xi-api-key", config_.api_key.Reveal()}, {"Content-Type", "application/json"}};
   req.body = json::serialize(body);
   auto r = Send(std::move(req));
-  if (!r.ok()) return r.status();
+  if (!r.ok()) return Forward(r);
   // The patient's name went out in the dynamic variables and may come back in an error.
   const json::value* name_value = call.dynamic_variables.if_contains("patient_name");
   const std::string patient_name =
@@ -233,13 +229,13 @@ absl::StatusOr<PlacedCall> ElevenLabsClient::PlaceTwilioCall(const OutboundCall&
     f.message = common::RedactPatientData(f.message, patient_name);
     // A 5xx may come after the call was placed: the outcome is unknown.
     f.maybe_delivered = r->status >= 500;
-    return StatusForHttp(f, "outbound call");
+    return HttpFailure(std::move(f), "outbound call");
   }
   boost::system::error_code ec;
   json::value v = json::parse(r->body, ec);
   if (ec || !v.is_object()) {
-    return WithFailure(absl::UnavailableError("outbound call: ElevenLabs sent invalid JSON"),
-                       {200, "invalid_json", "invalid JSON in a 200 answer", true});
+    return Failed{absl::UnavailableError("outbound call: ElevenLabs sent invalid JSON"),
+                  {200, "invalid_json", "invalid JSON in a 200 answer", true}};
   }
   const auto& o = v.as_object();
   auto* success = o.if_contains("success");
@@ -248,26 +244,28 @@ absl::StatusOr<PlacedCall> ElevenLabsClient::PlaceTwilioCall(const OutboundCall&
     ProviderFailure f{200, "success_false",
                       common::RedactPatientData(Str(o, "message"), patient_name), false};
     if (f.message.empty()) f.message = "ElevenLabs did not accept the call";
-    return WithFailure(
-        absl::FailedPreconditionError(Cat("outbound call refused by ElevenLabs: ", f.message)), f);
+    return Failed{
+        absl::FailedPreconditionError(Cat("outbound call refused by ElevenLabs: ", f.message)), f};
   }
   return placed;
 }
 
-absl::StatusOr<std::vector<ConversationBrief>> ElevenLabsClient::FindByUserId(
+Result<std::vector<ConversationBrief>> ElevenLabsClient::FindByUserId(
     std::string_view user_id, std::string_view agent_id, int64_t after_unix) const {
   std::vector<ConversationBrief> out;
   std::string cursor;
   for (int page = 0; page < 20; ++page) {
     common::HttpRequest req;
-    req.url =
-        Cat(config_.base_url, "/v1/convai/conversations?page_size=100&user_id=", UrlEncode(user_id),
-            "&call_start_after_unix=", after_unix,
-            agent_id.empty() ? "" : "&agent_id=", UrlEncode(agent_id),
-            cursor.empty() ? "" : "&cursor=", UrlEncode(cursor));
+    const std::string after = std::to_string(after_unix);
+    req.url = Endpoint(config_.base_url, {"v1", "convai", "conversations"},
+                       {{"page_size", "100"},
+                        {"user_id", user_id},
+                        {"call_start_after_unix", after},
+                        {"agent_id", agent_id},
+                        {"cursor", cursor}});
     req.headers = {{"xi-api-key", config_.api_key.Reveal()}};
     auto v = Json(req, "list conversations");
-    if (!v.ok()) return v.status();
+    if (!v.ok()) return Forward(v);
     const auto* body = v->if_object();
     const auto* list = body ? body->if_contains("conversations") : nullptr;
     if (!list || !list->is_array()) {
@@ -288,67 +286,66 @@ absl::StatusOr<std::vector<ConversationBrief>> ElevenLabsClient::FindByUserId(
   return out;
 }
 
-absl::StatusOr<json::object> ElevenLabsClient::GetConversation(std::string_view id) const {
+Result<json::object> ElevenLabsClient::GetConversation(std::string_view id) const {
   common::HttpRequest req;
-  req.url = Cat(config_.base_url, "/v1/convai/conversations/", UrlEncode(id));
+  req.url = Endpoint(config_.base_url, {"v1", "convai", "conversations", id});
   req.headers = {{"xi-api-key", config_.api_key.Reveal()}};
   auto v = Json(req, "get conversation");
-  if (!v.ok()) return v.status();
+  if (!v.ok()) return Forward(v);
   if (!v->is_object())
     return absl::UnavailableError("get conversation: unexpected answer from ElevenLabs");
   return std::move(v->as_object());
 }
 
-absl::StatusOr<ConversationAudio> ElevenLabsClient::GetConversationAudio(
+Result<ConversationAudio> ElevenLabsClient::GetConversationAudio(
     std::string_view id, size_t max_bytes, absl::Duration timeout) const {
   constexpr std::string_view kWhat = "get conversation audio";
   common::HttpRequest req;
-  req.url = Cat(config_.base_url, "/v1/convai/conversations/", UrlEncode(id), "/audio");
+  req.url = Endpoint(config_.base_url, {"v1", "convai", "conversations", id, "audio"});
   req.headers = {{"xi-api-key", config_.api_key.Reveal()}, {"Accept", "audio/*"}};
   // Received as it streams in, never past the bound: a longer recording is refused as soon as
   // its Content-Length (or its bytes) say so.
   req.max_response_bytes = max_bytes;
   auto r = Send(std::move(req), timeout);
   if (!r.ok()) {
-    auto f = GetProviderFailure(r.status());
-    if (f && f->code == "too_large") {
-      return WithFailure(absl::FailedPreconditionError(
-                             Cat(kWhat, ": the recording is larger than ", max_bytes, " bytes")),
-                         *f);
+    if (r.failure().code == "too_large") {
+      return Failed{absl::FailedPreconditionError(
+                        Cat(kWhat, ": the recording is larger than ", max_bytes, " bytes")),
+                    r.failure()};
     }
-    return r.status();
+    return Forward(r);
   }
-  if (r->status != 200) return StatusForHttp(ParseError(*r), kWhat);
+  if (r->status != 200) return HttpFailure(ParseError(*r), kWhat);
   // The media type without parameters ("audio/mpeg; charset=..." -> "audio/mpeg").
   std::string type = common::ToLower(
       common::Trim(r->Header("content-type").substr(0, r->Header("content-type").find(';'))));
   if (type.empty()) type = "audio/mpeg";  // what the endpoint serves
   if (!type.starts_with("audio/") && type != "application/octet-stream") {
-    return WithFailure(absl::UnavailableError(Cat(kWhat, ": ElevenLabs answered with ",
-                                                  type.substr(0, 100), ", not audio")),
-                       {200, "not_audio", "not audio", false});
+    return Failed{absl::UnavailableError(
+                      Cat(kWhat, ": ElevenLabs answered with ", type.substr(0, 100), ", not audio")),
+                  {200, "not_audio", "not audio", false}};
   }
   if (type == "application/octet-stream") type = "audio/mpeg";
   if (r->body.empty()) {
-    return WithFailure(absl::UnavailableError(Cat(kWhat, ": ElevenLabs sent an empty recording")),
-                       {200, "empty_audio", "empty recording", false});
+    return Failed{absl::UnavailableError(Cat(kWhat, ": ElevenLabs sent an empty recording")),
+                  {200, "empty_audio", "empty recording", false}};
   }
   return ConversationAudio{type.substr(0, 100), std::move(r->body)};
 }
 
-absl::Status ElevenLabsClient::DeleteConversation(std::string_view id) const {
+Result<Done> ElevenLabsClient::DeleteConversation(std::string_view id) const {
   common::HttpRequest req;
   req.method = "DELETE";
-  req.url = Cat(config_.base_url, "/v1/convai/conversations/", UrlEncode(id));
+  req.url = Endpoint(config_.base_url, {"v1", "convai", "conversations", id});
   req.headers = {{"xi-api-key", config_.api_key.Reveal()}};
   auto r = Send(std::move(req));
-  if (!r.ok()) return r.status();
+  if (!r.ok()) return Forward(r);
   if (r->status != 200 && r->status != 204)
-    return StatusForHttp(ParseError(*r), "delete conversation");
-  return absl::OkStatus();
+    return HttpFailure(ParseError(*r), "delete conversation");
+  return Done{};
 }
 
-absl::StatusOr<std::string> ElevenLabsClient::UpdateTwilioCall(std::string_view call_sid,
+Result<std::string> ElevenLabsClient::UpdateTwilioCall(std::string_view call_sid,
                                                                std::string_view status) const {
   if (!twilio_configured()) {
     return absl::FailedPreconditionError(
@@ -356,16 +353,16 @@ absl::StatusOr<std::string> ElevenLabsClient::UpdateTwilioCall(std::string_view 
   }
   common::HttpRequest req;
   req.method = "POST";
-  req.url = Cat(config_.twilio_base_url, "/2010-04-01/Accounts/",
-                UrlEncode(config_.twilio_account_sid), "/Calls/", UrlEncode(call_sid), ".json");
+  req.url = Endpoint(config_.twilio_base_url, {"2010-04-01", "Accounts", config_.twilio_account_sid,
+                                               "Calls", Cat(call_sid, ".json")});
   const std::string encoded = common::Base64Encode(
       Cat(config_.twilio_account_sid, ":", config_.twilio_auth_token.Reveal()));
   req.headers = {{"Authorization", Cat("Basic ", encoded)},
                  {"Content-Type", "application/x-www-form-urlencoded"}};
   req.body = Cat("Status=", status);
   auto r = Send(std::move(req));
-  if (!r.ok()) return r.status();
-  if (r->status != 200) return StatusForHttp(ParseError(*r), "Twilio call update");
+  if (!r.ok()) return Forward(r);
+  if (r->status != 200) return HttpFailure(ParseError(*r), "Twilio call update");
   boost::system::error_code ec;
   json::value v = json::parse(r->body, ec);
   if (ec || !v.is_object())

@@ -10,7 +10,7 @@ namespace outcall::call_gateway {
 using common::Cat;
 using elevenlabs::AgentInfo;
 
-CallControl::CallControl(absl::Duration agents_cache_ttl, CallStore& store,
+CallControl::CallControl(absl::Duration agents_cache_ttl, CallRepository& store,
                          const elevenlabs::ElevenLabsApi& api, GatewayMetrics& metrics,
                          CallEventHub& hub, const common::Clock& clock)
     : agents_cache_ttl_(agents_cache_ttl),
@@ -139,7 +139,7 @@ absl::Status CallControl::EraseConversation(const v1::EraseConversationRequest& 
   if (!c.conversation_id.empty()) {
     auto del = Timed(metrics_, "delete_conversation",
                      [&] { return api_.DeleteConversation(c.conversation_id); });
-    if (!del.ok() && del.code() != absl::StatusCode::kNotFound) return del;
+    if (!del.ok() && del.status().code() != absl::StatusCode::kNotFound) return del.status();
   }
   if (auto s = store_.EraseData(c.id); !s.ok()) return s;
   spdlog::info("conversation data erased for call {}", c.call_id);

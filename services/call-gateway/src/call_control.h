@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "call_event_hub.h"
-#include "call_store.h"
+#include "call_repository.h"
 #include "metrics.h"
 #include "outcall/common/clock.h"
 #include "outcall/elevenlabs/api.h"
@@ -20,7 +20,7 @@ namespace outcall::call_gateway {
 
 class CallControl {
  public:
-  CallControl(absl::Duration agents_cache_ttl, CallStore& store,
+  CallControl(absl::Duration agents_cache_ttl, CallRepository& store,
               const elevenlabs::ElevenLabsApi& api, GatewayMetrics& metrics, CallEventHub& hub,
               const common::Clock& clock = common::Clock::Real());
 
@@ -36,7 +36,7 @@ class CallControl {
   absl::StatusOr<CallRow> KnownCall(const std::string& id);
 
   const absl::Duration agents_cache_ttl_;
-  CallStore& store_;
+  CallRepository& store_;
   const elevenlabs::ElevenLabsApi& api_;
   GatewayMetrics& metrics_;
   CallEventHub& hub_;

@@ -14,7 +14,6 @@ namespace outcall::call_gateway {
 
 namespace json = boost::json;
 using common::Cat;
-using elevenlabs::GetProviderFailure;
 using elevenlabs::OutboundCall;
 
 namespace {
@@ -58,7 +57,7 @@ struct CallPlacer::Dial {
   json::object dynamic_variables;
 };
 
-CallPlacer::CallPlacer(PlacerOptions options, CallStore& store,
+CallPlacer::CallPlacer(PlacerOptions options, CallRepository& store,
                        const elevenlabs::ElevenLabsApi& api, GatewayMetrics& metrics,
                        CallEventHub& hub)
     : options_(std::move(options)), store_(store), api_(api), metrics_(metrics), hub_(hub) {}
@@ -211,7 +210,7 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
   absl::StatusOr<v1::InitiateCallResponse> answer;
   // False while the call is left "dialing" for the reconciler: its key then stays in_progress
   // (a retry with it hears "still being processed") until the reconciler settles the call and,
-  // in the same transaction, the key (CallStore::MarkInitiated, MarkFailed).
+  // in the same transaction, the key (CallRepository::MarkInitiated, MarkFailed).
   bool settled = true;
   if (placed.ok()) {
     auto ch =
@@ -232,8 +231,8 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
       answer = InitiatedResponse(placed->conversation_id, row.call_id);
     }
   } else {
-    auto failure = GetProviderFailure(placed.status());
-    const bool unknown = failure && failure->maybe_delivered;
+    const elevenlabs::ProviderFailure& failure = placed.failure();
+    const bool unknown = failure.maybe_delivered;
     if (unknown) {
       // The request may have placed the call: look for it before anything else happens.
       auto settled_call = SettleDial(row, "outbound_call_reconciled", placed.status());
@@ -254,8 +253,7 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
         answer = placed.status();
       }
     } else {
-      ProviderErrorRecord e{"provider", failure ? failure->code : "",
-                            failure ? failure->http_status : 0,
+      ProviderErrorRecord e{"provider", failure.code, failure.http_status,
                             std::string(placed.status().message())};
       auto ch = store_.MarkFailed(row.id, e, "outbound_call", placed.status());
       if (ch.ok()) hub_.Publish(*ch);

@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "call_event_hub.h"
-#include "call_store.h"
+#include "call_repository.h"
 #include "metrics.h"
 #include "outcall/elevenlabs/api.h"
 #include "outcall/v1/call_gateway.pb.h"
@@ -27,7 +27,7 @@ struct PlacerOptions {
 
 class CallPlacer {
  public:
-  CallPlacer(PlacerOptions options, CallStore& store, const elevenlabs::ElevenLabsApi& api,
+  CallPlacer(PlacerOptions options, CallRepository& store, const elevenlabs::ElevenLabsApi& api,
              GatewayMetrics& metrics, CallEventHub& hub);
 
   // `principal`: the caller's JWT subject (idempotency keys are per principal); `idem_key` may
@@ -42,7 +42,7 @@ class CallPlacer {
 
   // Settles a call whose outbound request may have reached ElevenLabs: found by our call id in
   // the conversation list -> initiated; not found -> failed; list unavailable -> stays dialing.
-  // Its idempotency keys follow (CallStore::MarkInitiated, MarkFailed); `not_placed_answer` is
+  // Its idempotency keys follow (CallRepository::MarkInitiated, MarkFailed); `not_placed_answer` is
   // what they get when the call was not placed (OK: a generic UNAVAILABLE naming the call).
   absl::StatusOr<StatusChange> SettleDial(const CallRow& call, std::string_view cause,
                                           const absl::Status& not_placed_answer = absl::OkStatus());
@@ -55,7 +55,7 @@ class CallPlacer {
   absl::StatusOr<v1::InitiateCallResponse> Place(Dial& dial);
 
   PlacerOptions options_;
-  CallStore& store_;
+  CallRepository& store_;
   const elevenlabs::ElevenLabsApi& api_;
   GatewayMetrics& metrics_;
   CallEventHub& hub_;

@@ -1,5 +1,7 @@
-// call-gateway's PostgreSQL side: recording calls and their outcomes, idempotency keys, patient
-// lookups, and applying webhook events, each in one transaction.
+// call-gateway's PostgreSQL side: the CallRepository (calls, patients, idempotency keys), the
+// reconciler's work queues (calls to settle, recordings to recover: claimed FOR UPDATE SKIP
+// LOCKED) and the application of webhook events, each in one transaction, through the named
+// prepared statements of call_queries.h.
 #pragma once
 
 #include <map>
@@ -9,73 +11,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "call_repository.h"
 #include "outcall/common/pg_pool.h"
 #include "outcall/v1/call_gateway.pb.h"
 #include "outcall/v1/events.pb.h"
 
 namespace outcall::call_gateway {
-
-struct PatientRow {
-  int id = 0;
-  std::string full_name;
-  std::string phone_e164;  // may be empty
-  bool do_not_call = false;
-};
-
-struct NewCall {
-  std::string agent_id;
-  std::string agent_phone_number_id;
-  std::optional<int> patient_id;
-  std::optional<int> appointment_id;
-  std::string phone_number;  // E.164
-  std::string patient_name;
-  std::string custom_variables_json = "{}";
-  std::string metadata_json = "{}";
-  int max_duration_secs = 600;
-};
-
-struct CallRow {
-  int64_t id = 0;
-  std::string call_id;
-  std::string conversation_id;
-  std::string call_sid;
-  std::string status;
-  std::string agent_id;
-  std::string phone_number;
-  int64_t dial_attempted_unix = 0;
-  int64_t created_unix = 0;
-  int max_duration_secs = 600;
-};
-
-// What an idempotency key found.
-struct IdempotencyHit {
-  bool in_progress = false;
-  int grpc_code = 0;
-  std::string response_json;  // the InitiateCallResponse, or {"message"} for an error
-};
-
-struct ProviderErrorRecord {
-  std::string source = "provider";
-  std::string code;
-  int http_status = 0;
-  std::string message;
-};
-
-// A status change, for WatchCallEvents.
-// Whether a call status is final (completed, failed, no_answer, busy, ended_manually, canceled).
-bool IsFinalStatus(std::string_view status);
-
-struct StatusChange {
-  std::string conversation_id, call_id, status, previous_status, cause;
-};
-
-// The seed's answer for a call ElevenLabs accepted (InitiateCall's response, and what an
-// idempotency key replays).
-v1::InitiateCallResponse InitiatedResponse(const std::string& conversation_id,
-                                           const std::string& call_id);
-// protobuf's JSON mapping (lowerCamelCase names): what an idempotency key's answer and a
-// call's variables are stored as.
-std::string MessageJson(const google::protobuf::Message& m);
 
 struct CallStoreOptions {
   // SAVE_CALL_AUDIO: a transcription saying its conversation has audio (has_audio) records that
@@ -99,54 +40,36 @@ struct AudioTry {
   bool gave_up = false;  // this try ended the recovery (reason and error recorded)
 };
 
-class CallStore {
+class CallStore final : public CallRepository {
  public:
   explicit CallStore(common::PgPool& pool, CallStoreOptions options = {})
       : pool_(pool), options_(options) {}
 
-  absl::StatusOr<std::optional<PatientRow>> FindPatient(int id);
-  absl::StatusOr<std::optional<PatientRow>> FindPatientByPhone(const std::string& e164);
-  // The patient an appointment belongs to, or nullopt when there is no such appointment.
-  absl::StatusOr<std::optional<int>> AppointmentPatient(int appointment_id);
-  // True when the number (or the patient) asked not to be called.
-  absl::StatusOr<bool> IsOptedOut(const std::string& e164, std::optional<int> patient_id);
-
-  // Records a call in "dialing" (dial_attempted_at = now) and, with a key, claims it. Returns the
-  // row, or an IdempotencyHit when the key was used before with the same request;
-  // ALREADY_EXISTS when the key was used with another request or a live call exists.
-  struct Begin {
-    std::optional<CallRow> call;
-    std::optional<IdempotencyHit> replay;
-  };
+  absl::StatusOr<std::optional<PatientRow>> FindPatient(int id) override;
+  absl::StatusOr<std::optional<PatientRow>> FindPatientByPhone(const std::string& e164) override;
+  absl::StatusOr<std::optional<int>> AppointmentPatient(int appointment_id) override;
+  absl::StatusOr<bool> IsOptedOut(const std::string& e164, std::optional<int> patient_id) override;
   absl::StatusOr<Begin> BeginCall(const NewCall& call, const std::string& principal,
-                                  const std::string& idem_key, const std::string& request_sha256);
-  // Stores the final answer for an idempotency key.
+                                  const std::string& idem_key,
+                                  const std::string& request_sha256) override;
   absl::Status FinishKey(const std::string& principal, const std::string& idem_key,
-                         int64_t call_row, int grpc_code, const std::string& response_json);
-
-  // A key follows its call: these two are the ways a "dialing" call is settled, and each gives
-  // every in_progress idempotency key of the call its final answer in the same statement or
-  // transaction, so that a client retrying with the key after a crash gets that answer.
-  //
-  // The call was accepted by ElevenLabs: its keys get InitiatedResponse(conversation id, call id).
+                         int64_t call_row, int grpc_code, const std::string& response_json) override;
   absl::StatusOr<StatusChange> MarkInitiated(int64_t row, const std::string& conversation_id,
-                                             const std::string& call_sid, std::string_view cause);
-  // The call was not placed: its keys get `answer` (a non-OK status: code and message).
+                                             const std::string& call_sid,
+                                             std::string_view cause) override;
   absl::StatusOr<StatusChange> MarkFailed(int64_t row, const ProviderErrorRecord& error,
-                                          std::string_view cause, const absl::Status& answer);
+                                          std::string_view cause,
+                                          const absl::Status& answer) override;
   absl::Status RecordError(int64_t row, const std::string& conversation_id,
-                           const ProviderErrorRecord& e);
-
-  // By ElevenLabs' conversation id or by our call id (a UUID).
-  absl::StatusOr<std::optional<CallRow>> FindCall(const std::string& id);
-  absl::StatusOr<v1::Conversation> LoadConversation(int64_t row);
-  // Moves a call to `status` if that is a forward move; returns the change (status unchanged
-  // when it was not allowed).
+                           const ProviderErrorRecord& e) override;
+  absl::StatusOr<std::optional<CallRow>> FindCall(const std::string& id) override;
+  absl::StatusOr<v1::Conversation> LoadConversation(int64_t row) override;
   absl::StatusOr<StatusChange> AdvanceStatus(
       int64_t row, std::string_view status, std::string_view cause,
-      std::optional<std::string> termination_reason = std::nullopt);
-  // Erases transcript, analysis, audio and variables of a call (the row and its figures stay).
-  absl::Status EraseData(int64_t row);
+      std::optional<std::string> termination_reason = std::nullopt) override;
+  absl::Status EraseData(int64_t row) override;
+  absl::Status ReplayUnmatched(const std::string& conversation_id,
+                               std::vector<StatusChange>& changes) override;
 
   // Calls to reconcile: "dialing" ones older than `dialing_grace_secs`, and open ones older
   // than their maximum duration plus `open_grace_secs`.
@@ -208,10 +131,6 @@ class CallStore {
                            std::vector<v1::ApplyOutcome>& outcomes,
                            std::vector<StatusChange>& changes,
                            std::map<int, std::string>& rejected);
-  // Re-applies events kept for a conversation that was unknown when they came.
-  absl::Status ReplayUnmatched(const std::string& conversation_id,
-                               std::vector<StatusChange>& changes);
-
  private:
   common::PgPool& pool_;
   CallStoreOptions options_;

@@ -12,7 +12,6 @@
 namespace outcall::call_gateway {
 
 using common::Cat;
-using elevenlabs::GetProviderFailure;
 
 Reconciler::Reconciler(ReconcilerOptions options, CallStore& store,
                        const elevenlabs::ElevenLabsApi& api, CallPlacer& placer,
@@ -146,6 +145,7 @@ absl::Status Reconciler::RecoverAudio() {
                                        options_.audio_timeout);
     });
     absl::Status failed = audio.status();
+    elevenlabs::ProviderFailure f = audio.ok() ? elevenlabs::ProviderFailure{} : audio.failure();
     if (audio.ok()) {
       auto stored =
           store_.StoreRecoveredAudio(n.row, n.conversation_id, audio->content_type, audio->bytes);
@@ -171,14 +171,13 @@ absl::Status Reconciler::RecoverAudio() {
     }
     // Not stored: the call backs off. A 404 (ElevenLabs has no audio for it) or a recording over
     // the bound will not change: after reconcile_max_not_found of those the need is given up.
-    const auto f = GetProviderFailure(failed);
     const bool not_found = failed.code() == absl::StatusCode::kNotFound;
-    const bool too_large = f && f->code == "too_large";
+    const bool too_large = f.code == "too_large";
     const std::string error(common::ToStd(failed.message()));
     const ProviderErrorRecord record{
         "reconciler",
         not_found ? "audio_not_found" : (too_large ? "audio_too_large" : "audio_unavailable"),
-        f ? f->http_status : 0, error};
+        f.http_status, error};
     auto tried =
         store_.RecordAudioTry(n.row, not_found || too_large, record, options_.reconcile_every,
                               options_.reconcile_max_backoff, options_.reconcile_max_not_found);

@@ -4,6 +4,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <boost/json.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -77,9 +78,7 @@ Reply Error(http::status status, std::string_view outcome, std::string_view code
   Reply r;
   r.status = status;
   r.outcome = std::string(outcome);
-  r.body = common::Cat("{\"error\":\"", code, "\",\"message\":\"");
-  common::AppendJsonEscaped(r.body, message);
-  r.body += "\"}";
+  r.body = boost::json::serialize(boost::json::object{{"error", code}, {"message", message}});
   r.close = close;
   return r;
 }

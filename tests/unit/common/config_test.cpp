@@ -639,7 +639,17 @@ TEST_F(ElevenLabsConfigTest, PlainHttpOnlyForLoopback) {
 // Host names that merely start with "127." or URLs whose userinfo looks like a loopback host
 // point elsewhere: the API key would travel in clear to a remote host.
 TEST_F(ElevenLabsConfigTest, PlainHttpLookalikeLoopbackHostsRefused) {
-  for (const char* url : {"http://127.0.0.1.evil.test", "http://127.0.0.1@evil.test",
+  {
+    // Boost.URL 1.81 reads this host as 127.0.0.1 (and ".evil.test" as the path): refused as
+    // unreadable rather than trusted as loopback.
+    env_["ELEVENLABS_BASE_URL"] = "http://127.0.0.1.evil.test";
+    EnvReader reader(LookupFrom(env_));
+    ReadElevenLabsConfig(reader);
+    EXPECT_THAT(Message(reader), HasSubstr("ELEVENLABS_BASE_URL: has no valid host"));
+    EXPECT_FALSE(IsLoopbackUrl("http://127.0.0.1.evil.test"));
+    EXPECT_FALSE(IsLoopbackUrl("http://127.0.0.1.evil.test/v1"));
+  }
+  for (const char* url : {"http://127.0.0.1@evil.test",
                           "http://localhost:80@evil.test", "http://127.0.0.1:1234@evil.test/"}) {
     SCOPED_TRACE(url);
     env_["ELEVENLABS_BASE_URL"] = url;

@@ -188,36 +188,6 @@ TEST(RedactPatientDataTest, MasksPhonesAndTheName) {
             "3f2b7c1e-8d4a-4b7e-9c1d-123456789012)");
 }
 
-TEST(AppendJsonEscapedTest, EscapesSpecialCharacters) {
-  std::string out = "prefix:";
-  AppendJsonEscaped(out, "say \"hi\" \\ path\nnew\rret\ttab");
-  EXPECT_EQ(out, "prefix:say \\\"hi\\\" \\\\ path\\nnew\\rret\\ttab");
-}
-
-TEST(AppendJsonEscapedTest, EscapesControlCharacters) {
-  std::string out;
-  AppendJsonEscaped(out, std::string("a\001b\037c\0d\010", 8));
-  EXPECT_EQ(out, "a\\u0001b\\u001fc\\u0000d\\u0008");
-}
-
-TEST(AppendJsonEscapedTest, PassesPrintableAndUtf8Unchanged) {
-  std::string out;
-  AppendJsonEscaped(out, "Pérez / ñ {} ' \x7f");
-  EXPECT_EQ(out, "Pérez / ñ {} ' \x7f");
-}
-
-TEST(AppendJsonEscapedTest, ResultParsesBackAsJson) {
-  const std::string original = std::string("q\"b\\n\nr\rt\tc\x02z\x1fé", 16);
-  std::string doc = "\"";
-  AppendJsonEscaped(doc, original);
-  doc += "\"";
-  boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(doc, ec);
-  ASSERT_FALSE(ec) << ec.message() << " in " << doc;
-  ASSERT_TRUE(v.is_string());
-  EXPECT_EQ(std::string(v.as_string()), original);
-}
-
 TEST(InitLoggingTest, RejectsUnknownLevel) {
   const absl::Status s = InitLogging({.service = "unit", .level = "verbose", .json = true});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
@@ -258,6 +228,21 @@ TEST(InitLoggingTest, JsonLineHasFieldsAndMasksPhones) {
   EXPECT_EQ(o.at("level").as_string(), "info");
   EXPECT_EQ(o.at("service").as_string(), "call-gateway");
   EXPECT_EQ(o.at("msg").as_string(), "placing call to +**********67 for J*** P**** \"quoted\"");
+}
+
+TEST(InitLoggingTest, JsonLineKeepsEveryCharacterOfTheMessage) {
+  ASSERT_TRUE(InitLogging({.service = "unit", .level = "info", .json = true}).ok());
+  const std::string original = "q\"b\\n\nr\rt\tc\x02z\x1f\xc3\xa9 {} /";
+  ::testing::internal::CaptureStderr();
+  spdlog::info("{}", original);
+  spdlog::default_logger()->flush();
+  const std::string captured = ::testing::internal::GetCapturedStderr();
+  const std::vector<std::string> lines = Lines(captured);
+  ASSERT_EQ(lines.size(), 1u) << "a newline in the message stays escaped: " << captured;
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(lines[0], ec);
+  ASSERT_FALSE(ec) << ec.message() << ": " << lines[0];
+  EXPECT_EQ(std::string(v.at("msg").as_string()), original);
 }
 
 TEST(InitLoggingTest, CallIdsSurviveAndPhonesAndNamesAreMasked) {

@@ -19,32 +19,32 @@ namespace {
 // An ElevenLabs that answers ListAgents from a list the test sets, counting the requests.
 class FakeElevenLabs final : public elevenlabs::ElevenLabsApi {
  public:
-  absl::StatusOr<std::vector<elevenlabs::AgentInfo>> ListAgents() const override {
+  elevenlabs::Result<std::vector<elevenlabs::AgentInfo>> ListAgents() const override {
     ++list_agents_calls;
     if (!fail.ok()) return fail;
     return agents;
   }
-  absl::StatusOr<elevenlabs::PlacedCall> PlaceTwilioCall(
+  elevenlabs::Result<elevenlabs::PlacedCall> PlaceTwilioCall(
       const elevenlabs::OutboundCall&) const override {
     return absl::UnimplementedError("not in this fake");
   }
-  absl::StatusOr<std::vector<elevenlabs::ConversationBrief>> FindByUserId(std::string_view,
-                                                                          std::string_view,
-                                                                          int64_t) const override {
+  elevenlabs::Result<std::vector<elevenlabs::ConversationBrief>> FindByUserId(
+      std::string_view, std::string_view, int64_t) const override {
     return absl::UnimplementedError("not in this fake");
   }
-  absl::StatusOr<boost::json::object> GetConversation(std::string_view) const override {
+  elevenlabs::Result<boost::json::object> GetConversation(std::string_view) const override {
     return absl::UnimplementedError("not in this fake");
   }
-  absl::StatusOr<elevenlabs::ConversationAudio> GetConversationAudio(
+  elevenlabs::Result<elevenlabs::ConversationAudio> GetConversationAudio(
       std::string_view, size_t, absl::Duration) const override {
     return absl::UnimplementedError("not in this fake");
   }
-  absl::Status DeleteConversation(std::string_view) const override {
+  elevenlabs::Result<elevenlabs::Done> DeleteConversation(std::string_view) const override {
     return absl::UnimplementedError("not in this fake");
   }
   bool twilio_configured() const override { return false; }
-  absl::StatusOr<std::string> UpdateTwilioCall(std::string_view, std::string_view) const override {
+  elevenlabs::Result<std::string> UpdateTwilioCall(std::string_view,
+                                                  std::string_view) const override {
     return absl::UnimplementedError("not in this fake");
   }
 

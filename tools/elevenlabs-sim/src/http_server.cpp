@@ -61,14 +61,18 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest in;
     in.method = std::string(req.method_string());
     in.target = std::string(req.target());
-    ParseTarget(in.target, in.path, in.query);
+    const bool valid_target = ParseTarget(in.target, in.path, in.query);
     for (const auto& field : req) {
       in.headers[common::ToLower(field.name_string())] = std::string(field.value());
     }
     in.body = req.body();
     in.request_id = common::RandomHex(12);
     keep_alive_ = req.keep_alive();
-    Reply reply = handler_(in);
+    Reply reply = valid_target ? handler_(in)
+                               : ElevenLabsError(400, "validation_error", "invalid_request_target",
+                                                 "the request target is not a valid URL path and "
+                                                 "query",
+                                                 in.request_id, /*legacy=*/false, "");
     reply.headers.emplace_back("request-id", in.request_id);
     if (reply.delay > absl::ZeroDuration()) {
       timer_.expires_after(std::chrono::microseconds(absl::ToInt64Microseconds(reply.delay)));

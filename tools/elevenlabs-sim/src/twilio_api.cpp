@@ -66,7 +66,9 @@ Reply Simulator::TwilioCall(const HttpRequest& req, const PathParams& path) {
   if (req.method == "GET") return JsonReply(200, TwilioCallJson(c));
   std::string status;
   std::vector<std::pair<std::string, std::string>> form;
-  ParseTarget(common::Cat("?", req.body), status, form);
+  if (!ParseTarget(common::Cat("/?", req.body), status, form)) {
+    return TwilioError(400, 20001, "The request body is not a valid form (x-www-form-urlencoded)");
+  }
   status.clear();
   for (const auto& [k, v] : form) {
     if (k == "Status")

@@ -1,6 +1,7 @@
 #include "wire.h"
 
 #include <boost/json.hpp>
+#include <boost/url.hpp>
 
 #include "outcall/common/strings.h"
 
@@ -20,47 +21,18 @@ std::optional<std::string> HttpRequest::Query(std::string_view name) const {
   return std::nullopt;
 }
 
-namespace {
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
-std::string PercentDecode(std::string_view in, bool plus_is_space) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    if (c == '%' && i + 2 < in.size()) {
-      const int hi = HexValue(in[i + 1]), lo = HexValue(in[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-        continue;
-      }
-    }
-    out += (plus_is_space && c == '+') ? ' ' : c;
-  }
-  return out;
-}
-
-void ParseTarget(std::string_view target, std::string& path,
+bool ParseTarget(std::string_view target, std::string& path,
                  std::vector<std::pair<std::string, std::string>>& query) {
-  const size_t q = target.find('?');
-  path = PercentDecode(target.substr(0, q), /*plus_is_space=*/false);
+  path.clear();
   query.clear();
-  if (q == std::string_view::npos) return;
-  for (std::string_view item : common::Split(target.substr(q + 1), '&')) {
-    if (item.empty()) continue;
-    const size_t eq = item.find('=');
-    std::string key = PercentDecode(item.substr(0, eq), true);
-    std::string value =
-        eq == std::string_view::npos ? std::string() : PercentDecode(item.substr(eq + 1), true);
-    query.emplace_back(std::move(key), std::move(value));
+  auto u = boost::urls::parse_origin_form(target);
+  if (!u) return false;
+  path = u->path();
+  // Query strings (and form bodies) write a space as '+'.
+  for (const auto& p : u->params(boost::urls::encoding_opts(/*space_as_plus=*/true))) {
+    query.emplace_back(p.key, p.value);
   }
+  return true;
 }
 
 Reply JsonReply(int status, const json::value& body) {

@@ -39,10 +39,10 @@ struct Reply {
   bool drop_connection = false;  // close the connection without answering (a lost response)
 };
 
-// Percent-decoding; in a query string '+' also means a space.
-std::string PercentDecode(std::string_view in, bool plus_is_space);
-// Splits a request target into path and query parameters.
-void ParseTarget(std::string_view target, std::string& path,
+// Splits a request target (origin form: "/path?query") into its decoded path and query
+// parameters ('+' in the query is a space); false when it is not a valid target (a bad
+// percent-escape, a character a target may not hold).
+bool ParseTarget(std::string_view target, std::string& path,
                  std::vector<std::pair<std::string, std::string>>& query);
 
 Reply JsonReply(int status, const boost::json::value& body);

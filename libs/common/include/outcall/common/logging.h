@@ -40,7 +40,4 @@ std::string RedactName(std::string_view text, std::string_view name);
 // provider's error message) before it is stored or returned.
 std::string RedactPatientData(std::string_view text, std::string_view patient_name = {});
 
-// Escapes text for a JSON string body (no surrounding quotes).
-void AppendJsonEscaped(std::string& out, std::string_view text);
-
 }  // namespace outcall::common

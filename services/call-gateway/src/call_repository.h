@@ -1,0 +1,139 @@
+// What call-gateway's rules need to keep of calls, patients and idempotency keys, as an
+// interface: CallStore (PostgreSQL) implements it, and unit tests of the rules (CallPlacer,
+// CallControl) use an in-memory fake. Each method is one transaction; none blocks on anything but
+// its storage.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "outcall/v1/call_gateway.pb.h"
+
+namespace outcall::call_gateway {
+
+struct PatientRow {
+  int id = 0;
+  std::string full_name;
+  std::string phone_e164;  // may be empty
+  bool do_not_call = false;
+};
+
+struct NewCall {
+  std::string agent_id;
+  std::string agent_phone_number_id;
+  std::optional<int> patient_id;
+  std::optional<int> appointment_id;
+  std::string phone_number;  // E.164
+  std::string patient_name;
+  std::string custom_variables_json = "{}";
+  std::string metadata_json = "{}";
+  int max_duration_secs = 600;
+};
+
+struct CallRow {
+  int64_t id = 0;
+  std::string call_id;
+  std::string conversation_id;
+  std::string call_sid;
+  std::string status;
+  std::string agent_id;
+  std::string phone_number;
+  int64_t dial_attempted_unix = 0;
+  int64_t created_unix = 0;
+  int max_duration_secs = 600;
+};
+
+// What an idempotency key found.
+struct IdempotencyHit {
+  bool in_progress = false;
+  int grpc_code = 0;
+  std::string response_json;  // the InitiateCallResponse, or {"message"} for an error
+};
+
+struct ProviderErrorRecord {
+  std::string source = "provider";
+  std::string code;
+  int http_status = 0;
+  std::string message;
+};
+
+// A status change, for WatchCallEvents.
+// Whether a call status is final (completed, failed, no_answer, busy, ended_manually, canceled).
+bool IsFinalStatus(std::string_view status);
+
+struct StatusChange {
+  std::string conversation_id, call_id, status, previous_status, cause;
+};
+
+// The seed's answer for a call ElevenLabs accepted (InitiateCall's response, and what an
+// idempotency key replays).
+v1::InitiateCallResponse InitiatedResponse(const std::string& conversation_id,
+                                           const std::string& call_id);
+// protobuf's JSON mapping (lowerCamelCase names): what an idempotency key's answer and a
+// call's variables are stored as.
+std::string MessageJson(const google::protobuf::Message& m);
+
+class CallRepository {
+ public:
+  virtual ~CallRepository() = default;
+
+  virtual absl::StatusOr<std::optional<PatientRow>> FindPatient(int id) = 0;
+  // The one patient with this number (none, or several: nullopt, no guess).
+  virtual absl::StatusOr<std::optional<PatientRow>> FindPatientByPhone(const std::string& e164) = 0;
+  // The patient an appointment belongs to, or nullopt when there is no such appointment.
+  virtual absl::StatusOr<std::optional<int>> AppointmentPatient(int appointment_id) = 0;
+  // True when the number (or the patient) asked not to be called.
+  virtual absl::StatusOr<bool> IsOptedOut(const std::string& e164,
+                                          std::optional<int> patient_id) = 0;
+
+  // Records a call in "dialing" (dial_attempted_at = now) and, with a key, claims it. Returns the
+  // row, or an IdempotencyHit when the key was used before with the same request;
+  // ALREADY_EXISTS when the key was used with another request or a live call exists (one live
+  // call per phone number and appointment).
+  struct Begin {
+    std::optional<CallRow> call;
+    std::optional<IdempotencyHit> replay;
+  };
+  virtual absl::StatusOr<Begin> BeginCall(const NewCall& call, const std::string& principal,
+                                          const std::string& idem_key,
+                                          const std::string& request_sha256) = 0;
+  // Stores the final answer for an idempotency key.
+  virtual absl::Status FinishKey(const std::string& principal, const std::string& idem_key,
+                                 int64_t call_row, int grpc_code,
+                                 const std::string& response_json) = 0;
+
+  // A key follows its call: these two are the ways a "dialing" call is settled, and each gives
+  // every in_progress idempotency key of the call its final answer in the same transaction, so
+  // that a client retrying with the key after a crash gets that answer.
+  //
+  // The call was accepted by ElevenLabs: its keys get InitiatedResponse(conversation id, call id).
+  virtual absl::StatusOr<StatusChange> MarkInitiated(int64_t row,
+                                                     const std::string& conversation_id,
+                                                     const std::string& call_sid,
+                                                     std::string_view cause) = 0;
+  // The call was not placed: its keys get `answer` (a non-OK status: code and message).
+  virtual absl::StatusOr<StatusChange> MarkFailed(int64_t row, const ProviderErrorRecord& error,
+                                                  std::string_view cause,
+                                                  const absl::Status& answer) = 0;
+  virtual absl::Status RecordError(int64_t row, const std::string& conversation_id,
+                                   const ProviderErrorRecord& e) = 0;
+
+  // By ElevenLabs' conversation id or by our call id (a UUID).
+  virtual absl::StatusOr<std::optional<CallRow>> FindCall(const std::string& id) = 0;
+  virtual absl::StatusOr<v1::Conversation> LoadConversation(int64_t row) = 0;
+  // Moves a call to `status` if that is a forward move; returns the change (status unchanged
+  // when it was not allowed).
+  virtual absl::StatusOr<StatusChange> AdvanceStatus(
+      int64_t row, std::string_view status, std::string_view cause,
+      std::optional<std::string> termination_reason = std::nullopt) = 0;
+  // Erases transcript, analysis, audio and variables of a call (the row and its figures stay).
+  virtual absl::Status EraseData(int64_t row) = 0;
+  // Re-applies events kept for a conversation that was unknown when they came.
+  virtual absl::Status ReplayUnmatched(const std::string& conversation_id,
+                                       std::vector<StatusChange>& changes) = 0;
+};
+
+}  // namespace outcall::call_gateway
