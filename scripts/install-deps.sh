@@ -12,6 +12,8 @@ PACKAGES=(
   # libraries
   libabsl-dev libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libcurl4-openssl-dev
   libpqxx-dev libpq-dev libjwt-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
+  # the IANA tz database absl::LoadTimeZone reads (libs/policy: patients' local time)
+  tzdata
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev wrk
   # database and tools used by the scripts and tests
