@@ -709,7 +709,7 @@ absl::StatusOr<CallStore::RecoveredAudio> CallStore::StoreRecoveredAudio(
     const std::string& audio) {
   const std::string sha256 = common::Sha256::Hex(audio);
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<RecoveredAudio> {
-    // The call's row is locked as ApplyEventIn locks it: an erasure or the audio webhook applied
+    // The call's row is locked as the apply locks it: an erasure or the audio webhook applied
     // meanwhile is seen here, and one applied after this commits sees this recording.
     auto call = tx.exec_params(
         "SELECT metadata ? 'erased_at' FROM elevenlabs_conversations WHERE id = $1 AND "
@@ -822,102 +822,53 @@ void TranscriptionSideEffects(pqxx::work& tx, int64_t row, const v1::CallEvent& 
   }
 }
 
-// One event, inside the caller's transaction: an error leaves the transaction to be rolled back.
-absl::StatusOr<v1::ApplyOutcome> ApplyEventIn(pqxx::work& tx, const v1::CallEvent& ev,
-                                              std::vector<StatusChange>& changes,
-                                              const CallStoreOptions& options) {
+// An event of a conversation we have no call for: kept, not dropped, and applied when the call's
+// conversation id becomes known (ReplayUnmatched). The same event kept twice is a duplicate.
+v1::ApplyOutcome KeepUnmatched(pqxx::work& tx, const v1::CallEvent& ev, const std::string& type) {
+  auto kept = tx.exec_params(
+      "INSERT INTO unmatched_call_events (inbox_id, event_type, conversation_id, payload) "
+      "SELECT $1, $2, $3, $4::jsonb WHERE NOT EXISTS (SELECT 1 FROM unmatched_call_events "
+      "WHERE event_type = $2 AND conversation_id = $3 AND resolved_at IS NULL) RETURNING 1",
+      ev.inbox_id(), type, ev.conversation_id(), ToJson(ev));
+  return kept.empty() ? v1::APPLY_OUTCOME_DUPLICATE : v1::APPLY_OUTCOME_UNMATCHED;
+}
+
+// Records the event as applied: false when it was before (a duplicate delivery).
+bool FirstDelivery(pqxx::work& tx, const v1::CallEvent& ev, const std::string& type) {
+  return !tx.exec_params(
+                "INSERT INTO applied_call_events (event_type, conversation_id, inbox_id) VALUES "
+                "($1, $2, NULLIF($3, 0)) ON CONFLICT DO NOTHING RETURNING 1",
+                type, ev.conversation_id(), ev.inbox_id())
+              .empty();
+}
+
+// An event for a conversation the patient had erased: seen, never applied. ElevenLabs still
+// sends its webhooks; none may bring the data back, here or in the inbox.
+v1::ApplyOutcome SkipErased(pqxx::work& tx, const v1::CallEvent& ev, const std::string& type) {
+  if (!FirstDelivery(tx, ev, type)) return v1::APPLY_OUTCOME_DUPLICATE;
+  EraseInboxCopies(tx, ev.conversation_id());
+  return v1::APPLY_OUTCOME_STALE;
+}
+
+// An event other than a transcription (a reference to stored audio, a call that could not be
+// connected), inside the caller's transaction: rare, one at a time. An error leaves the
+// transaction to be rolled back.
+absl::StatusOr<v1::ApplyOutcome> ApplyOtherIn(pqxx::work& tx, const v1::CallEvent& ev,
+                                              std::vector<StatusChange>& changes) {
   const std::string type = EventTypeName(ev.type());
   if (type.empty() || ev.conversation_id().empty()) {
     return absl::InvalidArgumentError(
         Cat("event ", ev.inbox_id(), ": missing type or conversation_id"));
   }
   auto call = tx.exec_params(
-      "SELECT id, status, COALESCE(patient_id, 0), COALESCE(appointment_id, 0), phone_number, "
-      "metadata ? 'erased_at' FROM elevenlabs_conversations WHERE conversation_id = $1 FOR "
-      "UPDATE",
+      "SELECT id, metadata ? 'erased_at' FROM elevenlabs_conversations WHERE conversation_id = "
+      "$1 FOR UPDATE",
       ev.conversation_id());
-  if (call.empty()) {
-    // Kept, not dropped: applied when the call's conversation id becomes known.
-    auto kept = tx.exec_params(
-        "INSERT INTO unmatched_call_events (inbox_id, event_type, conversation_id, payload) "
-        "SELECT $1, $2, $3, $4::jsonb WHERE NOT EXISTS (SELECT 1 FROM unmatched_call_events "
-        "WHERE event_type = $2 AND conversation_id = $3 AND resolved_at IS NULL) RETURNING 1",
-        ev.inbox_id(), type, ev.conversation_id(), ToJson(ev));
-    return kept.empty() ? v1::APPLY_OUTCOME_DUPLICATE : v1::APPLY_OUTCOME_UNMATCHED;
-  }
+  if (call.empty()) return KeepUnmatched(tx, ev, type);
   const int64_t row = call[0][0].as<int64_t>();
-  const int patient_id = call[0][2].as<int>();
-  const int appointment_id = call[0][3].as<int>();
-  const std::string phone = call[0][4].as<std::string>();
-  const bool erased = call[0][5].as<bool>();
-  auto fresh = tx.exec_params(
-      "INSERT INTO applied_call_events (event_type, conversation_id, inbox_id) VALUES ($1, $2, "
-      "NULLIF($3, 0)) "
-      "ON CONFLICT DO NOTHING RETURNING 1",
-      type, ev.conversation_id(), ev.inbox_id());
-  if (fresh.empty()) return v1::APPLY_OUTCOME_DUPLICATE;
-  if (erased) {
-    // The patient asked for this conversation's data to be erased: an event arriving later
-    // (ElevenLabs still sends its webhooks) must not bring it back, here or in the inbox.
-    EraseInboxCopies(tx, ev.conversation_id());
-    return v1::APPLY_OUTCOME_STALE;
-  }
-
-  StatusChange ch;
-  if (ev.has_transcription()) {
-    const auto& t = ev.transcription();
-    const auto& md = t.metadata();
-    ch = Advance(tx, row, "completed", type);
-    const int64_t start =
-        md.accepted_time_unix_secs() > 0 ? md.accepted_time_unix_secs() : md.start_time_unix_secs();
-    // ElevenLabs timed the call: its start (and start + duration as the end) replaces ours, so a
-    // clock that differs from ElevenLabs' cannot put the end before the start (constraint).
-    tx.exec_params(
-        "UPDATE elevenlabs_conversations SET duration_secs = $2, "
-        "cost = COALESCE($3::numeric, cost), termination_reason = NULLIF($4, ''), "
-        "call_successful = NULLIF($5, ''), call_sid = COALESCE(call_sid, NULLIF($6, '')), "
-        "started_at = CASE WHEN $7 > 0 THEN to_timestamp($7) ELSE started_at END, "
-        "ended_at = COALESCE(CASE WHEN $7 > 0 THEN to_timestamp($7 + $2) END, ended_at), "
-        "cost_credits = COALESCE($8::bigint, cost_credits) WHERE id = $1",
-        row, md.call_duration_secs(),
-        // cost: USD (cost_fiat); ElevenLabs' credits go to cost_credits (migration 0007).
-        md.has_cost_fiat() && md.cost_fiat() >= 0 ? std::optional<double>(md.cost_fiat())
-                                                  : std::nullopt,
-        md.termination_reason(), t.analysis().call_successful(), md.call_sid(), start,
-        md.has_cost() ? std::optional<int64_t>(md.cost()) : std::nullopt);
-    tx.exec_params("DELETE FROM elevenlabs_transcriptions WHERE conversation_id = $1",
-                   ev.conversation_id());
-    // Every turn in one statement (a transcript has dozens): the turns travel as one JSON array.
-    if (t.transcript_size() > 0) {
-      tx.exec_params(
-          "INSERT INTO elevenlabs_transcriptions (conversation_id, turn_index, role, message, "
-          "time_in_call_secs, tool_calls, interrupted) SELECT $1, (t.n - 1)::int, t.e->>'role', "
-          "t.e->>'message', (t.e->>'time_in_call_secs')::int, t.e->'tool_calls', "
-          "(t.e->>'interrupted')::boolean FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY "
-          "AS t(e, n)",
-          ev.conversation_id(), boost::json::serialize(Turns(t)));
-    }
-    const auto& an = t.analysis();
-    tx.exec_params(
-        "INSERT INTO elevenlabs_analysis (conversation_id, call_successful, transcript_summary, "
-        "call_summary_title, "
-        "data_collection_results, evaluation_criteria_results) VALUES ($1, NULLIF($2, ''), $3, "
-        "NULLIF($4, ''), "
-        "$5::jsonb, $6::jsonb) ON CONFLICT (conversation_id) DO UPDATE SET call_successful = "
-        "EXCLUDED.call_successful, "
-        "transcript_summary = EXCLUDED.transcript_summary, call_summary_title = "
-        "EXCLUDED.call_summary_title, "
-        "data_collection_results = EXCLUDED.data_collection_results, "
-        "evaluation_criteria_results = EXCLUDED.evaluation_criteria_results",
-        ev.conversation_id(), an.call_successful(), an.transcript_summary(),
-        an.call_summary_title(), ToJson(an.data_collection_results()),
-        ToJson(an.evaluation_criteria_results()));
-    TranscriptionSideEffects(tx, row, ev, phone, patient_id, appointment_id);
-    if (options.save_call_audio && t.has_audio()) {
-      RecordAudioNeeds(tx, boost::json::array{
-                               boost::json::object{{"row", row}, {"conv", ev.conversation_id()}}});
-    }
-  } else if (ev.has_audio()) {
+  if (call[0][1].as<bool>()) return SkipErased(tx, ev, type);
+  if (!FirstDelivery(tx, ev, type)) return v1::APPLY_OUTCOME_DUPLICATE;
+  if (ev.has_audio()) {
     const auto& a = ev.audio();
     const bool stored = a.stored() && StoreAudio(tx, row, ev);
     tx.exec_params(
@@ -926,27 +877,29 @@ absl::StatusOr<v1::ApplyOutcome> ApplyEventIn(pqxx::work& tx, const v1::CallEven
         "$4::text)) WHERE id = $1",
         row, stored, a.size_bytes(), a.sha256());
     return v1::APPLY_OUTCOME_APPLIED;  // a reference to the audio; no status change
-  } else if (ev.has_initiation_failure()) {
-    const auto& f = ev.initiation_failure();
-    ch = Advance(tx, row, StatusForFailure(f.failure_reason()), type);
-    tx.exec_params(
-        "UPDATE elevenlabs_conversations SET ended_at = COALESCE(ended_at, now()), "
-        "call_sid = COALESCE(call_sid, NULLIF($2, '')) WHERE id = $1",
-        row, f.call_sid());
-    InsertError(tx, row, ev.conversation_id(),
-                {"webhook", f.failure_reason(), 0,
-                 Cat("call could not be connected: ", f.failure_reason(),
-                     f.provider_status().empty() ? "" : " (", f.provider_status(),
-                     f.provider_status().empty() ? "" : ")")});
-  } else {
+  }
+  if (!ev.has_initiation_failure()) {
     return absl::InvalidArgumentError(Cat("event ", ev.inbox_id(), ": no payload"));
   }
-  if (ch.status != ch.previous_status) changes.push_back(ch);
-  // A late event for a call already final elsewhere (e.g. ended_manually) keeps its data but
-  // does not move the call: STALE tells the publisher it was seen and deliberately not applied
-  // to the status.
-  return ch.status == ch.previous_status && ev.has_initiation_failure() ? v1::APPLY_OUTCOME_STALE
-                                                                        : v1::APPLY_OUTCOME_APPLIED;
+  const auto& f = ev.initiation_failure();
+  StatusChange ch = Advance(tx, row, StatusForFailure(f.failure_reason()), type);
+  tx.exec_params(
+      "UPDATE elevenlabs_conversations SET ended_at = COALESCE(ended_at, now()), "
+      "call_sid = COALESCE(call_sid, NULLIF($2, '')) WHERE id = $1",
+      row, f.call_sid());
+  InsertError(tx, row, ev.conversation_id(),
+              {"webhook", f.failure_reason(), 0,
+               Cat("call could not be connected: ", f.failure_reason(),
+                   f.provider_status().empty() ? "" : " (", f.provider_status(),
+                   f.provider_status().empty() ? "" : ")")});
+  if (ch.status == ch.previous_status) {
+    // A late failure for a call already final elsewhere (e.g. ended_manually) keeps its error
+    // but does not move the call: STALE tells the publisher it was seen and deliberately not
+    // applied to the status.
+    return v1::APPLY_OUTCOME_STALE;
+  }
+  changes.push_back(ch);
+  return v1::APPLY_OUTCOME_APPLIED;
 }
 
 // True for an event the set-based path below applies: a transcription with its payload.
@@ -955,11 +908,12 @@ bool IsTranscription(const v1::CallEvent& ev) {
          !ev.conversation_id().empty();
 }
 
-// Transcriptions events[begin, end) of distinct conversations, inside the caller's transaction,
-// with one statement per table for all of them instead of eight per event: the same rows as
-// ApplyEventIn one by one (the conversations are distinct, so their order does not matter;
-// outcomes and changes are reported in event order). Unknown and erased calls, and the rare side
-// effects, go through the one-event path.
+// Transcriptions events[begin, end) of distinct conversations (one or many), inside the caller's
+// transaction, with one statement per table for all of them: the only way a transcription is
+// applied. The conversations are distinct, so their order does not matter; outcomes and changes
+// are reported in event order. ElevenLabs timed the call: its start (and start + duration as the
+// end) replaces ours, so a clock that differs from ElevenLabs' cannot put the end before the
+// start (constraint ended_after_started).
 absl::Status ApplyTranscriptionsIn(pqxx::work& tx,
                                    const google::protobuf::RepeatedPtrField<v1::CallEvent>& events,
                                    int begin, int end, std::vector<v1::ApplyOutcome>& outcomes,
@@ -1091,11 +1045,12 @@ absl::Status ApplyTranscriptionsIn(pqxx::work& tx,
   for (int i = begin; i < end; ++i) {
     const auto& ev = events[i];
     auto it = calls.find(ev.conversation_id());
-    if (it == calls.end() || it->second.erased) {
-      // Kept as unmatched, or stale (erased).
-      auto outcome = ApplyEventIn(tx, ev, changes, options);
-      if (!outcome.ok()) return outcome.status();
-      outcomes.push_back(*outcome);
+    if (it == calls.end()) {
+      outcomes.push_back(KeepUnmatched(tx, ev, "post_call_transcription"));
+      continue;
+    }
+    if (it->second.erased) {
+      outcomes.push_back(SkipErased(tx, ev, "post_call_transcription"));
       continue;
     }
     if (!fresh.contains(ev.conversation_id())) {
@@ -1114,16 +1069,36 @@ absl::Status ApplyTranscriptionsIn(pqxx::work& tx,
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<v1::ApplyOutcome> CallStore::ApplyEvent(const v1::CallEvent& ev,
-                                                       std::vector<StatusChange>& changes) {
-  std::vector<StatusChange> applied;
-  auto outcome =
-      pool_.InTransaction([&](pqxx::work& tx) { return ApplyEventIn(tx, ev, applied, options_); });
-  if (outcome.ok()) changes.insert(changes.end(), applied.begin(), applied.end());
-  return outcome;
+// events[begin, end) in order, inside the caller's transaction: each run of transcriptions of
+// distinct conversations set-based (ApplyTranscriptionsIn; a lone one is a run of one), anything
+// else one by one (ApplyOtherIn).
+absl::Status ApplyBatchIn(pqxx::work& tx,
+                          const google::protobuf::RepeatedPtrField<v1::CallEvent>& events,
+                          int begin, int end, std::vector<v1::ApplyOutcome>& outcomes,
+                          std::vector<StatusChange>& changes, const CallStoreOptions& options) {
+  for (int i = begin; i < end;) {
+    int j = i;
+    std::set<std::string> run;
+    while (j < end && IsTranscription(events[j]) &&
+           run.insert(events[j].conversation_id()).second) {
+      ++j;
+    }
+    if (j > i) {
+      if (auto s = ApplyTranscriptionsIn(tx, events, i, j, outcomes, changes, options); !s.ok()) {
+        return s;
+      }
+      i = j;
+      continue;
+    }
+    auto outcome = ApplyOtherIn(tx, events[i], changes);
+    if (!outcome.ok()) return outcome.status();
+    outcomes.push_back(*outcome);
+    ++i;
+  }
+  return absl::OkStatus();
 }
+
+}  // namespace
 
 absl::Status CallStore::ValidateForApply(const v1::CallEvent& ev) {
   constexpr size_t kMaxLabel = 64;  // the database's limit on roles and verdicts
@@ -1165,6 +1140,25 @@ absl::Status CallStore::ValidateForApply(const v1::CallEvent& ev) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<v1::ApplyOutcome> CallStore::ApplyOne(const v1::CallEvent& ev,
+                                                     std::vector<StatusChange>& changes) {
+  google::protobuf::RepeatedPtrField<v1::CallEvent> one;
+  *one.Add() = ev;
+  std::vector<v1::ApplyOutcome> outcomes;
+  std::vector<StatusChange> applied;
+  auto s = pool_.InTransaction(
+      [&](pqxx::work& tx) { return ApplyBatchIn(tx, one, 0, 1, outcomes, applied, options_); });
+  if (!s.ok()) return s;
+  changes.insert(changes.end(), applied.begin(), applied.end());
+  return outcomes.at(0);
+}
+
+absl::StatusOr<v1::ApplyOutcome> CallStore::ApplyEvent(const v1::CallEvent& ev,
+                                                       std::vector<StatusChange>& changes) {
+  if (auto valid = ValidateForApply(ev); !valid.ok()) return valid;
+  return ApplyOne(ev, changes);
+}
+
 namespace {
 // Will the same event fail the same way every time? Then retrying it cannot help.
 bool CannotEverApply(const absl::Status& s) {
@@ -1190,32 +1184,10 @@ absl::Status CallStore::ApplyEvents(const google::protobuf::RepeatedPtrField<v1:
   std::vector<v1::ApplyOutcome> batch_outcomes;
   std::vector<StatusChange> batch_changes;
   auto batch = !all_valid ? absl::InvalidArgumentError("invalid event")
-                          : pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
-    const int n = events.size();
-    for (int i = 0; i < n;) {
-      // A run of transcriptions of distinct conversations is applied set-based.
-      int j = i;
-      std::set<std::string> run;
-      while (j < n && IsTranscription(events[j]) &&
-             run.insert(events[j].conversation_id()).second) {
-        ++j;
-      }
-      if (j - i > 1) {
-        if (auto s =
-                ApplyTranscriptionsIn(tx, events, i, j, batch_outcomes, batch_changes, options_);
-            !s.ok()) {
-          return s;
-        }
-        i = j;
-        continue;
-      }
-      auto outcome = ApplyEventIn(tx, events[i], batch_changes, options_);
-      if (!outcome.ok()) return outcome.status();
-      batch_outcomes.push_back(*outcome);
-      ++i;
-    }
-    return absl::OkStatus();
-  });
+                          : pool_.InTransaction([&](pqxx::work& tx) {
+                              return ApplyBatchIn(tx, events, 0, events.size(), batch_outcomes,
+                                                  batch_changes, options_);
+                            });
   if (batch.ok()) {
     outcomes.insert(outcomes.end(), batch_outcomes.begin(), batch_outcomes.end());
     changes.insert(changes.end(), batch_changes.begin(), batch_changes.end());
@@ -1233,7 +1205,7 @@ absl::Status CallStore::ApplyEvents(const google::protobuf::RepeatedPtrField<v1:
       continue;
     }
     absl::StatusOr<v1::ApplyOutcome> outcome =
-        valid[i].ok() ? ApplyEvent(ev, changes) : absl::StatusOr<v1::ApplyOutcome>(valid[i]);
+        valid[i].ok() ? ApplyOne(ev, changes) : absl::StatusOr<v1::ApplyOutcome>(valid[i]);
     if (!outcome.ok()) {
       if (!CannotEverApply(outcome.status())) return outcome.status();
       rejected[i] = std::string(outcome.status().message());
@@ -1264,7 +1236,7 @@ absl::Status CallStore::ReplayUnmatched(const std::string& conversation_id,
     const int64_t id = kept_id;  // a lambda may not capture a structured binding (clang 14)
     v1::CallEvent ev;
     if (!google::protobuf::util::JsonStringToMessage(payload, &ev).ok()) continue;
-    auto applied = ApplyEvent(ev, changes);
+    auto applied = ApplyOne(ev, changes);
     if (!applied.ok()) return applied.status();
     auto done = pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
       tx.exec_params("UPDATE unmatched_call_events SET resolved_at = now() WHERE id = $1", id);

@@ -117,11 +117,12 @@ class CallStore final : public CallRepository {
   // naming the field (a negative duration, time or cost, an over-long role or verdict).
   static absl::Status ValidateForApply(const v1::CallEvent& event);
 
-  // Applies one event in one transaction.
+  // Applies one event in one transaction: a batch of one, through the same path as ApplyEvents
+  // (INVALID_ARGUMENT when ValidateForApply refuses it).
   absl::StatusOr<v1::ApplyOutcome> ApplyEvent(const v1::CallEvent& event,
                                               std::vector<StatusChange>& changes);
-  // Applies events in order in one transaction. If one fails, they are applied again one by one,
-  // each in its own transaction. An event that can never be applied (ValidateForApply, or a
+  // Applies events in order in one transaction, transcriptions set-based. If one fails, they are
+  // applied again one by one (each a batch of one in its own transaction). An event that can never be applied (ValidateForApply, or a
   // data error from the database) gets APPLY_OUTCOME_REJECTED with its reason in `rejected`
   // (keyed by its index) and the events after it go on, but for the later events of its
   // conversation (APPLY_OUTCOME_HELD: their order is kept). Any other failure (the database is
@@ -132,6 +133,10 @@ class CallStore final : public CallRepository {
                            std::vector<StatusChange>& changes,
                            std::map<int, std::string>& rejected);
  private:
+  // One event (already validated) in its own transaction.
+  absl::StatusOr<v1::ApplyOutcome> ApplyOne(const v1::CallEvent& event,
+                                            std::vector<StatusChange>& changes);
+
   common::PgPool& pool_;
   CallStoreOptions options_;
 };
