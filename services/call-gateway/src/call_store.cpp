@@ -21,13 +21,16 @@ bool IsFinalStatus(std::string_view s) {
 }
 
 using common::Cat;
+using common::Exec;
+using common::Exec1;
 
 namespace {
 
-constexpr char kCallColumns[] =
-    "id, call_id::text, COALESCE(conversation_id, ''), COALESCE(call_sid, ''), status, agent_id, "
-    "phone_number, COALESCE(extract(epoch FROM dial_attempted_at)::bigint, 0), "
-    "extract(epoch FROM created_at)::bigint, COALESCE(max_duration_secs, 600)";
+// The columns ReadCall reads, spliced into statements (a macro: statements are literals).
+#define CALL_COLUMNS                                                                             \
+  "id, call_id::text, COALESCE(conversation_id, ''), COALESCE(call_sid, ''), status, agent_id, " \
+  "phone_number, COALESCE(extract(epoch FROM dial_attempted_at)::bigint, 0), "                   \
+  "extract(epoch FROM created_at)::bigint, COALESCE(max_duration_secs, 600)"
 
 CallRow ReadCall(const pqxx::row& r) {
   CallRow c;
@@ -113,19 +116,22 @@ const char* EventTypeName(v1::EventType t) {
 // their recording until one is stored (migration 0010); one already stored needs nothing.
 void RecordAudioNeeds(pqxx::work& tx, const boost::json::array& needs) {
   if (needs.empty()) return;
-  tx.exec_params(
-      "INSERT INTO call_audio_recovery (call_row_id) SELECT b.row FROM "
-      "jsonb_to_recordset($1::jsonb) AS b(row bigint, conv text) WHERE NOT EXISTS (SELECT 1 "
-      "FROM elevenlabs_audio a WHERE a.conversation_id = b.conv) ON CONFLICT (call_row_id) DO "
-      "NOTHING",
-      boost::json::serialize(needs));
+  Exec(tx,
+       {"call_gateway.audio_needs_record",
+        "INSERT INTO call_audio_recovery (call_row_id) SELECT b.row FROM "
+        "jsonb_to_recordset($1::jsonb) AS b(row bigint, conv text) WHERE NOT EXISTS (SELECT 1 "
+        "FROM elevenlabs_audio a WHERE a.conversation_id = b.conv) ON CONFLICT (call_row_id) DO "
+        "NOTHING"},
+       boost::json::serialize(needs));
 }
 
 // A call whose status did not move, as it is now.
 StatusChange Unchanged(pqxx::transaction_base& tx, int64_t row, std::string_view cause) {
-  auto cur = tx.exec_params1(
-      "SELECT COALESCE(conversation_id, ''), call_id::text, status FROM elevenlabs_conversations "
-      "WHERE id = $1",
+  auto cur = Exec1(
+      tx,
+      {"call_gateway.call_status_read",
+       "SELECT COALESCE(conversation_id, ''), call_id::text, status FROM elevenlabs_conversations "
+       "WHERE id = $1"},
       row);
   StatusChange ch;
   ch.cause = std::string(cause);
@@ -137,12 +143,14 @@ StatusChange Unchanged(pqxx::transaction_base& tx, int64_t row, std::string_view
 
 // The status move in one transaction (no-op when not a forward move).
 StatusChange Advance(pqxx::work& tx, int64_t row, std::string_view to, std::string_view cause) {
-  auto r = tx.exec_params(
-      "WITH old AS (SELECT status FROM elevenlabs_conversations WHERE id = $1 FOR UPDATE) "
-      "UPDATE elevenlabs_conversations c SET status = $2 FROM old "
-      "WHERE c.id = $1 AND call_status_can_transition(old.status, $2) "
-      "RETURNING COALESCE(c.conversation_id, ''), c.call_id::text, old.status",
-      row, std::string(to));
+  auto r =
+      Exec(tx,
+           {"call_gateway.call_status_advance",
+            "WITH old AS (SELECT status FROM elevenlabs_conversations WHERE id = $1 FOR UPDATE) "
+            "UPDATE elevenlabs_conversations c SET status = $2 FROM old "
+            "WHERE c.id = $1 AND call_status_can_transition(old.status, $2) "
+            "RETURNING COALESCE(c.conversation_id, ''), c.call_id::text, old.status"},
+           row, std::string(to));
   if (r.empty()) return Unchanged(tx, row, cause);
   StatusChange ch;
   ch.cause = std::string(cause);
@@ -157,21 +165,23 @@ StatusChange Advance(pqxx::work& tx, int64_t row, std::string_view to, std::stri
 // echo what they were sent, and this table is read back by GetConversation and the stats API.
 void InsertError(pqxx::work& tx, int64_t row, const std::string& conversation_id,
                  const ProviderErrorRecord& e) {
-  tx.exec_params(
-      "INSERT INTO elevenlabs_call_errors (call_row_id, conversation_id, source, error_code, "
-      "http_status, message) "
-      "VALUES ($1, NULLIF($2, ''), $3, NULLIF($4, ''), NULLIF($5, 0), $6)",
-      row, conversation_id, e.source, e.code, e.http_status,
-      e.message.empty() ? std::string("unknown error") : common::RedactPhones(e.message));
+  Exec(tx,
+       {"call_gateway.call_error_insert",
+        "INSERT INTO elevenlabs_call_errors (call_row_id, conversation_id, source, error_code, "
+        "http_status, message) "
+        "VALUES ($1, NULLIF($2, ''), $3, NULLIF($4, ''), NULLIF($5, 0), $6)"},
+       row, conversation_id, e.source, e.code, e.http_status,
+       e.message.empty() ? std::string("unknown error") : common::RedactPhones(e.message));
 }
 
 // Completes the in_progress keys of a call that ElevenLabs accepted (conversation id known).
 void CompleteKeysInitiated(pqxx::transaction_base& tx, int64_t row,
                            const std::string& conversation_id, const std::string& call_id) {
-  tx.exec_params(
-      "UPDATE idempotency_keys SET state = 'completed', grpc_code = 0, response = $2::jsonb "
-      "WHERE call_row_id = $1 AND state = 'in_progress'",
-      row, MessageJson(InitiatedResponse(conversation_id, call_id)));
+  Exec(tx,
+       {"call_gateway.keys_complete_initiated",
+        "UPDATE idempotency_keys SET state = 'completed', grpc_code = 0, response = $2::jsonb "
+        "WHERE call_row_id = $1 AND state = 'in_progress'"},
+       row, MessageJson(InitiatedResponse(conversation_id, call_id)));
 }
 
 }  // namespace
@@ -198,8 +208,10 @@ std::string MessageJson(const google::protobuf::Message& m) {
 absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatient(int id) {
   return pool_.InAutocommit(
       [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<PatientRow>> {
-        auto r = tx.exec_params(
-            "SELECT id, full_name, phone_e164, do_not_call FROM patients WHERE id = $1", id);
+        auto r = Exec(tx,
+                      {"call_gateway.patient_by_id",
+                       "SELECT id, full_name, phone_e164, do_not_call FROM patients WHERE id = $1"},
+                      id);
         if (r.empty()) return std::optional<PatientRow>();
         return std::optional<PatientRow>(ReadPatient(r[0]));
       });
@@ -208,11 +220,12 @@ absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatient(int id) {
 absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatientByPhone(const std::string& e164) {
   return pool_.InAutocommit(
       [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<PatientRow>> {
-        auto r = tx.exec_params(
-            "SELECT id, full_name, phone_e164, do_not_call FROM patients WHERE "
-            "phone_e164 = $1 ORDER "
-            "BY id LIMIT 2",
-            e164);
+        auto r = Exec(tx,
+                      {"call_gateway.patient_by_phone",
+                       "SELECT id, full_name, phone_e164, do_not_call FROM patients WHERE "
+                       "phone_e164 = $1 ORDER "
+                       "BY id LIMIT 2"},
+                      e164);
         if (r.size() != 1) return std::optional<PatientRow>();  // none, or ambiguous: no guess
         return std::optional<PatientRow>(ReadPatient(r[0]));
       });
@@ -220,7 +233,10 @@ absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatientByPhone(const st
 
 absl::StatusOr<std::optional<int>> CallStore::AppointmentPatient(int appointment_id) {
   return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<int>> {
-    auto r = tx.exec_params("SELECT patient_id FROM appointments WHERE id = $1", appointment_id);
+    auto r = Exec(
+        tx,
+        {"call_gateway.appointment_patient", "SELECT patient_id FROM appointments WHERE id = $1"},
+        appointment_id);
     if (r.empty()) return std::optional<int>();
     return std::optional<int>(r[0][0].as<int>());
   });
@@ -228,10 +244,12 @@ absl::StatusOr<std::optional<int>> CallStore::AppointmentPatient(int appointment
 
 absl::StatusOr<bool> CallStore::IsOptedOut(const std::string& e164, std::optional<int> patient_id) {
   return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<bool> {
-    auto r = tx.exec_params1(
-        "SELECT EXISTS (SELECT 1 FROM call_opt_outs WHERE phone_e164 = $1 OR (patient_id IS NOT "
-        "NULL AND patient_id = $2)) "
-        "OR EXISTS (SELECT 1 FROM patients WHERE id = $2 AND do_not_call)",
+    auto r = Exec1(
+        tx,
+        {"call_gateway.opted_out",
+         "SELECT EXISTS (SELECT 1 FROM call_opt_outs WHERE phone_e164 = $1 OR (patient_id IS NOT "
+         "NULL AND patient_id = $2)) "
+         "OR EXISTS (SELECT 1 FROM patients WHERE id = $2 AND do_not_call)"},
         e164, patient_id);
     return r[0].as<bool>();
   });
@@ -244,22 +262,26 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
   auto begin = [&](pqxx::transaction_base& tx) -> absl::StatusOr<Begin> {
     Begin out;
     if (!idem_key.empty()) {
-      auto claimed = tx.exec_params(
-          "INSERT INTO idempotency_keys (scope, principal, idem_key, request_sha256, state, "
-          "expires_at) "
-          "VALUES ('InitiateCall', $1, $2, $3, 'in_progress', now() + interval '24 hours') "
-          "ON CONFLICT (scope, principal, idem_key) DO UPDATE SET request_sha256 = "
-          "EXCLUDED.request_sha256, "
-          "  state = 'in_progress', response = NULL, grpc_code = NULL, call_row_id = NULL, "
-          "created_at = now(), "
-          "  expires_at = EXCLUDED.expires_at WHERE idempotency_keys.expires_at <= now() "
-          "RETURNING 1",
-          principal, idem_key, request_sha256);
+      auto claimed =
+          Exec(tx,
+               {"call_gateway.key_claim",
+                "INSERT INTO idempotency_keys (scope, principal, idem_key, request_sha256, state, "
+                "expires_at) "
+                "VALUES ('InitiateCall', $1, $2, $3, 'in_progress', now() + interval '24 hours') "
+                "ON CONFLICT (scope, principal, idem_key) DO UPDATE SET request_sha256 = "
+                "EXCLUDED.request_sha256, "
+                "  state = 'in_progress', response = NULL, grpc_code = NULL, call_row_id = NULL, "
+                "created_at = now(), "
+                "  expires_at = EXCLUDED.expires_at WHERE idempotency_keys.expires_at <= now() "
+                "RETURNING 1"},
+               principal, idem_key, request_sha256);
       if (claimed.empty()) {
-        auto prev = tx.exec_params1(
-            "SELECT request_sha256, state, COALESCE(grpc_code, 0), COALESCE(response::text, '{}') "
-            "FROM idempotency_keys WHERE scope = 'InitiateCall' AND principal = $1 AND idem_key = "
-            "$2",
+        auto prev = Exec1(
+            tx,
+            {"call_gateway.key_read",
+             "SELECT request_sha256, state, COALESCE(grpc_code, 0), COALESCE(response::text, '{}') "
+             "FROM idempotency_keys WHERE scope = 'InitiateCall' AND principal = $1 AND idem_key = "
+             "$2"},
             principal, idem_key);
         if (prev[0].as<std::string>() != request_sha256) {
           return absl::AlreadyExistsError(
@@ -273,31 +295,33 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
     }
     // ON CONFLICT DO NOTHING covers the partial unique index "one live call per phone and
     // appointment": no row back means such a call exists.
-    auto r = tx.exec_params(Cat("INSERT INTO elevenlabs_conversations (agent_id, "
-                                "agent_phone_number_id, patient_id, appointment_id, "
-                                "phone_number, patient_name, status, custom_variables, metadata, "
-                                "max_duration_secs, dial_attempted_at) "
-                                "VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), 'dialing', $7::jsonb, "
-                                "$8::jsonb, $9, now()) "
-                                "ON CONFLICT DO NOTHING RETURNING ",
-                                kCallColumns),
-                            call.agent_id, call.agent_phone_number_id, call.patient_id,
-                            call.appointment_id, call.phone_number, call.patient_name,
-                            call.custom_variables_json, call.metadata_json, call.max_duration_secs);
+    auto r = Exec(tx,
+                  {"call_gateway.call_insert",
+                   "INSERT INTO elevenlabs_conversations (agent_id, "
+                   "agent_phone_number_id, patient_id, appointment_id, "
+                   "phone_number, patient_name, status, custom_variables, metadata, "
+                   "max_duration_secs, dial_attempted_at) "
+                   "VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), 'dialing', $7::jsonb, "
+                   "$8::jsonb, $9, now()) "
+                   "ON CONFLICT DO NOTHING RETURNING " CALL_COLUMNS},
+                  call.agent_id, call.agent_phone_number_id, call.patient_id, call.appointment_id,
+                  call.phone_number, call.patient_name, call.custom_variables_json,
+                  call.metadata_json, call.max_duration_secs);
     if (r.empty()) {
-      auto live = tx.exec_params(
-          "SELECT call_id::text, status FROM elevenlabs_conversations WHERE phone_number = $1 "
-          "AND COALESCE(appointment_id, 0) = COALESCE($2, 0) "
-          "AND status IN ('queued', 'dialing', 'initiated', 'ringing', 'in_progress') LIMIT 1",
+      auto live = Exec(
+          tx,
+          {"call_gateway.call_live_for_phone",
+           "SELECT call_id::text, status FROM elevenlabs_conversations WHERE phone_number = $1 "
+           "AND COALESCE(appointment_id, 0) = COALESCE($2, 0) "
+           "AND status IN ('queued', 'dialing', 'initiated', 'ringing', 'in_progress') LIMIT 1"},
           call.phone_number, call.appointment_id);
       // The index guards (phone number, appointment): with an appointment it is that patient's
       // call for it; without one, any call to the number. The number is masked, never echoed.
-      std::string message =
-          call.appointment_id
-              ? Cat("a call to this patient for appointment ", *call.appointment_id,
-                    " is already live")
-              : Cat("a call to this phone number (", common::MaskPhone(call.phone_number),
-                    ") is already live");
+      std::string message = call.appointment_id
+                                ? Cat("a call to this patient for appointment ",
+                                      *call.appointment_id, " is already live")
+                                : Cat("a call to this phone number (",
+                                      common::MaskPhone(call.phone_number), ") is already live");
       if (!live.empty()) {
         message = Cat(message, " (call ", live[0][0].as<std::string>(), ", ",
                       live[0][1].as<std::string>(), ")");
@@ -306,10 +330,11 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
     }
     out.call = ReadCall(r[0]);
     if (!idem_key.empty()) {
-      tx.exec_params(
-          "UPDATE idempotency_keys SET call_row_id = $3 WHERE scope = 'InitiateCall' "
-          "AND principal = $1 AND idem_key = $2",
-          principal, idem_key, out.call->id);
+      Exec(tx,
+           {"call_gateway.key_link_call",
+            "UPDATE idempotency_keys SET call_row_id = $3 WHERE scope = 'InitiateCall' "
+            "AND principal = $1 AND idem_key = $2"},
+           principal, idem_key, out.call->id);
     }
     return out;
   };
@@ -323,11 +348,12 @@ absl::Status CallStore::FinishKey(const std::string& principal, const std::strin
                                   const std::string& response_json) {
   if (idem_key.empty()) return absl::OkStatus();
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
-    tx.exec_params(
-        "UPDATE idempotency_keys SET state = 'completed', grpc_code = $3, response = $4::jsonb, "
-        "call_row_id = COALESCE(call_row_id, NULLIF($5, 0)) "
-        "WHERE scope = 'InitiateCall' AND principal = $1 AND idem_key = $2",
-        principal, idem_key, grpc_code, response_json, call_row);
+    Exec(tx,
+         {"call_gateway.key_finish",
+          "UPDATE idempotency_keys SET state = 'completed', grpc_code = $3, response = $4::jsonb, "
+          "call_row_id = COALESCE(call_row_id, NULLIF($5, 0)) "
+          "WHERE scope = 'InitiateCall' AND principal = $1 AND idem_key = $2"},
+         principal, idem_key, grpc_code, response_json, call_row);
     return absl::OkStatus();
   });
 }
@@ -343,22 +369,24 @@ absl::StatusOr<StatusChange> CallStore::MarkInitiated(int64_t row,
   // the rollup statement trigger instead of two.
   const std::string answer = MessageJson(InitiatedResponse("", ""));
   return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<StatusChange> {
-    auto r = tx.exec_params(
-        "WITH old AS (SELECT status, conversation_id FROM elevenlabs_conversations WHERE id = $1 "
-        "FOR UPDATE), "
-        "upd AS (UPDATE elevenlabs_conversations c SET conversation_id = "
-        "COALESCE(old.conversation_id, $2), call_sid = CASE WHEN old.conversation_id IS NULL THEN "
-        "COALESCE(NULLIF($3, ''), c.call_sid) ELSE c.call_sid END, status = CASE WHEN "
-        "call_status_can_transition(old.status, 'initiated') THEN 'initiated' ELSE c.status END "
-        "FROM old WHERE c.id = $1 AND (old.conversation_id IS NULL OR "
-        "call_status_can_transition(old.status, 'initiated')) "
-        "RETURNING c.id, COALESCE(c.conversation_id, '') AS conv, c.call_id::text AS call_id, "
-        "old.status AS previous, c.status AS status), "
-        "keys AS (UPDATE idempotency_keys k SET state = 'completed', grpc_code = 0, response = "
-        "jsonb_set(jsonb_set($4::jsonb, '{data,conversationId}', to_jsonb(upd.conv)), "
-        "'{data,callId}', to_jsonb(upd.call_id)) FROM upd WHERE k.call_row_id = upd.id AND "
-        "k.state = 'in_progress' AND upd.conv <> '' RETURNING 1) "
-        "SELECT conv, call_id, previous, status FROM upd",
+    auto r = Exec(
+        tx,
+        {"call_gateway.call_mark_initiated",
+         "WITH old AS (SELECT status, conversation_id FROM elevenlabs_conversations WHERE id = $1 "
+         "FOR UPDATE), "
+         "upd AS (UPDATE elevenlabs_conversations c SET conversation_id = "
+         "COALESCE(old.conversation_id, $2), call_sid = CASE WHEN old.conversation_id IS NULL THEN "
+         "COALESCE(NULLIF($3, ''), c.call_sid) ELSE c.call_sid END, status = CASE WHEN "
+         "call_status_can_transition(old.status, 'initiated') THEN 'initiated' ELSE c.status END "
+         "FROM old WHERE c.id = $1 AND (old.conversation_id IS NULL OR "
+         "call_status_can_transition(old.status, 'initiated')) "
+         "RETURNING c.id, COALESCE(c.conversation_id, '') AS conv, c.call_id::text AS call_id, "
+         "old.status AS previous, c.status AS status), "
+         "keys AS (UPDATE idempotency_keys k SET state = 'completed', grpc_code = 0, response = "
+         "jsonb_set(jsonb_set($4::jsonb, '{data,conversationId}', to_jsonb(upd.conv)), "
+         "'{data,callId}', to_jsonb(upd.call_id)) FROM upd WHERE k.call_row_id = upd.id AND "
+         "k.state = 'in_progress' AND upd.conv <> '' RETURNING 1) "
+         "SELECT conv, call_id, previous, status FROM upd"},
         row, conversation_id, call_sid, answer);
     if (r.empty()) {
       // Already initiated (or further) with its conversation id: a key still in_progress gets
@@ -385,20 +413,24 @@ absl::StatusOr<StatusChange> CallStore::MarkFailed(int64_t row, const ProviderEr
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<StatusChange> {
     StatusChange ch = Advance(tx, row, "failed", cause);
     if (ch.status == "failed" && ch.previous_status != "failed") {
-      tx.exec_params(
-          "UPDATE elevenlabs_conversations SET ended_at = now() WHERE id = $1 AND ended_at IS NULL",
-          row);
+      Exec(tx,
+           {"call_gateway.call_mark_ended",
+            "UPDATE elevenlabs_conversations SET ended_at = now() WHERE id = $1 AND ended_at IS "
+            "NULL"},
+           row);
     }
     InsertError(tx, row, ch.conversation_id, error);
     if (!ch.conversation_id.empty()) {
       // ElevenLabs had accepted it after all: that is the answer the client would have got.
       CompleteKeysInitiated(tx, row, ch.conversation_id, ch.call_id);
     } else if (!answer.ok()) {
-      tx.exec_params(
-          "UPDATE idempotency_keys SET state = 'completed', grpc_code = $2, response = "
-          "jsonb_build_object('message', $3::text) WHERE call_row_id = $1 AND state = "
-          "'in_progress'",
-          row, static_cast<int>(answer.code()), common::RedactPhones(common::ToStd(answer.message())));
+      Exec(tx,
+           {"call_gateway.keys_complete_failed",
+            "UPDATE idempotency_keys SET state = 'completed', grpc_code = $2, response = "
+            "jsonb_build_object('message', $3::text) WHERE call_row_id = $1 AND state = "
+            "'in_progress'"},
+           row, static_cast<int>(answer.code()),
+           common::RedactPhones(common::ToStd(answer.message())));
     }
     return ch;
   });
@@ -414,13 +446,16 @@ absl::Status CallStore::RecordError(int64_t row, const std::string& conversation
 
 absl::StatusOr<std::optional<CallRow>> CallStore::FindCall(const std::string& id) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::optional<CallRow>> {
-    auto r = IsUuid(id)
-                 ? tx.exec_params(Cat("SELECT ", kCallColumns,
-                                      " FROM elevenlabs_conversations WHERE call_id = $1::uuid"),
-                                  id)
-                 : tx.exec_params(Cat("SELECT ", kCallColumns,
-                                      " FROM elevenlabs_conversations WHERE conversation_id = $1"),
-                                  id);
+    auto r = IsUuid(id) ? Exec(tx,
+                               {"call_gateway.call_by_call_id",
+                                "SELECT " CALL_COLUMNS
+                                " FROM elevenlabs_conversations WHERE call_id = $1::uuid"},
+                               id)
+                        : Exec(tx,
+                               {"call_gateway.call_by_conversation_id",
+                                "SELECT " CALL_COLUMNS
+                                " FROM elevenlabs_conversations WHERE conversation_id = $1"},
+                               id);
     if (r.empty()) return std::optional<CallRow>();
     return std::optional<CallRow>(ReadCall(r[0]));
   });
@@ -428,15 +463,17 @@ absl::StatusOr<std::optional<CallRow>> CallStore::FindCall(const std::string& id
 
 absl::StatusOr<v1::Conversation> CallStore::LoadConversation(int64_t row) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<v1::Conversation> {
-    auto r = tx.exec_params1(
-        "SELECT COALESCE(conversation_id, ''), call_id::text, status, agent_id, "
-        "COALESCE(patient_id, 0), "
-        "COALESCE(appointment_id, 0), phone_number, COALESCE(duration_secs, 0), COALESCE(cost, "
-        "0)::float8, COALESCE(cost_credits, 0), "
-        "COALESCE(termination_reason, ''), extract(epoch FROM created_at)::bigint, "
-        "COALESCE(extract(epoch FROM started_at)::bigint, 0), COALESCE(extract(epoch FROM "
-        "ended_at)::bigint, 0), "
-        "metadata::text FROM elevenlabs_conversations WHERE id = $1",
+    auto r = Exec1(
+        tx,
+        {"call_gateway.conversation_read",
+         "SELECT COALESCE(conversation_id, ''), call_id::text, status, agent_id, "
+         "COALESCE(patient_id, 0), "
+         "COALESCE(appointment_id, 0), phone_number, COALESCE(duration_secs, 0), COALESCE(cost, "
+         "0)::float8, COALESCE(cost_credits, 0), "
+         "COALESCE(termination_reason, ''), extract(epoch FROM created_at)::bigint, "
+         "COALESCE(extract(epoch FROM started_at)::bigint, 0), COALESCE(extract(epoch FROM "
+         "ended_at)::bigint, 0), "
+         "metadata::text FROM elevenlabs_conversations WHERE id = $1"},
         row);
     v1::Conversation c;
     c.set_conversation_id(r[0].as<std::string>());
@@ -457,22 +494,25 @@ absl::StatusOr<v1::Conversation> CallStore::LoadConversation(int64_t row) {
                                                       c.mutable_metadata());
     if (!c.conversation_id().empty()) {
       for (const auto& t :
-           tx.exec_params("SELECT role, COALESCE(message, ''), COALESCE(time_in_call_secs, 0) FROM "
-                          "elevenlabs_transcriptions "
-                          "WHERE conversation_id = $1 ORDER BY turn_index",
-                          c.conversation_id())) {
+           Exec(tx,
+                {"call_gateway.conversation_turns",
+                 "SELECT role, COALESCE(message, ''), COALESCE(time_in_call_secs, 0) FROM "
+                 "elevenlabs_transcriptions "
+                 "WHERE conversation_id = $1 ORDER BY turn_index"},
+                c.conversation_id())) {
         auto* turn = c.add_transcript();
         turn->set_role(t[0].as<std::string>());
         turn->set_message(t[1].as<std::string>());
         turn->set_time_in_call_secs(t[2].as<int>());
       }
-      auto a = tx.exec_params(
-          "SELECT COALESCE(call_successful, ''), COALESCE(transcript_summary, ''), "
-          "COALESCE(call_summary_title, ''), "
-          "data_collection_results::text, evaluation_criteria_results::text FROM "
-          "elevenlabs_analysis "
-          "WHERE conversation_id = $1",
-          c.conversation_id());
+      auto a = Exec(tx,
+                    {"call_gateway.conversation_analysis",
+                     "SELECT COALESCE(call_successful, ''), COALESCE(transcript_summary, ''), "
+                     "COALESCE(call_summary_title, ''), "
+                     "data_collection_results::text, evaluation_criteria_results::text FROM "
+                     "elevenlabs_analysis "
+                     "WHERE conversation_id = $1"},
+                    c.conversation_id());
       if (!a.empty()) {
         auto* an = c.mutable_analysis();
         an->set_call_successful(a[0][0].as<std::string>());
@@ -484,11 +524,14 @@ absl::StatusOr<v1::Conversation> CallStore::LoadConversation(int64_t row) {
             a[0][4].as<std::string>(), an->mutable_evaluation_criteria_results());
       }
     }
-    for (const auto& e : tx.exec_params(
-             "SELECT id, source, COALESCE(error_code, ''), COALESCE(http_status, 0), message, "
-             "extract(epoch FROM created_at)::bigint FROM elevenlabs_call_errors WHERE call_row_id "
-             "= $1 ORDER BY id",
-             row)) {
+    for (const auto& e :
+         Exec(tx,
+              {"call_gateway.conversation_errors",
+               "SELECT id, source, COALESCE(error_code, ''), COALESCE(http_status, 0), message, "
+               "extract(epoch FROM created_at)::bigint FROM elevenlabs_call_errors WHERE "
+               "call_row_id "
+               "= $1 ORDER BY id"},
+              row)) {
       auto* err = c.add_errors();
       err->set_id(e[0].as<int>());
       err->set_conversation_id(c.conversation_id());
@@ -509,13 +552,14 @@ absl::StatusOr<StatusChange> CallStore::AdvanceStatus(
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<StatusChange> {
     StatusChange ch = Advance(tx, row, status, cause);
     if (ch.status == status && ch.previous_status != status) {
-      tx.exec_params(
-          "UPDATE elevenlabs_conversations SET termination_reason = COALESCE($2, "
-          "termination_reason), "
-          "ended_at = CASE WHEN call_status_is_final($3) THEN COALESCE(ended_at, GREATEST(now(), "
-          "started_at)) "
-          "ELSE ended_at END WHERE id = $1",
-          row, termination_reason, std::string(status));
+      Exec(tx,
+           {"call_gateway.call_status_extras",
+            "UPDATE elevenlabs_conversations SET termination_reason = COALESCE($2, "
+            "termination_reason), "
+            "ended_at = CASE WHEN call_status_is_final($3) THEN COALESCE(ended_at, GREATEST(now(), "
+            "started_at)) "
+            "ELSE ended_at END WHERE id = $1"},
+           row, termination_reason, std::string(status));
     }
     return ch;
   });
@@ -530,21 +574,25 @@ bool StoreAudio(pqxx::work& tx, int64_t row, const v1::CallEvent& ev) {
   // nothing the patient said is dropped, and nothing corrupt is presented as the recording.
   const auto& a = ev.audio();
   // One pass over the parts: assembled, checked and stored in the same statement.
-  auto stored = tx.exec_params(
-      "WITH whole AS (SELECT string_agg(data, ''::bytea ORDER BY part) AS audio FROM "
-      "webhook_audio_parts WHERE inbox_id = $1) "
-      "INSERT INTO elevenlabs_audio (conversation_id, content_type, size_bytes, sha256, audio) "
-      "SELECT $2, COALESCE(NULLIF($3, ''), 'audio/mpeg'), $4::bigint, $5::text, audio FROM whole "
-      "WHERE length(audio) = $4::bigint AND encode(sha256(audio), 'hex') = $5::text "
-      "ON CONFLICT (conversation_id) DO UPDATE SET content_type = EXCLUDED.content_type, "
-      "size_bytes = EXCLUDED.size_bytes, sha256 = EXCLUDED.sha256, audio = EXCLUDED.audio, "
-      "storage_uri = NULL RETURNING 1",
+  auto stored = Exec(
+      tx,
+      {"call_gateway.audio_store_from_parts",
+       "WITH whole AS (SELECT string_agg(data, ''::bytea ORDER BY part) AS audio FROM "
+       "webhook_audio_parts WHERE inbox_id = $1) "
+       "INSERT INTO elevenlabs_audio (conversation_id, content_type, size_bytes, sha256, audio) "
+       "SELECT $2, COALESCE(NULLIF($3, ''), 'audio/mpeg'), $4::bigint, $5::text, audio FROM whole "
+       "WHERE length(audio) = $4::bigint AND encode(sha256(audio), 'hex') = $5::text "
+       "ON CONFLICT (conversation_id) DO UPDATE SET content_type = EXCLUDED.content_type, "
+       "size_bytes = EXCLUDED.size_bytes, sha256 = EXCLUDED.sha256, audio = EXCLUDED.audio, "
+       "storage_uri = NULL RETURNING 1"},
       ev.inbox_id(), ev.conversation_id(), a.content_type(), a.size_bytes(), a.sha256());
   if (stored.empty()) {
-    auto found = tx.exec_params(
-        "SELECT count(*), COALESCE(sum(length(data)), 0) FROM webhook_audio_parts WHERE "
-        "inbox_id = $1",
-        ev.inbox_id());
+    auto found =
+        Exec(tx,
+             {"call_gateway.audio_parts_count",
+              "SELECT count(*), COALESCE(sum(length(data)), 0) FROM webhook_audio_parts WHERE "
+              "inbox_id = $1"},
+             ev.inbox_id());
     const std::string problem =
         found[0][0].as<int64_t>() == 0
             ? std::string("no stored audio parts")
@@ -555,8 +603,12 @@ bool StoreAudio(pqxx::work& tx, int64_t row, const v1::CallEvent& ev) {
                  Cat("post_call_audio (inbox ", ev.inbox_id(), "): ", problem)});
     return false;
   }
-  tx.exec_params("DELETE FROM webhook_audio_parts WHERE inbox_id = $1", ev.inbox_id());
-  tx.exec_params("DELETE FROM call_audio_recovery WHERE call_row_id = $1", row);  // served
+  Exec(tx,
+       {"call_gateway.audio_parts_delete", "DELETE FROM webhook_audio_parts WHERE inbox_id = $1"},
+       ev.inbox_id());
+  Exec(tx,
+       {"call_gateway.audio_need_delete", "DELETE FROM call_audio_recovery WHERE call_row_id = $1"},
+       row);  // served
   return true;
 }
 
@@ -564,36 +616,53 @@ void EraseInboxCopies(pqxx::work& tx, const std::string& conversation_id) {
   // The inbox keeps each verified body for replay; after an erasure only the envelope facts
   // (type, conversation id, timestamps, hash of what was received) remain. An event not yet
   // published is marked published: there is nothing left to deliver.
-  tx.exec_params(
-      "DELETE FROM webhook_audio_parts WHERE inbox_id IN (SELECT id FROM webhook_inbox WHERE "
-      "conversation_id = $1)",
-      conversation_id);
-  tx.exec_params(
-      "UPDATE webhook_inbox SET body = ''::bytea, body_truncated = true, published_at = "
-      "COALESCE(published_at, now()) WHERE conversation_id = $1 AND (length(body) > 0 OR "
-      "published_at IS NULL)",
-      conversation_id);
+  Exec(tx,
+       {"call_gateway.erase_inbox_audio_parts",
+        "DELETE FROM webhook_audio_parts WHERE inbox_id IN (SELECT id FROM webhook_inbox WHERE "
+        "conversation_id = $1)"},
+       conversation_id);
+  Exec(tx,
+       {"call_gateway.erase_inbox_bodies",
+        "UPDATE webhook_inbox SET body = ''::bytea, body_truncated = true, published_at = "
+        "COALESCE(published_at, now()) WHERE conversation_id = $1 AND (length(body) > 0 OR "
+        "published_at IS NULL)"},
+       conversation_id);
 }
 
 }  // namespace
 
 absl::Status CallStore::EraseData(int64_t row) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
-    auto r = tx.exec_params1(
-        "SELECT COALESCE(conversation_id, '') FROM elevenlabs_conversations WHERE id = $1", row);
+    auto r =
+        Exec1(tx,
+              {"call_gateway.call_conversation_id",
+               "SELECT COALESCE(conversation_id, '') FROM elevenlabs_conversations WHERE id = $1"},
+              row);
     const std::string conv = r[0].as<std::string>();
     if (!conv.empty()) {
-      tx.exec_params("DELETE FROM elevenlabs_transcriptions WHERE conversation_id = $1", conv);
-      tx.exec_params("DELETE FROM elevenlabs_analysis WHERE conversation_id = $1", conv);
-      tx.exec_params("DELETE FROM elevenlabs_audio WHERE conversation_id = $1", conv);
+      Exec(tx,
+           {"call_gateway.erase_transcriptions",
+            "DELETE FROM elevenlabs_transcriptions WHERE conversation_id = $1"},
+           conv);
+      Exec(tx,
+           {"call_gateway.erase_analysis",
+            "DELETE FROM elevenlabs_analysis WHERE conversation_id = $1"},
+           conv);
+      Exec(tx,
+           {"call_gateway.erase_audio", "DELETE FROM elevenlabs_audio WHERE conversation_id = $1"},
+           conv);
       EraseInboxCopies(tx, conv);
     }
     // Nothing erased may come back: the reconciler no longer looks for the recording.
-    tx.exec_params("DELETE FROM call_audio_recovery WHERE call_row_id = $1", row);
-    tx.exec_params(
-        "UPDATE elevenlabs_conversations SET patient_name = NULL, custom_variables = '{}', "
-        "metadata = jsonb_build_object('erased_at', now()) WHERE id = $1",
-        row);
+    Exec(tx,
+         {"call_gateway.audio_need_delete",
+          "DELETE FROM call_audio_recovery WHERE call_row_id = $1"},
+         row);
+    Exec(tx,
+         {"call_gateway.erase_call_data",
+          "UPDATE elevenlabs_conversations SET patient_name = NULL, custom_variables = '{}', "
+          "metadata = jsonb_build_object('erased_at', now()) WHERE id = $1"},
+         row);
     return absl::OkStatus();
   });
 }
@@ -605,18 +674,20 @@ absl::StatusOr<std::vector<CallRow>> CallStore::CallsToReconcile(int dialing_gra
     // Due calls, those never tried first and then the least recently tried: a call whose tries
     // keep failing waits out its backoff and can never hold the others back.
     for (const auto& r :
-         tx.exec_params(Cat("SELECT ", kCallColumns,
-                            " FROM elevenlabs_conversations LEFT JOIN call_reconcile_state s ON "
-                            "s.call_row_id = id WHERE "
-                            "((status = 'dialing' AND dial_attempted_at < now() - "
-                            "make_interval(secs => $1)) OR "
-                            "(status IN ('initiated', 'ringing', 'in_progress') AND "
-                            "conversation_id IS NOT NULL AND "
-                            " COALESCE(dial_attempted_at, created_at) < now() - make_interval(secs "
-                            "=> COALESCE(max_duration_secs, 600) + $2))) "
-                            "AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= now()) "
-                            "ORDER BY s.next_attempt_at NULLS FIRST, id LIMIT $3"),
-                        dialing_grace_secs, open_grace_secs, limit)) {
+         Exec(tx,
+              {"call_gateway.reconcile_due_calls",
+               "SELECT " CALL_COLUMNS
+               " FROM elevenlabs_conversations LEFT JOIN call_reconcile_state s ON "
+               "s.call_row_id = id WHERE "
+               "((status = 'dialing' AND dial_attempted_at < now() - "
+               "make_interval(secs => $1)) OR "
+               "(status IN ('initiated', 'ringing', 'in_progress') AND "
+               "conversation_id IS NOT NULL AND "
+               " COALESCE(dial_attempted_at, created_at) < now() - make_interval(secs "
+               "=> COALESCE(max_duration_secs, 600) + $2))) "
+               "AND (s.next_attempt_at IS NULL OR s.next_attempt_at <= now()) "
+               "ORDER BY s.next_attempt_at NULLS FIRST, id LIMIT $3"},
+              dialing_grace_secs, open_grace_secs, limit)) {
       out.push_back(ReadCall(r));
     }
     return out;
@@ -629,13 +700,15 @@ absl::StatusOr<int> CallStore::RecordReconcileTry(int64_t row, bool not_found,
                                                   absl::Duration max_backoff) {
   return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<int> {
     // The n-th failed try waits first_backoff * 2^(n-1), at most max_backoff.
-    const auto r = tx.exec_params1(
-        "INSERT INTO call_reconcile_state AS s (call_row_id, attempts, not_found, "
-        "next_attempt_at, last_error) VALUES ($1, 1, $2::int, now() + make_interval(secs => "
-        "$3::float8), NULLIF($5, '')) ON CONFLICT (call_row_id) DO UPDATE SET attempts = "
-        "s.attempts + 1, not_found = s.not_found + $2::int, next_attempt_at = now() + "
-        "make_interval(secs => LEAST($4::float8, $3::float8 * power(2, LEAST(s.attempts, 30)))), "
-        "last_error = NULLIF($5, '') RETURNING not_found",
+    const auto r = Exec1(
+        tx,
+        {"call_gateway.reconcile_record_try",
+         "INSERT INTO call_reconcile_state AS s (call_row_id, attempts, not_found, "
+         "next_attempt_at, last_error) VALUES ($1, 1, $2::int, now() + make_interval(secs => "
+         "$3::float8), NULLIF($5, '')) ON CONFLICT (call_row_id) DO UPDATE SET attempts = "
+         "s.attempts + 1, not_found = s.not_found + $2::int, next_attempt_at = now() + "
+         "make_interval(secs => LEAST($4::float8, $3::float8 * power(2, LEAST(s.attempts, 30)))), "
+         "last_error = NULLIF($5, '') RETURNING not_found"},
         row, not_found ? 1 : 0, absl::ToDoubleSeconds(first_backoff),
         absl::ToDoubleSeconds(max_backoff), common::RedactPhones(error).substr(0, 300));
     return r[0].as<int>();
@@ -644,7 +717,10 @@ absl::StatusOr<int> CallStore::RecordReconcileTry(int64_t row, bool not_found,
 
 absl::Status CallStore::ForgetReconcileState(int64_t row) {
   return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::Status {
-    tx.exec_params("DELETE FROM call_reconcile_state WHERE call_row_id = $1", row);
+    Exec(tx,
+         {"call_gateway.reconcile_forget",
+          "DELETE FROM call_reconcile_state WHERE call_row_id = $1"},
+         row);
     return absl::OkStatus();
   });
 }
@@ -657,18 +733,20 @@ absl::StatusOr<std::vector<AudioNeed>> CallStore::ClaimAudioNeeds(int grace_secs
     // history), oldest try first, claimed by pushing their next try `lease` ahead. Rows another
     // reconciler holds are skipped, not waited for.
     std::vector<AudioNeed> out;
-    for (const auto& r : tx.exec_params(
-             "UPDATE call_audio_recovery r SET next_attempt_at = now() + make_interval(secs => "
-             "$3::float8) FROM (SELECT n.call_row_id, c.call_id::text AS call_id, "
-             "c.conversation_id, EXISTS (SELECT 1 FROM elevenlabs_audio a WHERE "
-             "a.conversation_id = c.conversation_id) AS stored, c.metadata ? 'erased_at' AS "
-             "erased FROM call_audio_recovery n JOIN elevenlabs_conversations c ON c.id = "
-             "n.call_row_id WHERE n.gave_up_at IS NULL AND n.next_attempt_at <= now() AND "
-             "n.needed_since <= now() - make_interval(secs => $1) AND c.conversation_id IS NOT "
-             "NULL AND call_status_is_final(c.status) ORDER BY n.next_attempt_at, n.call_row_id "
-             "LIMIT $2 FOR UPDATE OF n SKIP LOCKED) d WHERE r.call_row_id = d.call_row_id "
-             "RETURNING r.call_row_id, d.call_id, d.conversation_id, d.stored, d.erased",
-             grace_secs, limit, absl::ToDoubleSeconds(lease))) {
+    for (const auto& r :
+         Exec(tx,
+              {"call_gateway.audio_needs_claim",
+               "UPDATE call_audio_recovery r SET next_attempt_at = now() + make_interval(secs => "
+               "$3::float8) FROM (SELECT n.call_row_id, c.call_id::text AS call_id, "
+               "c.conversation_id, EXISTS (SELECT 1 FROM elevenlabs_audio a WHERE "
+               "a.conversation_id = c.conversation_id) AS stored, c.metadata ? 'erased_at' AS "
+               "erased FROM call_audio_recovery n JOIN elevenlabs_conversations c ON c.id = "
+               "n.call_row_id WHERE n.gave_up_at IS NULL AND n.next_attempt_at <= now() AND "
+               "n.needed_since <= now() - make_interval(secs => $1) AND c.conversation_id IS NOT "
+               "NULL AND call_status_is_final(c.status) ORDER BY n.next_attempt_at, n.call_row_id "
+               "LIMIT $2 FOR UPDATE OF n SKIP LOCKED) d WHERE r.call_row_id = d.call_row_id "
+               "RETURNING r.call_row_id, d.call_id, d.conversation_id, d.stored, d.erased"},
+              grace_secs, limit, absl::ToDoubleSeconds(lease))) {
       out.push_back({r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<std::string>(),
                      r[3].as<bool>(), r[4].as<bool>()});
     }
@@ -686,17 +764,19 @@ absl::StatusOr<std::vector<AudioNeed>> CallStore::GiveUpStaleAudioNeeds(absl::Du
     const std::string why = Cat("no recording could be fetched from ElevenLabs within ",
                                 absl::FormatDuration(max_age), "; the reconciler gave up");
     std::vector<AudioNeed> out;
-    for (const auto& r : tx.exec_params(
-             "WITH g AS (UPDATE call_audio_recovery n SET gave_up_at = now(), gave_up_reason = "
-             "left($2 || COALESCE(' (last error: ' || n.last_error || ')', ''), 500) FROM "
-             "elevenlabs_conversations c WHERE c.id = n.call_row_id AND n.gave_up_at IS NULL AND "
-             "n.needed_since < now() - make_interval(secs => $1::float8) AND NOT EXISTS (SELECT 1 "
-             "FROM elevenlabs_audio a WHERE a.conversation_id = c.conversation_id) RETURNING "
-             "n.call_row_id, c.call_id::text AS call_id, COALESCE(c.conversation_id, '') AS "
-             "conversation_id, n.gave_up_reason), e AS (INSERT INTO elevenlabs_call_errors "
-             "(call_row_id, conversation_id, source, error_code, message) SELECT call_row_id, "
-             "NULLIF(conversation_id, ''), 'reconciler', 'audio_expired', gave_up_reason FROM g) "
-             "SELECT call_row_id, call_id, conversation_id FROM g ORDER BY call_row_id",
+    for (const auto& r : Exec(
+             tx,
+             {"call_gateway.audio_needs_give_up_stale",
+              "WITH g AS (UPDATE call_audio_recovery n SET gave_up_at = now(), gave_up_reason = "
+              "left($2 || COALESCE(' (last error: ' || n.last_error || ')', ''), 500) FROM "
+              "elevenlabs_conversations c WHERE c.id = n.call_row_id AND n.gave_up_at IS NULL AND "
+              "n.needed_since < now() - make_interval(secs => $1::float8) AND NOT EXISTS (SELECT 1 "
+              "FROM elevenlabs_audio a WHERE a.conversation_id = c.conversation_id) RETURNING "
+              "n.call_row_id, c.call_id::text AS call_id, COALESCE(c.conversation_id, '') AS "
+              "conversation_id, n.gave_up_reason), e AS (INSERT INTO elevenlabs_call_errors "
+              "(call_row_id, conversation_id, source, error_code, message) SELECT call_row_id, "
+              "NULLIF(conversation_id, ''), 'reconciler', 'audio_expired', gave_up_reason FROM g) "
+              "SELECT call_row_id, call_id, conversation_id FROM g ORDER BY call_row_id"},
              absl::ToDoubleSeconds(max_age), why)) {
       out.push_back({r[0].as<int64_t>(), r[1].as<std::string>(), r[2].as<std::string>()});
     }
@@ -711,28 +791,37 @@ absl::StatusOr<CallStore::RecoveredAudio> CallStore::StoreRecoveredAudio(
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<RecoveredAudio> {
     // The call's row is locked as the apply locks it: an erasure or the audio webhook applied
     // meanwhile is seen here, and one applied after this commits sees this recording.
-    auto call = tx.exec_params(
-        "SELECT metadata ? 'erased_at' FROM elevenlabs_conversations WHERE id = $1 AND "
-        "conversation_id = $2 FOR UPDATE",
-        row, conversation_id);
+    auto call =
+        Exec(tx,
+             {"call_gateway.recovered_audio_lock_call",
+              "SELECT metadata ? 'erased_at' FROM elevenlabs_conversations WHERE id = $1 AND "
+              "conversation_id = $2 FOR UPDATE"},
+             row, conversation_id);
     RecoveredAudio outcome = RecoveredAudio::kErased;
     if (!call.empty() && !call[0][0].as<bool>()) {
       // Same row as StoreAudio's, but a recording already there (the webhook's) is kept.
-      auto stored = tx.exec_params(
-          "INSERT INTO elevenlabs_audio (conversation_id, content_type, size_bytes, sha256, audio) "
-          "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (conversation_id) DO NOTHING RETURNING 1",
-          conversation_id, content_type, static_cast<int64_t>(audio.size()), sha256,
-          pqxx::binarystring(audio.data(), audio.size()));
+      auto stored =
+          Exec(tx,
+               {"call_gateway.recovered_audio_insert",
+                "INSERT INTO elevenlabs_audio (conversation_id, content_type, size_bytes, sha256, "
+                "audio) "
+                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (conversation_id) DO NOTHING RETURNING 1"},
+               conversation_id, content_type, static_cast<int64_t>(audio.size()), sha256,
+               pqxx::binarystring(audio.data(), audio.size()));
       outcome = stored.empty() ? RecoveredAudio::kAlreadyStored : RecoveredAudio::kStored;
       if (outcome == RecoveredAudio::kStored) {
-        tx.exec_params(
-            "UPDATE elevenlabs_conversations SET metadata = metadata || jsonb_build_object("
-            "'audio', jsonb_build_object('stored', true, 'size_bytes', $2::bigint, 'sha256', "
-            "$3::text, 'recovered', true)) WHERE id = $1",
-            row, static_cast<int64_t>(audio.size()), sha256);
+        Exec(tx,
+             {"call_gateway.recovered_audio_mark_call",
+              "UPDATE elevenlabs_conversations SET metadata = metadata || jsonb_build_object("
+              "'audio', jsonb_build_object('stored', true, 'size_bytes', $2::bigint, 'sha256', "
+              "$3::text, 'recovered', true)) WHERE id = $1"},
+             row, static_cast<int64_t>(audio.size()), sha256);
       }
     }
-    tx.exec_params("DELETE FROM call_audio_recovery WHERE call_row_id = $1", row);
+    Exec(tx,
+         {"call_gateway.audio_need_delete",
+          "DELETE FROM call_audio_recovery WHERE call_row_id = $1"},
+         row);
     return outcome;
   });
 }
@@ -745,13 +834,15 @@ absl::StatusOr<AudioTry> CallStore::RecordAudioTry(int64_t row, bool definite,
     const std::string message = common::RedactPhones(error.message).substr(0, 300);
     // The n-th failed try waits first_backoff * 2^(n-1), at most max_backoff (as the open
     // calls' tries do); the max_definite-th definite answer ends it.
-    const auto r = tx.exec_params(
-        "UPDATE call_audio_recovery SET attempts = attempts + 1, not_found = not_found + "
-        "$2::int, next_attempt_at = now() + make_interval(secs => LEAST($4::float8, $3::float8 "
-        "* power(2, LEAST(attempts, 30)))), last_error = NULLIF($5, ''), gave_up_at = CASE WHEN "
-        "not_found + $2::int >= $6 THEN now() END, gave_up_reason = CASE WHEN not_found + "
-        "$2::int >= $6 THEN left(NULLIF($5, ''), 500) END WHERE call_row_id = $1 AND "
-        "gave_up_at IS NULL RETURNING not_found, gave_up_at IS NOT NULL",
+    const auto r = Exec(
+        tx,
+        {"call_gateway.audio_need_record_try",
+         "UPDATE call_audio_recovery SET attempts = attempts + 1, not_found = not_found + "
+         "$2::int, next_attempt_at = now() + make_interval(secs => LEAST($4::float8, $3::float8 "
+         "* power(2, LEAST(attempts, 30)))), last_error = NULLIF($5, ''), gave_up_at = CASE WHEN "
+         "not_found + $2::int >= $6 THEN now() END, gave_up_reason = CASE WHEN not_found + "
+         "$2::int >= $6 THEN left(NULLIF($5, ''), 500) END WHERE call_row_id = $1 AND "
+         "gave_up_at IS NULL RETURNING not_found, gave_up_at IS NOT NULL"},
         row, definite ? 1 : 0, absl::ToDoubleSeconds(first_backoff),
         absl::ToDoubleSeconds(max_backoff), message, max_definite);
     AudioTry t;
@@ -761,14 +852,16 @@ absl::StatusOr<AudioTry> CallStore::RecordAudioTry(int64_t row, bool definite,
     if (t.gave_up) {
       const std::string why =
           Cat("no recording: ", message, " (", t.not_found, " times; the reconciler gave up)");
-      tx.exec_params(
-          "UPDATE call_audio_recovery SET gave_up_reason = left($2, 500) WHERE call_row_id = $1",
-          row, why);
-      tx.exec_params(
-          "INSERT INTO elevenlabs_call_errors (call_row_id, conversation_id, source, error_code, "
-          "http_status, message) SELECT id, conversation_id, 'reconciler', NULLIF($2, ''), "
-          "NULLIF($3, 0), left($4, 500) FROM elevenlabs_conversations WHERE id = $1",
-          row, error.code, error.http_status, why);
+      Exec(tx,
+           {"call_gateway.audio_need_give_up_reason",
+            "UPDATE call_audio_recovery SET gave_up_reason = left($2, 500) WHERE call_row_id = $1"},
+           row, why);
+      Exec(tx,
+           {"call_gateway.audio_need_error_insert",
+            "INSERT INTO elevenlabs_call_errors (call_row_id, conversation_id, source, error_code, "
+            "http_status, message) SELECT id, conversation_id, 'reconciler', NULLIF($2, ''), "
+            "NULLIF($3, 0), left($4, 500) FROM elevenlabs_conversations WHERE id = $1"},
+           row, error.code, error.http_status, why);
     }
     return t;
   });
@@ -776,7 +869,10 @@ absl::StatusOr<AudioTry> CallStore::RecordAudioTry(int64_t row, bool definite,
 
 absl::Status CallStore::ForgetAudioNeed(int64_t row) {
   return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::Status {
-    tx.exec_params("DELETE FROM call_audio_recovery WHERE call_row_id = $1", row);
+    Exec(tx,
+         {"call_gateway.audio_need_delete",
+          "DELETE FROM call_audio_recovery WHERE call_row_id = $1"},
+         row);
     return absl::OkStatus();
   });
 }
@@ -799,22 +895,25 @@ void TranscriptionSideEffects(pqxx::work& tx, int64_t row, const v1::CallEvent& 
     return val != v.end() && val->second.has_bool_value() && val->second.bool_value();
   };
   if (flag("do_not_call")) {
-    tx.exec_params(
-        "INSERT INTO call_opt_outs (phone_e164, patient_id, reason, source) VALUES ($1, "
-        "NULLIF($2, 0), "
-        "'patient asked during a call', 'call_outcome') ON CONFLICT (phone_e164) DO NOTHING",
-        phone, patient_id);
+    Exec(tx,
+         {"call_gateway.opt_out_from_call",
+          "INSERT INTO call_opt_outs (phone_e164, patient_id, reason, source) VALUES ($1, "
+          "NULLIF($2, 0), "
+          "'patient asked during a call', 'call_outcome') ON CONFLICT (phone_e164) DO NOTHING"},
+         phone, patient_id);
   }
   if (appointment_id > 0 && flag("appointment_confirmed")) {
-    tx.exec_params(
-        "UPDATE appointments SET status = 'confirmed', confirmed_at = now() WHERE id = $1 "
-        "AND status IN ('scheduled', 'reschedule_requested')",
-        appointment_id);
+    Exec(tx,
+         {"call_gateway.appointment_confirm",
+          "UPDATE appointments SET status = 'confirmed', confirmed_at = now() WHERE id = $1 "
+          "AND status IN ('scheduled', 'reschedule_requested')"},
+         appointment_id);
   } else if (appointment_id > 0 && flag("reschedule_requested")) {
-    tx.exec_params(
-        "UPDATE appointments SET status = 'reschedule_requested' WHERE id = $1 AND status = "
-        "'scheduled'",
-        appointment_id);
+    Exec(tx,
+         {"call_gateway.appointment_reschedule",
+          "UPDATE appointments SET status = 'reschedule_requested' WHERE id = $1 AND status = "
+          "'scheduled'"},
+         appointment_id);
   }
   if (md.has_error() && !md.error().reason().empty()) {
     InsertError(tx, row, ev.conversation_id(),
@@ -825,20 +924,23 @@ void TranscriptionSideEffects(pqxx::work& tx, int64_t row, const v1::CallEvent& 
 // An event of a conversation we have no call for: kept, not dropped, and applied when the call's
 // conversation id becomes known (ReplayUnmatched). The same event kept twice is a duplicate.
 v1::ApplyOutcome KeepUnmatched(pqxx::work& tx, const v1::CallEvent& ev, const std::string& type) {
-  auto kept = tx.exec_params(
-      "INSERT INTO unmatched_call_events (inbox_id, event_type, conversation_id, payload) "
-      "SELECT $1, $2, $3, $4::jsonb WHERE NOT EXISTS (SELECT 1 FROM unmatched_call_events "
-      "WHERE event_type = $2 AND conversation_id = $3 AND resolved_at IS NULL) RETURNING 1",
-      ev.inbox_id(), type, ev.conversation_id(), ToJson(ev));
+  auto kept =
+      Exec(tx,
+           {"call_gateway.unmatched_keep",
+            "INSERT INTO unmatched_call_events (inbox_id, event_type, conversation_id, payload) "
+            "SELECT $1, $2, $3, $4::jsonb WHERE NOT EXISTS (SELECT 1 FROM unmatched_call_events "
+            "WHERE event_type = $2 AND conversation_id = $3 AND resolved_at IS NULL) RETURNING 1"},
+           ev.inbox_id(), type, ev.conversation_id(), ToJson(ev));
   return kept.empty() ? v1::APPLY_OUTCOME_DUPLICATE : v1::APPLY_OUTCOME_UNMATCHED;
 }
 
 // Records the event as applied: false when it was before (a duplicate delivery).
 bool FirstDelivery(pqxx::work& tx, const v1::CallEvent& ev, const std::string& type) {
-  return !tx.exec_params(
+  return !Exec(tx,
+               {"call_gateway.applied_event_claim",
                 "INSERT INTO applied_call_events (event_type, conversation_id, inbox_id) VALUES "
-                "($1, $2, NULLIF($3, 0)) ON CONFLICT DO NOTHING RETURNING 1",
-                type, ev.conversation_id(), ev.inbox_id())
+                "($1, $2, NULLIF($3, 0)) ON CONFLICT DO NOTHING RETURNING 1"},
+               type, ev.conversation_id(), ev.inbox_id())
               .empty();
 }
 
@@ -860,9 +962,11 @@ absl::StatusOr<v1::ApplyOutcome> ApplyOtherIn(pqxx::work& tx, const v1::CallEven
     return absl::InvalidArgumentError(
         Cat("event ", ev.inbox_id(), ": missing type or conversation_id"));
   }
-  auto call = tx.exec_params(
-      "SELECT id, metadata ? 'erased_at' FROM elevenlabs_conversations WHERE conversation_id = "
-      "$1 FOR UPDATE",
+  auto call = Exec(
+      tx,
+      {"call_gateway.event_lock_call",
+       "SELECT id, metadata ? 'erased_at' FROM elevenlabs_conversations WHERE conversation_id = "
+       "$1 FOR UPDATE"},
       ev.conversation_id());
   if (call.empty()) return KeepUnmatched(tx, ev, type);
   const int64_t row = call[0][0].as<int64_t>();
@@ -871,11 +975,12 @@ absl::StatusOr<v1::ApplyOutcome> ApplyOtherIn(pqxx::work& tx, const v1::CallEven
   if (ev.has_audio()) {
     const auto& a = ev.audio();
     const bool stored = a.stored() && StoreAudio(tx, row, ev);
-    tx.exec_params(
-        "UPDATE elevenlabs_conversations SET metadata = metadata || jsonb_build_object('audio', "
-        "jsonb_build_object('stored', $2::boolean, 'size_bytes', $3::bigint, 'sha256', "
-        "$4::text)) WHERE id = $1",
-        row, stored, a.size_bytes(), a.sha256());
+    Exec(tx,
+         {"call_gateway.event_mark_audio",
+          "UPDATE elevenlabs_conversations SET metadata = metadata || jsonb_build_object('audio', "
+          "jsonb_build_object('stored', $2::boolean, 'size_bytes', $3::bigint, 'sha256', "
+          "$4::text)) WHERE id = $1"},
+         row, stored, a.size_bytes(), a.sha256());
     return v1::APPLY_OUTCOME_APPLIED;  // a reference to the audio; no status change
   }
   if (!ev.has_initiation_failure()) {
@@ -883,10 +988,11 @@ absl::StatusOr<v1::ApplyOutcome> ApplyOtherIn(pqxx::work& tx, const v1::CallEven
   }
   const auto& f = ev.initiation_failure();
   StatusChange ch = Advance(tx, row, StatusForFailure(f.failure_reason()), type);
-  tx.exec_params(
-      "UPDATE elevenlabs_conversations SET ended_at = COALESCE(ended_at, now()), "
-      "call_sid = COALESCE(call_sid, NULLIF($2, '')) WHERE id = $1",
-      row, f.call_sid());
+  Exec(tx,
+       {"call_gateway.event_mark_initiation_failure",
+        "UPDATE elevenlabs_conversations SET ended_at = COALESCE(ended_at, now()), "
+        "call_sid = COALESCE(call_sid, NULLIF($2, '')) WHERE id = $1"},
+       row, f.call_sid());
   InsertError(tx, row, ev.conversation_id(),
               {"webhook", f.failure_reason(), 0,
                Cat("call could not be connected: ", f.failure_reason(),
@@ -928,12 +1034,14 @@ absl::Status ApplyTranscriptionsIn(pqxx::work& tx,
   boost::json::array ids;
   for (int i = begin; i < end; ++i) ids.emplace_back(events[i].conversation_id());
   std::map<std::string, Call> calls;
-  for (const auto& r : tx.exec_params(
-           "SELECT id, conversation_id, status, COALESCE(patient_id, 0), "
-           "COALESCE(appointment_id, 0), phone_number, metadata ? 'erased_at', call_id::text "
-           "FROM elevenlabs_conversations WHERE conversation_id IN (SELECT "
-           "jsonb_array_elements_text($1::jsonb)) ORDER BY id FOR UPDATE",
-           boost::json::serialize(ids))) {
+  for (const auto& r :
+       Exec(tx,
+            {"call_gateway.transcriptions_lock_calls",
+             "SELECT id, conversation_id, status, COALESCE(patient_id, 0), "
+             "COALESCE(appointment_id, 0), phone_number, metadata ? 'erased_at', call_id::text "
+             "FROM elevenlabs_conversations WHERE conversation_id IN (SELECT "
+             "jsonb_array_elements_text($1::jsonb)) ORDER BY id FOR UPDATE"},
+            boost::json::serialize(ids))) {
     calls[r[1].as<std::string>()] = {
         r[0].as<int64_t>(), r[2].as<std::string>(), r[5].as<std::string>(), r[7].as<std::string>(),
         r[3].as<int>(),     r[4].as<int>(),         r[6].as<bool>()};
@@ -949,12 +1057,14 @@ absl::Status ApplyTranscriptionsIn(pqxx::work& tx,
   }
   std::set<std::string> fresh;
   if (!known.empty()) {
-    for (const auto& r : tx.exec_params(
-             "INSERT INTO applied_call_events (event_type, conversation_id, inbox_id) SELECT "
-             "'post_call_transcription', e->>'c', NULLIF((e->>'i')::bigint, 0) FROM "
-             "jsonb_array_elements($1::jsonb) AS e ON CONFLICT DO NOTHING RETURNING "
-             "conversation_id",
-             boost::json::serialize(known))) {
+    for (const auto& r :
+         Exec(tx,
+              {"call_gateway.transcriptions_claim",
+               "INSERT INTO applied_call_events (event_type, conversation_id, inbox_id) SELECT "
+               "'post_call_transcription', e->>'c', NULLIF((e->>'i')::bigint, 0) FROM "
+               "jsonb_array_elements($1::jsonb) AS e ON CONFLICT DO NOTHING RETURNING "
+               "conversation_id"},
+              boost::json::serialize(known))) {
       fresh.insert(r[0].as<std::string>());
     }
   }
@@ -998,47 +1108,52 @@ absl::Status ApplyTranscriptionsIn(pqxx::work& tx,
     }
     // The status move (forward only, as Advance) and the call's figures in one UPDATE: one
     // firing of the statement-level rollup triggers for the whole run.
-    for (const auto& r : tx.exec_params(
-             "UPDATE elevenlabs_conversations c SET status = CASE WHEN "
-             "call_status_can_transition(c.status, 'completed') THEN 'completed' ELSE c.status "
-             "END, duration_secs = b.duration, cost = COALESCE(b.cost, c.cost), "
-             "termination_reason = NULLIF(b.term, ''), call_successful = NULLIF(b.succ, ''), "
-             "call_sid = COALESCE(c.call_sid, NULLIF(b.sid, '')), started_at = CASE WHEN "
-             "b.start > 0 THEN to_timestamp(b.start) ELSE c.started_at END, "
-             "ended_at = COALESCE(CASE WHEN b.start > 0 THEN to_timestamp(b.start + b.duration) "
-             "END, c.ended_at), cost_credits = COALESCE(b.credits, c.cost_credits) FROM "
-             "jsonb_to_recordset($1::jsonb) AS b(row bigint, duration int, cost numeric, credits "
-             "bigint, term text, succ text, sid text, start bigint) WHERE c.id = b.row "
-             "RETURNING c.id, c.status",
-             boost::json::serialize(rows))) {
+    for (const auto& r :
+         Exec(tx,
+              {"call_gateway.transcriptions_update_calls",
+               "UPDATE elevenlabs_conversations c SET status = CASE WHEN "
+               "call_status_can_transition(c.status, 'completed') THEN 'completed' ELSE c.status "
+               "END, duration_secs = b.duration, cost = COALESCE(b.cost, c.cost), "
+               "termination_reason = NULLIF(b.term, ''), call_successful = NULLIF(b.succ, ''), "
+               "call_sid = COALESCE(c.call_sid, NULLIF(b.sid, '')), started_at = CASE WHEN "
+               "b.start > 0 THEN to_timestamp(b.start) ELSE c.started_at END, "
+               "ended_at = COALESCE(CASE WHEN b.start > 0 THEN to_timestamp(b.start + b.duration) "
+               "END, c.ended_at), cost_credits = COALESCE(b.credits, c.cost_credits) FROM "
+               "jsonb_to_recordset($1::jsonb) AS b(row bigint, duration int, cost numeric, credits "
+               "bigint, term text, succ text, sid text, start bigint) WHERE c.id = b.row "
+               "RETURNING c.id, c.status"},
+              boost::json::serialize(rows))) {
       new_status[r[0].as<int64_t>()] = r[1].as<std::string>();
     }
     // = ANY(ARRAY(...)), not IN (SELECT ...): an index scan even before the table has
     // statistics (a semi-join would be estimated at half the table and seq-scan it).
-    tx.exec_params(
-        "DELETE FROM elevenlabs_transcriptions WHERE conversation_id = ANY(ARRAY(SELECT "
-        "jsonb_array_elements_text($1::jsonb)))",
-        boost::json::serialize(fresh_ids));
+    Exec(tx,
+         {"call_gateway.transcriptions_delete_turns",
+          "DELETE FROM elevenlabs_transcriptions WHERE conversation_id = ANY(ARRAY(SELECT "
+          "jsonb_array_elements_text($1::jsonb)))"},
+         boost::json::serialize(fresh_ids));
     if (!turns.empty()) {
-      tx.exec_params(
-          "INSERT INTO elevenlabs_transcriptions (conversation_id, turn_index, role, message, "
-          "time_in_call_secs, tool_calls, interrupted) SELECT b.conv, (t.n - 1)::int, "
-          "t.e->>'role', t.e->>'message', (t.e->>'time_in_call_secs')::int, t.e->'tool_calls', "
-          "(t.e->>'interrupted')::boolean FROM jsonb_to_recordset($1::jsonb) AS b(conv text, "
-          "turns jsonb), jsonb_array_elements(b.turns) WITH ORDINALITY AS t(e, n)",
-          boost::json::serialize(turns));
+      Exec(tx,
+           {"call_gateway.transcriptions_insert_turns",
+            "INSERT INTO elevenlabs_transcriptions (conversation_id, turn_index, role, message, "
+            "time_in_call_secs, tool_calls, interrupted) SELECT b.conv, (t.n - 1)::int, "
+            "t.e->>'role', t.e->>'message', (t.e->>'time_in_call_secs')::int, t.e->'tool_calls', "
+            "(t.e->>'interrupted')::boolean FROM jsonb_to_recordset($1::jsonb) AS b(conv text, "
+            "turns jsonb), jsonb_array_elements(b.turns) WITH ORDINALITY AS t(e, n)"},
+           boost::json::serialize(turns));
     }
-    tx.exec_params(
-        "INSERT INTO elevenlabs_analysis (conversation_id, call_successful, transcript_summary, "
-        "call_summary_title, data_collection_results, evaluation_criteria_results) SELECT "
-        "b.conv, NULLIF(b.succ, ''), b.summary, NULLIF(b.title, ''), b.dcr, b.ecr FROM "
-        "jsonb_to_recordset($1::jsonb) AS b(conv text, succ text, summary text, title text, dcr "
-        "jsonb, ecr jsonb) ON CONFLICT (conversation_id) DO UPDATE SET call_successful = "
-        "EXCLUDED.call_successful, transcript_summary = EXCLUDED.transcript_summary, "
-        "call_summary_title = EXCLUDED.call_summary_title, data_collection_results = "
-        "EXCLUDED.data_collection_results, evaluation_criteria_results = "
-        "EXCLUDED.evaluation_criteria_results",
-        boost::json::serialize(analyses));
+    Exec(tx,
+         {"call_gateway.transcriptions_upsert_analysis",
+          "INSERT INTO elevenlabs_analysis (conversation_id, call_successful, transcript_summary, "
+          "call_summary_title, data_collection_results, evaluation_criteria_results) SELECT "
+          "b.conv, NULLIF(b.succ, ''), b.summary, NULLIF(b.title, ''), b.dcr, b.ecr FROM "
+          "jsonb_to_recordset($1::jsonb) AS b(conv text, succ text, summary text, title text, dcr "
+          "jsonb, ecr jsonb) ON CONFLICT (conversation_id) DO UPDATE SET call_successful = "
+          "EXCLUDED.call_successful, transcript_summary = EXCLUDED.transcript_summary, "
+          "call_summary_title = EXCLUDED.call_summary_title, data_collection_results = "
+          "EXCLUDED.data_collection_results, evaluation_criteria_results = "
+          "EXCLUDED.evaluation_criteria_results"},
+         boost::json::serialize(analyses));
     RecordAudioNeeds(tx, audio_needs);
   }
   // Outcomes, changes and the rest, in event order.
@@ -1223,10 +1338,12 @@ absl::Status CallStore::ReplayUnmatched(const std::string& conversation_id,
       pool_.InAutocommit([&](pqxx::transaction_base& tx)
                              -> absl::StatusOr<std::vector<std::pair<int64_t, std::string>>> {
         std::vector<std::pair<int64_t, std::string>> out;
-        for (const auto& r : tx.exec_params(
-                 "SELECT id, payload::text FROM unmatched_call_events WHERE conversation_id = $1 "
-                 "AND resolved_at IS NULL ORDER BY id",
-                 conversation_id)) {
+        for (const auto& r :
+             Exec(tx,
+                  {"call_gateway.unmatched_pending",
+                   "SELECT id, payload::text FROM unmatched_call_events WHERE conversation_id = $1 "
+                   "AND resolved_at IS NULL ORDER BY id"},
+                  conversation_id)) {
           out.emplace_back(r[0].as<int64_t>(), r[1].as<std::string>());
         }
         return out;
@@ -1239,7 +1356,10 @@ absl::Status CallStore::ReplayUnmatched(const std::string& conversation_id,
     auto applied = ApplyOne(ev, changes);
     if (!applied.ok()) return applied.status();
     auto done = pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
-      tx.exec_params("UPDATE unmatched_call_events SET resolved_at = now() WHERE id = $1", id);
+      Exec(tx,
+           {"call_gateway.unmatched_resolve",
+            "UPDATE unmatched_call_events SET resolved_at = now() WHERE id = $1"},
+           id);
       return absl::OkStatus();
     });
     if (!done.ok()) return done;

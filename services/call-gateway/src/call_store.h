@@ -1,7 +1,7 @@
 // call-gateway's PostgreSQL side: the CallRepository (calls, patients, idempotency keys), the
 // reconciler's work queues (calls to settle, recordings to recover: claimed FOR UPDATE SKIP
-// LOCKED) and the application of webhook events, each in one transaction, through the named
-// prepared statements of call_queries.h.
+// LOCKED) and the application of webhook events, each in one transaction, through named
+// prepared statements (common::Exec: each parsed and planned once per pooled connection).
 #pragma once
 
 #include <map>

@@ -25,6 +25,28 @@ namespace outcall::common {
 // LISTEN, and each statement's answer is consumed before the next.
 bool IdleConnectionLooksAlive(pqxx::connection& conn);
 
+// A named statement. Exec prepares it on a connection the first time that connection runs it
+// (libpqxx sends the PREPARE with that first execution), then executes it by name: parsed and
+// planned once per connection instead of once per call. Names are unique per connection; one
+// name with two texts is an error libpqxx reports on the second.
+struct PgStatement {
+  const char* name;
+  const char* sql;
+};
+
+template <typename... Args>
+pqxx::result Exec(pqxx::transaction_base& tx, const PgStatement& s, Args&&... args) {
+  tx.conn().prepare(s.name, s.sql);  // bookkeeping only; the same text again is a no-op
+  return tx.exec_prepared(s.name, std::forward<Args>(args)...);
+}
+
+// Exactly one row (pqxx::unexpected_rows otherwise).
+template <typename... Args>
+pqxx::row Exec1(pqxx::transaction_base& tx, const PgStatement& s, Args&&... args) {
+  tx.conn().prepare(s.name, s.sql);
+  return tx.exec_prepared1(s.name, std::forward<Args>(args)...);
+}
+
 struct PgPoolOptions {
   std::string url;  // libpq URL or key=value string (may hold a password: never logged)
   int size = 8;
