@@ -1,5 +1,7 @@
 #include "call_placer.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
@@ -47,6 +49,21 @@ json::value ToJsonValue(const google::protobuf::Value& v) {
 
 std::string MessageFor(const absl::Status& s) { return std::string(s.message()); }
 
+// The bytes an Idempotency-Key's request hash covers. Map fields (the Structs' fields) serialise
+// in their iteration order, which protobuf seeds per map instance: a retry, parsed into a new
+// message, would hash differently and be refused as "another request". Deterministic
+// serialisation orders map entries by key.
+std::string CanonicalBytes(const google::protobuf::Message& m) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&coded);
+  }  // the coded stream flushes into `out` when it goes
+  return out;
+}
+
 }  // namespace
 
 struct CallPlacer::Dial {
@@ -93,7 +110,7 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::InitiateCall(
   if (dial.idem_key.size() > 255) {
     return absl::InvalidArgumentError("Idempotency-Key is longer than 255 characters");
   }
-  dial.request_sha256 = common::Sha256::Hex(req->SerializeAsString());
+  dial.request_sha256 = common::Sha256::Hex(CanonicalBytes(*req));
   NewCall& call = dial.call;
   call.agent_id = req->agent_id().empty() ? options_.default_agent_id : req->agent_id();
   call.agent_phone_number_id = options_.agent_phone_number_id;

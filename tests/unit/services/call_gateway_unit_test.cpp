@@ -8,50 +8,15 @@
 
 #include "call_control.h"
 #include "call_event_hub.h"
+#include "call_gateway_fakes.h"
 #include "metrics.h"
 #include "outcall/common/clock.h"
-#include "outcall/common/pg_pool.h"
-#include "outcall/elevenlabs/api.h"
 
 namespace outcall::call_gateway {
 namespace {
 
-// An ElevenLabs that answers ListAgents from a list the test sets, counting the requests.
-class FakeElevenLabs final : public elevenlabs::ElevenLabsApi {
- public:
-  elevenlabs::Result<std::vector<elevenlabs::AgentInfo>> ListAgents() const override {
-    ++list_agents_calls;
-    if (!fail.ok()) return fail;
-    return agents;
-  }
-  elevenlabs::Result<elevenlabs::PlacedCall> PlaceTwilioCall(
-      const elevenlabs::OutboundCall&) const override {
-    return absl::UnimplementedError("not in this fake");
-  }
-  elevenlabs::Result<std::vector<elevenlabs::ConversationBrief>> FindByUserId(
-      std::string_view, std::string_view, int64_t) const override {
-    return absl::UnimplementedError("not in this fake");
-  }
-  elevenlabs::Result<boost::json::object> GetConversation(std::string_view) const override {
-    return absl::UnimplementedError("not in this fake");
-  }
-  elevenlabs::Result<elevenlabs::ConversationAudio> GetConversationAudio(
-      std::string_view, size_t, absl::Duration) const override {
-    return absl::UnimplementedError("not in this fake");
-  }
-  elevenlabs::Result<elevenlabs::Done> DeleteConversation(std::string_view) const override {
-    return absl::UnimplementedError("not in this fake");
-  }
-  bool twilio_configured() const override { return false; }
-  elevenlabs::Result<std::string> UpdateTwilioCall(std::string_view,
-                                                  std::string_view) const override {
-    return absl::UnimplementedError("not in this fake");
-  }
-
-  std::vector<elevenlabs::AgentInfo> agents;
-  absl::Status fail = absl::OkStatus();
-  mutable std::atomic<int> list_agents_calls{0};
-};
+using fakes::FakeCallRepository;
+using fakes::FakeElevenLabs;
 
 TEST(CallEventHub, DeliversChangesInOrderStampedByItsClockAndDropsNonChanges) {
   common::ManualClock clock(absl::FromUnixSeconds(1800000000));
@@ -107,9 +72,7 @@ TEST(CallEventHub, UnsubscribeWaitsForADeliveryInProgress) {
 
 class CallControlTest : public ::testing::Test {
  protected:
-  // Never connected: these tests never reach the store.
-  common::PgPool pool_{{.url = "postgresql://nobody@127.0.0.1:1/none", .size = 1}};
-  CallStore store_{pool_};
+  FakeCallRepository store_;  // the agents cache never reaches it
   FakeElevenLabs api_;
   GatewayMetrics metrics_{nullptr};
   CallEventHub hub_;
