@@ -251,8 +251,14 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
     const elevenlabs::ProviderFailure& failure = placed.failure();
     const bool unknown = failure.maybe_delivered;
     if (unknown) {
-      // The request may have placed the call: look for it before anything else happens.
-      auto settled_call = SettleDial(row, "outbound_call_reconciled", placed.status());
+      // The request may have placed the call: look for it before anything else happens. Not
+      // found: it was not placed, and the key says so for good (a retry with it must not wait
+      // for a call that will never exist).
+      const absl::Status not_placed = absl::UnavailableError(
+          Cat("call ", row.call_id, " was not placed (", placed.status().message(),
+              "; ElevenLabs has no conversation for it): use a new Idempotency-Key to place it "
+              "again"));
+      auto settled_call = SettleDial(row, "outbound_call_reconciled", not_placed);
       if (settled_call.ok() && settled_call->status == "initiated") {
         metrics_.Call("initiated_after_reconcile");
         answer = InitiatedResponse(settled_call->conversation_id, row.call_id);
@@ -267,7 +273,7 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
       } else {
         metrics_.Call("provider_error");
         settled = settled_call.ok();  // not recorded: still "dialing", for the reconciler
-        answer = placed.status();
+        answer = settled ? not_placed : placed.status();
       }
     } else {
       ProviderErrorRecord e{"provider", failure.code, failure.http_status,

@@ -481,10 +481,14 @@ TEST_F(CallPlacerTest, AnUnknownAnswerThatElevenLabsDoesNotKnowIsFailed) {
   api_.QueuePlace(NoAnswer());
   api_.QueueFind(NothingFound());
   auto first = placer_.InitiateCall("clinic", "key-1", Req());
-  EXPECT_EQ(first.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(first.status().message(), "ElevenLabs did not answer within 10s");
   const auto calls = store_.calls();
   ASSERT_EQ(calls.size(), 1u);
+  // The answer says what happened and what to do: this key will never place the call.
+  EXPECT_EQ(first.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(first.status().message(),
+            "call " + calls[0].row.call_id +
+                " was not placed (ElevenLabs did not answer within 10s; ElevenLabs has no "
+                "conversation for it): use a new Idempotency-Key to place it again");
   EXPECT_EQ(calls[0].row.status, "failed");
   ASSERT_EQ(calls[0].errors.size(), 1u);
   EXPECT_EQ(calls[0].errors[0].source, "reconciler");
