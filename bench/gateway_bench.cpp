@@ -5,6 +5,7 @@
 //   outcall_gateway_bench --gateway=HOST:PORT --sim=http://HOST:PORT --gateway-pid=PID
 //                         [--sim-pid=PID] [--clients=1,32] [--seconds=10] [--warmup=2]
 //                         [--idempotency-key] [--sim-reset-ms=200] [--rate=CALLS_PER_S]
+//                         [--watchers=200]
 //   environment: SIM_API_KEY (xi-api-key), JWT_HS256_SECRET, JWT_ISSUER, JWT_AUDIENCE,
 //                ELEVENLABS_AGENT_ID, ELEVENLABS_AGENT_PHONE_NUMBER_ID,
 //                ELEVENLABS_MAX_CALL_DURATION
@@ -21,8 +22,10 @@
 // Closed loop by default (each client sends its next request when the last is answered); with
 // --rate the clients together offer that many calls per second, each on a fixed schedule.
 // Latencies of requests started and finished inside the measured window (warm-up excluded) are
-// kept in full and sorted: the percentiles are exact (nearest rank). Exit code 1 if any request
-// failed.
+// kept in full and sorted: the percentiles are exact (nearest rank). After the phases, --watchers
+// WatchCallEvents streams are opened and held (the gateway's threads and memory with them), one
+// call is placed and every watcher must see its update. Exit code 1 if any request failed or a
+// watcher missed the update.
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
@@ -30,12 +33,15 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -66,6 +72,7 @@ struct Options {
   double rate = 0;              // calls/s offered by all clients together; 0: closed loop
   int max_duration_secs = 600;  // ELEVENLABS_MAX_CALL_DURATION of the gateway under test
   int sim_reset_ms = 200;       // POST /__sim/reset this often during a phase (0: never)
+  int watchers = 200;           // WatchCallEvents streams held after the phases (0: none)
   std::string api_key, jwt_secret, jwt_issuer, jwt_audience, agent_id, phone_number_id;
 };
 
@@ -107,6 +114,8 @@ Options ParseOptions(int argc, char** argv) {
       std::stringstream ss(*v);
       for (std::string part; std::getline(ss, part, ',');)
         o.clients.push_back(std::atoi(part.c_str()));
+    } else if (auto v = value("--watchers")) {
+      o.watchers = std::atoi(v->c_str());
     } else if (auto v = value("--sim-reset-ms")) {
       o.sim_reset_ms = std::atoi(v->c_str());
     } else if (auto v = value("--rate")) {
@@ -467,6 +476,97 @@ class SimJanitor {
   std::map<std::string, int64_t> responses_;
 };
 
+// One WatchCallEvents stream (gRPC's callback client: no thread per stream on this side), counting
+// the updates it reads until it is cancelled.
+class Watcher final : public grpc::ClientReadReactor<outcall::v1::CallUpdate> {
+ public:
+  Watcher(outcall::v1::CallGateway::Stub& stub, const std::string& bearer) {
+    ctx_.AddMetadata("authorization", bearer);
+    stub.async()->WatchCallEvents(&ctx_, &request_, this);
+    StartRead(&update_);
+    StartCall();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the stream ended: OnDone follows
+    ++updates_;
+    StartRead(&update_);
+  }
+  void OnDone(const grpc::Status& s) override {
+    std::lock_guard lock(mu_);
+    done_ = true;
+    status_ = s;
+    cv_.notify_all();
+  }
+  void Cancel() { ctx_.TryCancel(); }
+  // Waits for the end of the stream; its status.
+  grpc::Status Wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+    return status_;
+  }
+  bool ended() {
+    std::lock_guard lock(mu_);
+    return done_;
+  }
+  int64_t updates() const { return updates_.load(); }
+
+ private:
+  grpc::ClientContext ctx_;
+  outcall::v1::WatchCallEventsRequest request_;
+  outcall::v1::CallUpdate update_;
+  std::atomic<int64_t> updates_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  grpc::Status status_;
+};
+
+// Holds `o.watchers` streams, reads the gateway's threads and memory with them open, places one
+// call and checks that every watcher saw it. False when one did not (or a stream ended early).
+bool MeasureWatchers(const Options& o, const std::string& token) {
+  auto channel = grpc::CreateChannel(o.gateway, grpc::InsecureChannelCredentials());
+  channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  auto stub = outcall::v1::CallGateway::NewStub(channel);
+  const std::string bearer = "Bearer " + token;
+  const Memory before = ReadMemory(o.gateway_pid);
+  std::vector<std::unique_ptr<Watcher>> watchers;
+  for (int i = 0; i < o.watchers; ++i) watchers.push_back(std::make_unique<Watcher>(*stub, bearer));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // every stream reaches its handler
+  const Memory held = ReadMemory(o.gateway_pid);
+  const double cpu0 = CpuSeconds(o.gateway_pid);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const double idle_cpu = CpuSeconds(o.gateway_pid) - cpu0;
+
+  // One call: every watcher is to see at least its first update.
+  std::string detail;
+  const std::string outcome = GatewayWorker(o, token)(&detail);
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  auto saw = [&] {
+    int n = 0;
+    for (auto& w : watchers) n += w->updates() > 0 ? 1 : 0;
+    return n;
+  };
+  while (saw() < o.watchers && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const int seen = saw();
+  int ended_early = 0;
+  for (auto& w : watchers) ended_early += w->ended() ? 1 : 0;
+  for (auto& w : watchers) w->Cancel();
+  for (auto& w : watchers) (void)w->Wait();
+
+  std::printf("\n== %d WatchCallEvents watchers held open\n", o.watchers);
+  std::printf("  before:     VmRSS %s, %ld threads\n", Mb(before.rss_kb).c_str(), before.threads);
+  std::printf("  with them:  VmRSS %s (anonymous %s), %ld threads; gateway CPU while they idle "
+              "%.0f ms/s\n",
+              Mb(held.rss_kb).c_str(), Mb(held.anon_kb).c_str(), held.threads,
+              idle_cpu * 1000.0 / 2.0);
+  std::printf("  one call placed (%s): %d of %d watchers saw its update within 10 s; %d streams "
+              "ended early\n",
+              outcome.empty() ? "OK" : (outcome + " " + detail).c_str(), seen, o.watchers,
+              ended_early);
+  return outcome.empty() && seen == o.watchers && ended_early == 0;
+}
+
 void PrintPhase(const PhaseResult& p) {
   const int64_t n = p.ok();
   std::printf(
@@ -499,7 +599,7 @@ int main(int argc, char** argv) {
   claims.issuer = opt.jwt_issuer;
   claims.subject = "gateway-bench";
   claims.audiences = {opt.jwt_audience};
-  claims.permissions = {"calls:write"};
+  claims.permissions = {"calls:write", "calls:read"};
   claims.lifetime = absl::Hours(12);
   auto token = outcall::common::SignJwt("HS256", opt.jwt_secret, claims);
   if (!token.ok()) Die(Cat("cannot sign the token: ", token.status().message()));
@@ -553,6 +653,7 @@ int main(int argc, char** argv) {
   }
   const Memory after = ReadMemory(opt.gateway_pid);
   peak.hwm_kb = after.hwm_kb;
+  const bool watchers_ok = opt.watchers <= 0 || MeasureWatchers(opt, *token);
 
   std::printf("\n== InitiateCall through call-gateway vs the simulator alone\n");
   std::printf("%8s | %-31s | %-31s | %-19s\n", "clients", "simulator alone", "through call-gateway",
@@ -588,6 +689,10 @@ int main(int argc, char** argv) {
   }
   std::printf("  idle VmRSS < 30 MB:             %s  %s\n", Mb(idle.rss_kb).c_str(),
               idle.rss_kb < 30 * 1024 ? "MET" : "NOT MET");
+  if (!watchers_ok) {
+    std::printf("\n!!!!!!!! A WATCHER MISSED THE UPDATE OR ENDED EARLY (see above) !!!!!!!!\n");
+    return 1;
+  }
   if (failures > 0) {
     std::printf(
         "\n!!!!!!!! %lld REQUESTS FAILED: the numbers above are NOT valid (see ERRORS) !!!!!!!!\n",

@@ -10,6 +10,8 @@
 # concurrency levels (default 1,32). Options such as --warmup=N or --idempotency-key go to the
 # benchmark program. GW_BENCH_GATEWAY_ENV adds variables to call-gateway's environment only, for
 # experiments, e.g. GW_BENCH_GATEWAY_ENV="DATABASE_POOL_SIZE=16 MALLOC_ARENA_MAX=2".
+# GW_BENCH_GATEWAY_BIN runs another call-gateway binary (an older build, for a before/after
+# comparison) with everything else, simulator and load included, from BUILD_DIR.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -60,8 +62,13 @@ admin_url=$DATABASE_URL
 db_url="${admin_url%/*}/gateway_bench"
 psql "$admin_url" -XAtq -c "DROP DATABASE IF EXISTS gateway_bench" -c "CREATE DATABASE gateway_bench"
 DATABASE_URL=$db_url "$build/tools/ops/outcall-migrate" >/dev/null
+# The bench runs at any hour: the test contact profile (hours and holidays relaxed, with the
+# reason recorded in it). The policy's decision itself still runs before every dial.
+psql "$db_url" -XqAt -v ON_ERROR_STOP=1 -v doc="$(cat tests/support/profiles/test_any_hour.json)" \
+  -f tests/support/profiles/activate.sql
 echo "postgresql: $(psql "$admin_url" -XAtc 'SHOW server_version'), fsync=$(psql "$admin_url" -XAtc 'SHOW fsync'), synchronous_commit=$(psql "$admin_url" -XAtc 'SHOW synchronous_commit')"
 echo "build: $build ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt"))"
+[ -z "${GW_BENCH_GATEWAY_BIN:-}" ] || echo "call-gateway: $GW_BENCH_GATEWAY_BIN"
 
 # --- secrets for this run only (never written to a file)
 sim_key="bench_$(rand_hex 16)"
@@ -93,7 +100,7 @@ env DATABASE_URL="$db_url" JWT_ISSUER=outcall-bench JWT_AUDIENCE=outcall \
   ELEVENLABS_AGENT_PHONE_NUMBER_ID=phnum_sim_twilio ELEVENLABS_MAX_CALL_DURATION=$max_duration \
   GRPC_LISTEN_ADDRESS="127.0.0.1:$grpc_port" METRICS_LISTEN_ADDRESS="127.0.0.1:$metrics_port" \
   ${GW_BENCH_GATEWAY_ENV:-} \
-  "$build/services/call-gateway/call-gateway" >"$work/call-gateway.log" 2>&1 &
+  "${GW_BENCH_GATEWAY_BIN:-$build/services/call-gateway/call-gateway}" >"$work/call-gateway.log" 2>&1 &
 gw_pid=$!
 pids+=("$gw_pid")
 ok=0

@@ -247,6 +247,14 @@ class FaultSuite : public ::testing::Test {
                   OUTCALL_MIGRATE_BINARY, " 2>&1"),
               &rc);
     ASSERT_EQ(rc, 0) << migrated;
+    // The faults run at any hour: the test contact profile (tests/support/profiles).
+    const std::string profiled = Shell(
+        Cat("PGPASSFILE='", cluster_.pgpass(), "' psql '", cluster_.url(),
+            "' -XqAt -v ON_ERROR_STOP=1 -v doc=\"$(cat '", OUTCALL_SOURCE_DIR,
+            "/tests/support/profiles/test_any_hour.json')\" -f '", OUTCALL_SOURCE_DIR,
+            "/tests/support/profiles/activate.sql' 2>&1"),
+        &rc);
+    ASSERT_EQ(rc, 0) << profiled;
     tls_ = testing::MakeSelfSignedCert();
     ASSERT_FALSE(tls_.cert.empty());
 

@@ -17,6 +17,8 @@
 #include "gateway_service.h"
 #include "http_test_server.h"
 #include "outcall/common/auth_interceptor.h"
+#include "outcall/common/clock.h"
+#include "outcall/policy/profile.h"
 #include "outcall/common/crypto.h"
 #include "outcall/common/grpc_server.h"
 #include "outcall/common/http_client.h"
@@ -42,7 +44,7 @@ class GatewayTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(db_.ok());
-    db_.Migrate();
+    db_.Migrate(Profile());
     pool_ = std::make_unique<common::PgPool>(common::PgPoolOptions{.url = db_.url(), .size = 4});
     sim::SimConfig sc;
     sc.listen_address = "127.0.0.1:0";
@@ -79,7 +81,8 @@ class GatewayTest : public ::testing::Test {
                        .agent_phone_number_id = ec.agent_phone_number_id,
                        .dialing_grace_secs = 0,
                        // No backoff: each ReconcileOnce here tries every due call again.
-                       .reconcile_every = absl::ZeroDuration()},
+                       .reconcile_every = absl::ZeroDuration(),
+                       .clock = GatewayClock()},
         *store_, *elevenlabs_, *auth_, registry_.get());
     common::GrpcServerOptions o;
     o.listen_address = "127.0.0.1:0";
@@ -99,6 +102,11 @@ class GatewayTest : public ::testing::Test {
     if (sim_) sim_->Stop();
   }
   virtual void Configure(elevenlabs::ElevenLabsConfig&) {}
+  // The contact-policy profile in force and the gateway's clock (the policy tests set both).
+  virtual testing::TestDatabase::ContactProfile Profile() {
+    return testing::TestDatabase::ContactProfile::kTestAnyHour;
+  }
+  virtual const common::Clock* GatewayClock() { return &common::Clock::Real(); }
 
   std::string Token(std::vector<std::string> perms, std::string subject = "clinic-app") {
     common::JwtClaims c;
@@ -1439,6 +1447,143 @@ TEST(GatewayConfig, AudioRecoveryDefaultsAndBounds) {
   EXPECT_NE(c.status().message().find("RECONCILE_AUDIO_BATCH"), std::string::npos) << c.status();
   EXPECT_NE(c.status().message().find("RECONCILE_AUDIO_TIMEOUT_SECS"), std::string::npos)
       << c.status();
+}
+
+// ---- The contact policy over the real database: the built-in profile, an injected clock
+
+// Wednesday 2027-01-13 10:00 in Bogotá.
+constexpr int64_t kWednesdayMorning = 1799852400;
+
+class ContactPolicyTest : public GatewayTest {
+ protected:
+  testing::TestDatabase::ContactProfile Profile() override {
+    return testing::TestDatabase::ContactProfile::kBuiltIn;
+  }
+  const common::Clock* GatewayClock() override { return &clock_; }
+  int64_t Count(const std::string& sql) {
+    pqxx::connection c(db_.url());
+    pqxx::nontransaction tx(c);
+    return tx.exec1(sql)[0].as<int64_t>();
+  }
+  grpc::Status Check(const v1::CheckContactPolicyRequest& req, v1::ContactPolicyDecision* out) {
+    grpc::ClientContext ctx;
+    Auth(ctx, {"calls:read"});
+    return gateway_->CheckContactPolicy(&ctx, req, out);
+  }
+  common::ManualClock clock_{absl::FromUnixSeconds(kWednesdayMorning)};
+};
+
+TEST_F(ContactPolicyTest, ARefusalPlacesNothingAndEveryDecisionIsStoredWithItsAttempt) {
+  // The built-in profile is in the database, exactly as compiled.
+  EXPECT_EQ(Count("SELECT count(*) FROM contact_policy_profiles WHERE profile_id = "
+                  "'co_ley2300_v1' AND version = 1 AND document = " +
+                  pqxx::connection(db_.url()).quote(std::string(policy::DefaultProfileJson()))),
+            1);
+  // Saturday 16:00: after the Saturday window.
+  clock_.Advance(absl::Hours(3 * 24 + 6));
+  v1::InitiateCallResponse resp;
+  auto refused = Initiate(Req("300 555 0101"), &resp);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(refused.error_message(),
+            "contact policy co_ley2300_v1 v1 (hours): fuera del horario permitido (sábado "
+            "08:00-15:00); próximo horario: lunes 2027-01-18 07:00 America/Bogota");
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_conversations"), 0);
+  EXPECT_EQ(SimGet("/__sim/counters").at("calls_placed").as_int64(), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM policy_decisions WHERE NOT allowed AND rule = 'hours' "
+                  "AND call_row_id IS NULL AND profile_id = 'co_ley2300_v1' AND profile_version = "
+                  "1 AND decided_at = to_timestamp(1799852400 + 3 * 86400 + 6 * 3600) AND "
+                  "decided_for = 'clinic-app' AND record->'profile'->>'id' = 'co_ley2300_v1' AND "
+                  "record->>'local_time' = '2027-01-16T16:00:00'"),
+            1);
+  // Monday 10:00: allowed, and the decision is stored with the call.
+  clock_.Advance(absl::Hours(2 * 24 - 6));
+  ASSERT_TRUE(Initiate(Req("300 555 0101"), &resp).ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM policy_decisions d JOIN elevenlabs_conversations c ON "
+                  "c.id = d.call_row_id WHERE d.allowed AND d.rule IS NULL AND c.call_id::text = '" +
+                  resp.data().call_id() + "' AND c.contact_purpose = 'confirmation'"),
+            1);
+}
+
+TEST_F(ContactPolicyTest, CapsHoldAcrossChannelsAndConsentIsRead) {
+  Exec("INSERT INTO patients (id, full_name, phone_e164) VALUES (7, 'Ana Ruiz', '+573005550107');"
+       "INSERT INTO excluded_number_lists (list_version, entries) VALUES ('2027-01-10', 0);");
+  v1::InitiateCallRequest req = Req("300 555 0107");
+  req.set_purpose("promotion");
+  v1::InitiateCallResponse resp;
+  auto no_consent = Initiate(req, &resp);
+  EXPECT_EQ(no_consent.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(no_consent.error_message().find("(consent)"), std::string::npos)
+      << no_consent.error_message();
+  Exec("INSERT INTO patient_consents (patient_id, purpose, channel, state, source, text_version, "
+       "evidence_ref, recorded_at, recorded_by) VALUES (7, 'promotion', 'voice', 'authorised', "
+       "'form', 'v3', 'doc-881', to_timestamp(1799852400 - 86400), 'front-desk'), "
+       "(7, 'promotion', 'whatsapp', 'authorised', 'form', 'v3', 'doc-881', "
+       "to_timestamp(1799852400 - 86400), 'front-desk');"
+       // The clinic's WhatsApp system reached the patient for a promotion this morning.
+       "INSERT INTO contact_records (patient_id, channel, purpose, at, answered, source, "
+       "external_ref, recorded_by) VALUES (7, 'whatsapp', 'promotion', "
+       "to_timestamp(1799852400 - 3600), true, 'crm', 'wa-1', 'crm-sync')");
+  auto capped = Initiate(req, &resp);
+  EXPECT_EQ(capped.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(capped.error_message().find("(daily_cap)"), std::string::npos)
+      << capped.error_message();
+  // CheckContactPolicy answers the same without dialling or recording; a confirmation is fine.
+  const int64_t decisions = Count("SELECT count(*) FROM policy_decisions");
+  v1::CheckContactPolicyRequest check;
+  check.set_patient_id(7);
+  check.set_purpose("promotion");
+  v1::ContactPolicyDecision d;
+  ASSERT_TRUE(Check(check, &d).ok());
+  EXPECT_FALSE(d.allowed());
+  EXPECT_EQ(d.rule(), "daily_cap");
+  EXPECT_TRUE(d.has_next_allowed_at());
+  EXPECT_EQ(d.time_zone(), "America/Bogota");
+  check.set_purpose("confirmation");
+  ASSERT_TRUE(Check(check, &d).ok());
+  EXPECT_TRUE(d.allowed());
+  EXPECT_EQ(Count("SELECT count(*) FROM policy_decisions"), decisions);
+  EXPECT_EQ(SimGet("/__sim/counters").at("calls_placed").as_int64(), 0);
+  // The next day the WhatsApp contact still holds the week to WhatsApp: no voice promotion.
+  clock_.Advance(absl::Hours(24));
+  auto channel = Initiate(req, &resp);
+  EXPECT_EQ(channel.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(channel.error_message().find("(weekly_channel)"), std::string::npos)
+      << channel.error_message();
+}
+
+TEST_F(ContactPolicyTest, APatientsOwnZoneDecidesTheHours) {
+  // America/Mazatlan is UTC-7 all year, two hours behind Bogotá: 08:00 there is 06:00.
+  clock_.Advance(-absl::Hours(2));  // Wednesday 08:00 Bogotá
+  Exec("INSERT INTO patients (id, full_name, phone_e164, time_zone) VALUES (8, 'Luis Mora', "
+       "'+573005550108', 'America/Mazatlan')");
+  v1::CheckContactPolicyRequest check;
+  check.set_patient_id(8);
+  v1::ContactPolicyDecision d;
+  ASSERT_TRUE(Check(check, &d).ok());
+  EXPECT_FALSE(d.allowed());
+  EXPECT_EQ(d.rule(), "hours");
+  EXPECT_EQ(d.time_zone(), "America/Mazatlan");
+  EXPECT_EQ(d.next_allowed_at().seconds(), kWednesdayMorning - 2 * 3600 + 3600);  // 07:00 there
+  check.set_phone_number("300 555 0199");  // ignored: the patient's number
+  check.clear_patient_id();
+  ASSERT_TRUE(Check(check, &d).ok());
+  EXPECT_TRUE(d.allowed()) << "a number alone has the clinic's zone: 08:00 in Bogotá";
+}
+
+TEST_F(ContactPolicyTest, AnOverrideNeedsItsPermissionAndItsReasonIsStored) {
+  clock_.Advance(absl::Hours(3 * 24 + 6));  // Saturday 16:00
+  v1::InitiateCallRequest req = Req("300 555 0110");
+  req.set_policy_override_reason("el paciente pidió la llamada a esta hora");
+  v1::InitiateCallResponse resp;
+  auto denied = Initiate(req, &resp);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::ClientContext ctx;
+  Auth(ctx, {"calls:write", "policy:override"});
+  ASSERT_TRUE(gateway_->InitiateCall(&ctx, req, &resp).ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM policy_decisions WHERE allowed AND rule = 'hours' AND "
+                  "override_reason = 'el paciente pidió la llamada a esta hora' AND call_row_id "
+                  "IS NOT NULL"),
+            1);
 }
 
 }  // namespace

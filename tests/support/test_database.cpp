@@ -52,12 +52,29 @@ TestDatabase::~TestDatabase() {
   }
 }
 
-void TestDatabase::Migrate() const {
+void TestDatabase::Migrate(ContactProfile profile) const {
   auto migrations = common::LoadMigrations(OUTCALL_MIGRATIONS_DIR);
   ASSERT_TRUE(migrations.ok()) << migrations.status();
   pqxx::connection c(url_);
   auto report = common::ApplyMigrations(c, *migrations);
   ASSERT_TRUE(report.ok()) << report.status();
+  if (profile == ContactProfile::kTestAnyHour) UseTestContactProfile(url_);
+}
+
+void UseTestContactProfile(const std::string& url) {
+  const std::string doc = ReadFile(OUTCALL_TEST_PROFILES_DIR "/test_any_hour.json");
+  ASSERT_FALSE(doc.empty());
+  pqxx::connection c(url);
+  pqxx::work tx(c);
+  tx.exec_params(
+      "INSERT INTO contact_policy_profiles (profile_id, version, document, created_by) "
+      "VALUES ('test_any_hour', 1, $1, 'outcall tests') ON CONFLICT DO NOTHING",
+      doc);
+  tx.exec(
+      "INSERT INTO contact_policy_settings (profile_id, version, updated_by) "
+      "VALUES ('test_any_hour', 1, 'outcall tests') ON CONFLICT (singleton) DO UPDATE SET "
+      "profile_id = EXCLUDED.profile_id, version = EXCLUDED.version");
+  tx.commit();
 }
 
 std::string ReadFile(const std::string& path) {

@@ -19,8 +19,12 @@ class TestDatabase {
   const std::string& name() const { return name_; }
   bool ok() const { return !url_.empty(); }
 
+  // Which contact-policy profile a migrated database has in force. Tests run at any hour, so by
+  // default the test profile (support/profiles/test_any_hour.json: hours and holidays relaxed
+  // with a recorded reason); contact-policy tests ask for the built-in default and set a clock.
+  enum class ContactProfile { kTestAnyHour, kBuiltIn };
   // Applies db/migrations; fails the test on error.
-  void Migrate() const;
+  void Migrate(ContactProfile profile = ContactProfile::kTestAnyHour) const;
 
   // The admin URL with the database replaced by `db`.
   static std::string UrlFor(const std::string& admin_url, const std::string& db);
@@ -32,5 +36,8 @@ class TestDatabase {
 };
 
 std::string ReadFile(const std::string& path);
+
+// Puts support/profiles/test_any_hour.json in force in the database at `url`.
+void UseTestContactProfile(const std::string& url);
 
 }  // namespace outcall::testing

@@ -61,6 +61,7 @@ std::string_view PermissionName(Permission p) {
     case Permission::kReadCalls: return "calls:read";
     case Permission::kPlaceCalls: return "calls:write";
     case Permission::kPublishEvents: return "events:publish";
+    case Permission::kOverridePolicy: return "policy:override";
   }
   return "";
 }

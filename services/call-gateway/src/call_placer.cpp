@@ -68,6 +68,8 @@ std::string CanonicalBytes(const google::protobuf::Message& m) {
 
 struct CallPlacer::Dial {
   NewCall call;
+  policy::Purpose purpose = policy::Purpose::kConfirmation;
+  std::string override_reason;  // checked: the caller may override
   std::string principal;
   std::string idem_key;
   std::string request_sha256;
@@ -75,9 +77,15 @@ struct CallPlacer::Dial {
 };
 
 CallPlacer::CallPlacer(PlacerOptions options, CallRepository& store,
-                       const elevenlabs::ElevenLabsApi& api, GatewayMetrics& metrics,
-                       CallEventHub& hub)
-    : options_(std::move(options)), store_(store), api_(api), metrics_(metrics), hub_(hub) {}
+                       const elevenlabs::ElevenLabsApi& api, ContactPolicy& policy,
+                       const common::Clock& clock, GatewayMetrics& metrics, CallEventHub& hub)
+    : options_(std::move(options)),
+      store_(store),
+      api_(api),
+      policy_(policy),
+      clock_(clock),
+      metrics_(metrics),
+      hub_(hub) {}
 
 void CallPlacer::ApplyEarlyEvents(const std::string& conversation_id) {
   std::vector<StatusChange> replayed;
@@ -91,7 +99,7 @@ void CallPlacer::ApplyEarlyEvents(const std::string& conversation_id) {
 
 absl::StatusOr<v1::InitiateCallResponse> CallPlacer::InitiateCall(
     const std::string& principal, const std::string& idem_key,
-    const v1::InitiateCallRequest& request) {
+    const v1::InitiateCallRequest& request, bool may_override) {
   const v1::InitiateCallRequest* req = &request;
   if (req->phone_number().empty()) return absl::InvalidArgumentError("phoneNumber is required");
   auto phone = common::NormalizePhone(req->phone_number(), options_.default_country_code);
@@ -104,7 +112,20 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::InitiateCall(
   if (req->has_appointment_id() && req->appointment_id() <= 0) {
     return absl::InvalidArgumentError("appointmentId must be a positive integer");
   }
+  auto purpose = PurposeFromRequest(req->purpose());
+  if (!purpose.ok()) return purpose.status();
+  if (!req->policy_override_reason().empty()) {
+    if (!may_override) {
+      return absl::PermissionDeniedError(
+          "policyOverrideReason needs the policy:override permission");
+    }
+    if (req->policy_override_reason().size() > 500) {
+      return absl::InvalidArgumentError("policyOverrideReason is longer than 500 characters");
+    }
+  }
   Dial dial;
+  dial.purpose = *purpose;
+  dial.override_reason = req->policy_override_reason();
   dial.principal = principal;
   dial.idem_key = idem_key;
   if (dial.idem_key.size() > 255) {
@@ -117,6 +138,7 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::InitiateCall(
   call.phone_number = *phone;
   call.patient_name = req->patient_name();
   call.max_duration_secs = options_.max_call_duration_secs;
+  call.purpose = std::string(policy::PurposeName(dial.purpose));
   if (req->has_appointment_id()) call.appointment_id = req->appointment_id();
   if (req->has_patient_id()) {
     auto p = store_.FindPatient(req->patient_id());
@@ -155,7 +177,7 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::InitiateCall(
 
 absl::StatusOr<v1::InitiateCallResponse> CallPlacer::CallPatient(
     const std::string& principal, const std::string& idem_key,
-    const v1::CallPatientRequest& request) {
+    const v1::CallPatientRequest& request, bool may_override) {
   const v1::CallPatientRequest* req = &request;
   if (req->patient_id() <= 0)
     return absl::InvalidArgumentError("patientId must be a positive integer");
@@ -175,7 +197,87 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::CallPatient(
   call.set_agent_id(req->agent_id());
   *call.mutable_custom_variables() = req->custom_variables();
   *call.mutable_metadata() = req->metadata();
-  return InitiateCall(principal, idem_key, call);
+  call.set_purpose(req->purpose());
+  call.set_policy_override_reason(req->policy_override_reason());
+  return InitiateCall(principal, idem_key, call, may_override);
+}
+
+absl::StatusOr<v1::ContactPolicyDecision> CallPlacer::CheckContactPolicy(
+    const v1::CheckContactPolicyRequest& req) {
+  auto purpose = PurposeFromRequest(req.purpose());
+  if (!purpose.ok()) return purpose.status();
+  auto channel = ChannelFromRequest(req.channel());
+  if (!channel.ok()) return channel.status();
+  PolicySubject subject;
+  if (req.has_patient_id()) {
+    if (req.patient_id() <= 0) return absl::InvalidArgumentError("patientId must be a positive integer");
+    auto p = store_.FindPatient(req.patient_id());
+    if (!p.ok()) return p.status();
+    if (!p->has_value()) return absl::NotFoundError(Cat("patient ", req.patient_id(), " not found"));
+    subject.patient_id = req.patient_id();
+    subject.phone_e164 = (*p)->phone_e164;
+  } else {
+    if (req.phone_number().empty())
+      return absl::InvalidArgumentError("patientId or phoneNumber is required");
+    auto phone = common::NormalizePhone(req.phone_number(), options_.default_country_code);
+    if (!phone.ok())
+      return absl::InvalidArgumentError(Cat("phoneNumber: ", phone.status().message()));
+    subject.phone_e164 = *phone;
+    auto p = store_.FindPatientByPhone(*phone);  // as a dial links it
+    if (!p.ok()) return p.status();
+    if (p->has_value()) subject.patient_id = (*p)->id;
+  }
+  absl::Time at = clock_.Now();
+  if (req.has_at()) {
+    if (req.at().nanos() < 0 || req.at().nanos() > 999999999)
+      return absl::InvalidArgumentError("at: nanos out of range");
+    at = absl::FromUnixSeconds(req.at().seconds()) + absl::Nanoseconds(req.at().nanos());
+  }
+  auto outcome = policy_.Decide(subject, *purpose, *channel, at);
+  if (!outcome.ok()) return outcome.status();
+  const policy::Decision& d = outcome->decision;
+  v1::ContactPolicyDecision out;
+  out.set_allowed(d.allowed);
+  out.set_rule(d.rule);
+  out.set_message(d.message);
+  if (d.next_allowed_at) {
+    out.mutable_next_allowed_at()->set_seconds(absl::ToUnixSeconds(*d.next_allowed_at));
+  }
+  out.set_time_zone(outcome->time_zone);
+  out.set_profile_id(d.profile_id);
+  out.set_profile_version(d.profile_version);
+  return out;
+}
+
+absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Replay(const IdempotencyHit& hit) {
+  metrics_.Call("idempotent_replay");
+  if (hit.in_progress) {
+    return absl::AbortedError(
+        "a request with this Idempotency-Key is still being processed; retry shortly");
+  }
+  if (hit.grpc_code != 0) {
+    boost::system::error_code ec;
+    json::value v = json::parse(hit.response_json, ec);
+    std::string message = !ec && v.is_object() && v.as_object().contains("message")
+                              ? std::string(v.as_object().at("message").as_string())
+                              : std::string("the first request with this Idempotency-Key failed");
+    return absl::Status(static_cast<absl::StatusCode>(hit.grpc_code), message);
+  }
+  v1::InitiateCallResponse replay;
+  if (!google::protobuf::util::JsonStringToMessage(hit.response_json, &replay).ok()) {
+    return absl::InternalError("stored answer for this Idempotency-Key is unreadable");
+  }
+  return replay;
+}
+
+absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Refuse(const Dial& dial,
+                                                            const absl::Status& refusal) {
+  // A retry of a request that was placed before the refusal came to apply (the patient opted
+  // out since, the window closed) gets its first answer: a key's answer never changes.
+  auto hit = store_.FindKey(dial.principal, dial.idem_key, dial.request_sha256);
+  if (!hit.ok()) return hit.status();
+  if (hit->has_value()) return Replay(**hit);
+  return refusal;
 }
 
 absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
@@ -184,34 +286,55 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
   if (!opted_out.ok()) return opted_out.status();
   if (*opted_out) {
     metrics_.Call("opted_out");
-    return absl::FailedPreconditionError("the patient asked not to be called (opt-out)");
+    return Refuse(dial, absl::FailedPreconditionError("the patient asked not to be called (opt-out)"));
   }
+  // The contact policy, immediately before the dial: refused -> nothing is placed, the decision
+  // is stored; allowed -> the decision goes in with the call (BeginCall).
+  const absl::Time now = clock_.Now();
+  auto outcome = policy_.Decide({call.patient_id, call.phone_number}, dial.purpose,
+                                policy::Channel::kVoice, now);
+  if (!outcome.ok()) {
+    metrics_.Call("error");
+    return outcome.status();
+  }
+  const policy::Decision& decision = outcome->decision;
+  DecisionRecord record{call.patient_id,
+                        call.purpose,
+                        "voice",
+                        now,
+                        decision.allowed,
+                        decision.rule,
+                        decision.profile_id,
+                        decision.profile_version,
+                        "",
+                        dial.principal,
+                        decision.record_json};
+  if (!decision.allowed) {
+    // An override passes any rule but the opt-out (the patient's own word: never overridden).
+    if (dial.override_reason.empty() || decision.rule == "opt_out") {
+      auto replay = Refuse(dial, RefusalStatus(decision));
+      if (!replay.ok() && replay.status().code() == absl::StatusCode::kFailedPrecondition) {
+        metrics_.Call("policy_refused");
+        if (auto s = policy_.RecordRefusal(record); !s.ok()) {
+          spdlog::warn("contact-policy refusal not stored: {}", common::ToStd(s.message()));
+        }
+      }
+      return replay;
+    }
+    record.override_reason = dial.override_reason;
+    record.allowed = true;
+    spdlog::warn("contact policy {} overridden by {} for call to {} ({}): {}", decision.rule,
+                 dial.principal, common::MaskPhone(call.phone_number), call.purpose,
+                 common::RedactPhones(dial.override_reason));
+  }
+  call.decision = std::move(record);
   auto begun = store_.BeginCall(call, dial.principal, dial.idem_key, dial.request_sha256);
   if (!begun.ok()) {
     metrics_.Call(begun.status().code() == absl::StatusCode::kAlreadyExists ? "refused_duplicate"
                                                                             : "error");
     return begun.status();
   }
-  if (begun->replay) {
-    metrics_.Call("idempotent_replay");
-    if (begun->replay->in_progress) {
-      return absl::AbortedError(
-          "a request with this Idempotency-Key is still being processed; retry shortly");
-    }
-    if (begun->replay->grpc_code != 0) {
-      boost::system::error_code ec;
-      json::value v = json::parse(begun->replay->response_json, ec);
-      std::string message = !ec && v.is_object() && v.as_object().contains("message")
-                                ? std::string(v.as_object().at("message").as_string())
-                                : std::string("the first request with this Idempotency-Key failed");
-      return absl::Status(static_cast<absl::StatusCode>(begun->replay->grpc_code), message);
-    }
-    v1::InitiateCallResponse replay;
-    if (!google::protobuf::util::JsonStringToMessage(begun->replay->response_json, &replay).ok()) {
-      return absl::InternalError("stored answer for this Idempotency-Key is unreadable");
-    }
-    return replay;
-  }
+  if (begun->replay) return Replay(*begun->replay);
   const CallRow row = *begun->call;
   OutboundCall out{call.agent_id, call.agent_phone_number_id, call.phone_number,
                    row.call_id,   dial.dynamic_variables,     call.max_duration_secs};

@@ -1,6 +1,7 @@
 // Placing a call, the rules first: the request checked (phone number normalised, variables
 // scalar, ids positive), the patient and appointment looked up and linked, the opt-out honoured,
-// the Idempotency-Key claimed (a retry replays the first answer, never dials again), the call
+// the contact policy decided (ContactPolicy; a refusal places nothing and is stored, an allowed
+// decision is stored with the call), the Idempotency-Key claimed (a retry replays the first answer, never dials again), the call
 // recorded, then the one outbound request to ElevenLabs; an answer that never came is settled by
 // looking the call up by our call id before anyone may dial again. Blocking (database, HTTP):
 // run on a worker thread. No gRPC here: the handlers turn the statuses into answers.
@@ -12,7 +13,9 @@
 #include "absl/status/statusor.h"
 #include "call_event_hub.h"
 #include "call_repository.h"
+#include "contact_policy.h"
 #include "metrics.h"
+#include "outcall/common/clock.h"
 #include "outcall/elevenlabs/api.h"
 #include "outcall/v1/call_gateway.pb.h"
 
@@ -27,18 +30,27 @@ struct PlacerOptions {
 
 class CallPlacer {
  public:
+  // `policy` decides before every dial, at `clock`'s time.
   CallPlacer(PlacerOptions options, CallRepository& store, const elevenlabs::ElevenLabsApi& api,
-             GatewayMetrics& metrics, CallEventHub& hub);
+             ContactPolicy& policy, const common::Clock& clock, GatewayMetrics& metrics,
+             CallEventHub& hub);
 
   // `principal`: the caller's JWT subject (idempotency keys are per principal); `idem_key` may
-  // be empty (no idempotency).
+  // be empty (no idempotency). `may_override`: the caller holds policy:override (a
+  // policyOverrideReason passes a contact-policy refusal, never an opt-out).
   absl::StatusOr<v1::InitiateCallResponse> InitiateCall(const std::string& principal,
                                                         const std::string& idem_key,
-                                                        const v1::InitiateCallRequest& request);
+                                                        const v1::InitiateCallRequest& request,
+                                                        bool may_override = false);
   // The phone number comes from the patients table.
   absl::StatusOr<v1::InitiateCallResponse> CallPatient(const std::string& principal,
                                                        const std::string& idem_key,
-                                                       const v1::CallPatientRequest& request);
+                                                       const v1::CallPatientRequest& request,
+                                                       bool may_override = false);
+
+  // The decision a dial would get (CheckContactPolicy): nothing is dialled or recorded.
+  absl::StatusOr<v1::ContactPolicyDecision> CheckContactPolicy(
+      const v1::CheckContactPolicyRequest& request);
 
   // Settles a call whose outbound request may have reached ElevenLabs: found by our call id in
   // the conversation list -> initiated; not found -> failed; list unavailable -> stays dialing.
@@ -53,10 +65,15 @@ class CallPlacer {
  private:
   struct Dial;  // one call being placed
   absl::StatusOr<v1::InitiateCallResponse> Place(Dial& dial);
+  // A refused request: its key's first answer when the key was used for it, else `refusal`.
+  absl::StatusOr<v1::InitiateCallResponse> Refuse(const Dial& dial, const absl::Status& refusal);
+  absl::StatusOr<v1::InitiateCallResponse> Replay(const IdempotencyHit& hit);
 
   PlacerOptions options_;
   CallRepository& store_;
   const elevenlabs::ElevenLabsApi& api_;
+  ContactPolicy& policy_;
+  const common::Clock& clock_;
   GatewayMetrics& metrics_;
   CallEventHub& hub_;
 };

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "outcall/v1/call_gateway.pb.h"
 
 namespace outcall::call_gateway {
@@ -19,6 +20,21 @@ struct PatientRow {
   std::string full_name;
   std::string phone_e164;  // may be empty
   bool do_not_call = false;
+};
+
+// A decision as it is stored (policy_decisions).
+struct DecisionRecord {
+  std::optional<int> patient_id;
+  std::string purpose;  // PurposeName
+  std::string channel;  // ChannelName
+  absl::Time decided_at;
+  bool allowed = false;
+  std::string rule;  // the refusing rule ("" when allowed without an override)
+  std::string profile_id;
+  int profile_version = 0;
+  std::string override_reason;  // non-empty: a refusal passed by a caller with policy:override
+  std::string decided_for;      // the principal
+  std::string record_json;
 };
 
 struct NewCall {
@@ -31,6 +47,9 @@ struct NewCall {
   std::string custom_variables_json = "{}";
   std::string metadata_json = "{}";
   int max_duration_secs = 600;
+  std::string purpose = "confirmation";  // the contact's purpose (contact policy)
+  // The contact-policy decision that allowed the call, stored with it (policy_decisions).
+  std::optional<DecisionRecord> decision;
 };
 
 struct CallRow {
@@ -100,6 +119,12 @@ class CallRepository {
   virtual absl::StatusOr<Begin> BeginCall(const NewCall& call, const std::string& principal,
                                           const std::string& idem_key,
                                           const std::string& request_sha256) = 0;
+  // What a key holds, without claiming it: nullopt when unused (or expired), ALREADY_EXISTS when
+  // it was used with another request. For an answer refused before any claim (opt-out, contact
+  // policy): a retry of a request that was placed still gets its first answer.
+  virtual absl::StatusOr<std::optional<IdempotencyHit>> FindKey(
+      const std::string& principal, const std::string& idem_key,
+      const std::string& request_sha256) = 0;
   // Stores the final answer for an idempotency key.
   virtual absl::Status FinishKey(const std::string& principal, const std::string& idem_key,
                                  int64_t call_row, int grpc_code,

@@ -52,6 +52,11 @@ PatientRow ReadPatient(const pqxx::row& r) {
                     r[2].is_null() ? "" : r[2].as<std::string>(), r[3].as<bool>()};
 }
 
+// An instant as PostgreSQL's to_timestamp takes it (microseconds kept).
+double UnixSeconds(absl::Time t) {
+  return t == absl::Time() ? 0.0 : static_cast<double>(absl::ToUnixMicros(t)) / 1e6;
+}
+
 bool IsUuid(const std::string& s) {
   if (s.size() != 36) return false;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -295,18 +300,30 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
     }
     // ON CONFLICT DO NOTHING covers the partial unique index "one live call per phone and
     // appointment": no row back means such a call exists.
-    auto r = Exec(tx,
-                  {"call_gateway.call_insert",
-                   "INSERT INTO elevenlabs_conversations (agent_id, "
-                   "agent_phone_number_id, patient_id, appointment_id, "
-                   "phone_number, patient_name, status, custom_variables, metadata, "
-                   "max_duration_secs, dial_attempted_at) "
-                   "VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), 'dialing', $7::jsonb, "
-                   "$8::jsonb, $9, now()) "
-                   "ON CONFLICT DO NOTHING RETURNING " CALL_COLUMNS},
-                  call.agent_id, call.agent_phone_number_id, call.patient_id, call.appointment_id,
-                  call.phone_number, call.patient_name, call.custom_variables_json,
-                  call.metadata_json, call.max_duration_secs);
+    // The decision that allowed the call goes in with it (one statement: a call never exists
+    // without the decision that let it leave).
+    const DecisionRecord none;
+    const DecisionRecord& d = call.decision ? *call.decision : none;
+    auto r = Exec(
+        tx,
+        {"call_gateway.call_insert",
+         "WITH c AS (INSERT INTO elevenlabs_conversations (agent_id, "
+         "agent_phone_number_id, patient_id, appointment_id, "
+         "phone_number, patient_name, status, custom_variables, metadata, "
+         "max_duration_secs, dial_attempted_at, contact_purpose) "
+         "VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), 'dialing', $7::jsonb, "
+         "$8::jsonb, $9, now(), $10) "
+         "ON CONFLICT DO NOTHING RETURNING *), "
+         "d AS (INSERT INTO policy_decisions (call_row_id, patient_id, purpose, channel, "
+         "decided_at, allowed, rule, profile_id, profile_version, override_reason, decided_for, "
+         "record) SELECT c.id, c.patient_id, c.contact_purpose, $11, to_timestamp($12::float8), "
+         "true, NULLIF($13, ''), $14, $15, NULLIF($16, ''), $17, $18::jsonb FROM c WHERE $14 <> '') "
+         "SELECT " CALL_COLUMNS " FROM c"},
+        call.agent_id, call.agent_phone_number_id, call.patient_id, call.appointment_id,
+        call.phone_number, call.patient_name, call.custom_variables_json, call.metadata_json,
+        call.max_duration_secs, call.purpose, d.channel.empty() ? std::string("voice") : d.channel,
+        UnixSeconds(d.decided_at), d.rule, d.profile_id, d.profile_version, d.override_reason,
+        d.decided_for, d.record_json.empty() ? std::string("{}") : d.record_json);
     if (r.empty()) {
       auto live = Exec(
           tx,
@@ -341,6 +358,28 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
   // Without a key the INSERT is the only write: one statement, one round trip.
   if (idem_key.empty()) return pool_.InAutocommit(begin);
   return pool_.InTransaction([&](pqxx::work& tx) { return begin(tx); });
+}
+
+absl::StatusOr<std::optional<IdempotencyHit>> CallStore::FindKey(
+    const std::string& principal, const std::string& idem_key, const std::string& request_sha256) {
+  if (idem_key.empty()) return std::optional<IdempotencyHit>();
+  return pool_.InAutocommit(
+      [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<IdempotencyHit>> {
+        auto r = Exec(tx,
+                      {"call_gateway.key_find",
+                       "SELECT request_sha256, state, COALESCE(grpc_code, 0), "
+                       "COALESCE(response::text, '{}') FROM idempotency_keys WHERE scope = "
+                       "'InitiateCall' AND principal = $1 AND idem_key = $2 AND expires_at > now()"},
+                      principal, idem_key);
+        if (r.empty()) return std::optional<IdempotencyHit>();
+        if (r[0][0].as<std::string>() != request_sha256) {
+          return absl::AlreadyExistsError(
+              "Idempotency-Key was already used with a different request; use a new key for a new "
+              "call");
+        }
+        return std::optional<IdempotencyHit>(IdempotencyHit{
+            r[0][1].as<std::string>() == "in_progress", r[0][2].as<int>(), r[0][3].as<std::string>()});
+      });
 }
 
 absl::Status CallStore::FinishKey(const std::string& principal, const std::string& idem_key,
@@ -901,6 +940,17 @@ void TranscriptionSideEffects(pqxx::work& tx, int64_t row, const v1::CallEvent& 
           "NULLIF($2, 0), "
           "'patient asked during a call', 'call_outcome') ON CONFLICT (phone_e164) DO NOTHING"},
          phone, patient_id);
+    // The consent ledger says it too: every purpose on voice revoked, the call as evidence.
+    if (patient_id > 0) {
+      Exec(tx,
+           {"call_gateway.consent_revoke_from_call",
+            "INSERT INTO patient_consents (patient_id, purpose, channel, state, source, "
+            "evidence_ref, recorded_at, recorded_by) SELECT $1, p, 'voice', 'revoked', "
+            "'call_outcome', 'conversation ' || $2, now(), 'call-gateway' FROM unnest(ARRAY["
+            "'confirmation', 'reminder', 'survey', 'promotion', 'collection']) AS p "
+            "WHERE EXISTS (SELECT 1 FROM patients WHERE id = $1)"},
+           patient_id, ev.conversation_id());
+    }
   }
   if (appointment_id > 0 && flag("appointment_confirmed")) {
     Exec(tx,
@@ -1365,6 +1415,160 @@ absl::Status CallStore::ReplayUnmatched(const std::string& conversation_id,
     if (!done.ok()) return done;
   }
   return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Contact policy
+
+absl::StatusOr<PolicyInputs> CallStore::LoadPolicyInputs(const PolicySubject& subject,
+                                                         policy::Channel channel, absl::Time at) {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<PolicyInputs> {
+    // One statement: the profile in force, the zone, the ledger of the 8 days up to `at` (a call
+    // still live counts as answered: it may be), consents up to `at`, the opt-out, the RNE.
+    auto r = Exec1(
+        tx,
+        {"call_gateway.policy_inputs",
+         "SELECT pr.profile_id, pr.version, pr.document, "
+         "COALESCE((SELECT time_zone FROM patients WHERE id = $1), "
+         "(SELECT clinic_timezone FROM stats_settings), 'America/Bogota'), "
+         "COALESCE((SELECT jsonb_agg(jsonb_build_object('at', extract(epoch FROM l.at), "
+         "'channel', l.channel, 'purpose', l.purpose, 'answered', l.answered OR l.live)) "
+         "FROM contact_ledger l WHERE (l.patient_id = $1 OR l.phone_e164 = $2) "
+         "AND l.at > to_timestamp($4::float8) - interval '8 days' "
+         "AND l.at <= to_timestamp($4::float8)), '[]'::jsonb)::text, "
+         "COALESCE((SELECT jsonb_agg(jsonb_build_object('purpose', c.purpose, 'channel', "
+         "c.channel, 'state', c.state, 'reference', COALESCE(c.evidence_ref, ''), 'at', "
+         "extract(epoch FROM c.recorded_at)) ORDER BY c.recorded_at, c.id) "
+         "FROM patient_consents c WHERE c.patient_id = $1 "
+         "AND c.recorded_at <= to_timestamp($4::float8)), '[]'::jsonb)::text, "
+         "EXISTS (SELECT 1 FROM call_opt_outs WHERE phone_e164 = $2 OR (patient_id IS NOT NULL "
+         "AND patient_id = $1)) OR EXISTS (SELECT 1 FROM patients WHERE id = $1 AND do_not_call), "
+         "rne.list_version, rne.list_version IS NOT NULL AND EXISTS (SELECT 1 FROM "
+         "excluded_numbers e WHERE e.phone_e164 = $2 AND e.channel = $3 "
+         "AND e.list_version = rne.list_version) "
+         "FROM (SELECT 1) AS one "
+         "LEFT JOIN (contact_policy_settings s JOIN contact_policy_profiles pr "
+         "USING (profile_id, version)) ON true "
+         "LEFT JOIN LATERAL (SELECT list_version FROM excluded_number_lists "
+         "ORDER BY loaded_at DESC, list_version DESC LIMIT 1) rne ON true"},
+        subject.patient_id, subject.phone_e164, std::string(policy::ChannelName(channel)),
+        UnixSeconds(at));
+    PolicyInputs in;
+    if (!r[0].is_null()) {
+      in.profile_id = r[0].as<std::string>();
+      in.profile_version = r[1].as<int>();
+      in.profile_json = r[2].as<std::string>();
+    }
+    in.time_zone = r[3].as<std::string>();
+    auto seconds = [](const boost::json::value& v) {
+      return absl::FromUnixMicros(static_cast<int64_t>(v.to_number<double>() * 1e6));
+    };
+    // Parsed into locals: a range-for over a temporary's member would outlive the temporary.
+    const boost::json::value history = boost::json::parse(r[4].as<std::string>());
+    const boost::json::value consents = boost::json::parse(r[5].as<std::string>());
+    for (const auto& v : history.as_array()) {
+      const auto& o = v.as_object();
+      policy::LedgerEntry e;
+      e.at = seconds(o.at("at"));
+      // Names the tables' checks allow are the library's; anything else would be a bug here.
+      auto ch = policy::ParseChannel(std::string(o.at("channel").as_string()));
+      auto pu = policy::ParsePurpose(std::string(o.at("purpose").as_string()));
+      if (!ch.ok() || !pu.ok()) return absl::InternalError("contact ledger holds an unknown name");
+      e.channel = *ch;
+      e.purpose = *pu;
+      e.answered = o.at("answered").as_bool();
+      in.history.push_back(e);
+    }
+    for (const auto& v : consents.as_array()) {
+      const auto& o = v.as_object();
+      policy::Consent c;
+      auto ch = policy::ParseChannel(std::string(o.at("channel").as_string()));
+      auto pu = policy::ParsePurpose(std::string(o.at("purpose").as_string()));
+      if (!ch.ok() || !pu.ok()) return absl::InternalError("consent ledger holds an unknown name");
+      c.channel = *ch;
+      c.purpose = *pu;
+      c.state = o.at("state").as_string() == "revoked" ? policy::ConsentState::kRevoked
+                                                         : policy::ConsentState::kAuthorised;
+      c.reference = std::string(o.at("reference").as_string());
+      c.recorded_at = seconds(o.at("at"));
+      in.consents.push_back(std::move(c));
+    }
+    in.opted_out = r[6].as<bool>();
+    if (!r[7].is_null()) {
+      in.excluded_number = policy::ExcludedNumberCheck{r[8].as<bool>(), r[7].as<std::string>()};
+    }
+    return in;
+  });
+}
+
+absl::Status CallStore::RecordDecision(const DecisionRecord& d) {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::Status {
+    Exec(tx,
+         {"call_gateway.policy_decision_insert",
+          "INSERT INTO policy_decisions (patient_id, purpose, channel, decided_at, allowed, rule, "
+          "profile_id, profile_version, override_reason, decided_for, record) VALUES ($1, $2, $3, "
+          "to_timestamp($4::float8), $5, NULLIF($6, ''), $7, $8, NULLIF($9, ''), $10, $11::jsonb)"},
+         d.patient_id, d.purpose, d.channel, UnixSeconds(d.decided_at), d.allowed, d.rule,
+         d.profile_id, d.profile_version, d.override_reason, d.decided_for,
+         d.record_json.empty() ? std::string("{}") : d.record_json);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int64_t> CallStore::AppendConsent(const ConsentRecord& c) {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<int64_t> {
+    auto r = Exec1(tx,
+                   {"call_gateway.consent_append",
+                    "INSERT INTO patient_consents (patient_id, purpose, channel, state, source, "
+                    "text_version, evidence_ref, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, "
+                    "$5, NULLIF($6, ''), NULLIF($7, ''), to_timestamp($8::float8), $9) RETURNING id"},
+                   c.patient_id, c.purpose, c.channel, c.state, c.source, c.text_version,
+                   c.evidence_ref, UnixSeconds(c.recorded_at), c.recorded_by);
+    return r[0].as<int64_t>();
+  });
+}
+
+absl::StatusOr<std::pair<int64_t, bool>> CallStore::AppendContact(const ContactRecord& c) {
+  return pool_.InAutocommit(
+      [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::pair<int64_t, bool>> {
+        // A retry of the same contact (source and external_ref) finds the first row.
+        auto r = Exec(
+            tx,
+            {"call_gateway.contact_append",
+             "WITH ins AS (INSERT INTO contact_records (patient_id, phone_e164, channel, purpose, "
+             "at, answered, outcome, source, external_ref, recorded_by) VALUES ($1, NULLIF($2, ''), "
+             "$3, $4, to_timestamp($5::float8), $6, NULLIF($7, ''), $8, NULLIF($9, ''), $10) "
+             "ON CONFLICT (source, external_ref) DO NOTHING RETURNING id) "
+             "SELECT id, false FROM ins UNION ALL SELECT id, true FROM contact_records WHERE "
+             "source = $8 AND external_ref = NULLIF($9, '') AND NOT EXISTS (SELECT 1 FROM ins)"},
+            c.patient_id, c.phone_e164, c.channel, c.purpose, UnixSeconds(c.at), c.answered,
+            c.outcome, c.source, c.external_ref, c.recorded_by);
+        if (r.empty()) return absl::InternalError("contact not recorded");
+        return std::make_pair(r[0][0].as<int64_t>(), r[0][1].as<bool>());
+      });
+}
+
+absl::Status CallStore::EnsureProfile(const std::string& id, int version,
+                                      const std::string& document) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
+    Exec(tx,
+         {"call_gateway.profile_ensure",
+          "INSERT INTO contact_policy_profiles (profile_id, version, document, created_by) "
+          "VALUES ($1, $2, $3, 'call-gateway') ON CONFLICT (profile_id, version) DO NOTHING"},
+         id, version, document);
+    auto same = Exec1(tx,
+                      {"call_gateway.profile_same",
+                       "SELECT document = $3 FROM contact_policy_profiles WHERE profile_id = $1 "
+                       "AND version = $2"},
+                      id, version, document);
+    if (!same[0].as<bool>()) {
+      return absl::FailedPreconditionError(
+          Cat("contact-policy profile ", id, " v", version,
+              " is stored with another text than this build's: a released version never "
+              "changes; give the new text a new version"));
+    }
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace outcall::call_gateway

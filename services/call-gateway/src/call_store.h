@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "call_repository.h"
+#include "contact_policy.h"
 #include "outcall/common/pg_pool.h"
 #include "outcall/v1/call_gateway.pb.h"
 #include "outcall/v1/events.pb.h"
@@ -40,7 +41,7 @@ struct AudioTry {
   bool gave_up = false;  // this try ended the recovery (reason and error recorded)
 };
 
-class CallStore final : public CallRepository {
+class CallStore final : public CallRepository, public PolicyRepository {
  public:
   explicit CallStore(common::PgPool& pool, CallStoreOptions options = {})
       : pool_(pool), options_(options) {}
@@ -52,6 +53,9 @@ class CallStore final : public CallRepository {
   absl::StatusOr<Begin> BeginCall(const NewCall& call, const std::string& principal,
                                   const std::string& idem_key,
                                   const std::string& request_sha256) override;
+  absl::StatusOr<std::optional<IdempotencyHit>> FindKey(
+      const std::string& principal, const std::string& idem_key,
+      const std::string& request_sha256) override;
   absl::Status FinishKey(const std::string& principal, const std::string& idem_key,
                          int64_t call_row, int grpc_code, const std::string& response_json) override;
   absl::StatusOr<StatusChange> MarkInitiated(int64_t row, const std::string& conversation_id,
@@ -70,6 +74,15 @@ class CallStore final : public CallRepository {
   absl::Status EraseData(int64_t row) override;
   absl::Status ReplayUnmatched(const std::string& conversation_id,
                                std::vector<StatusChange>& changes) override;
+
+  // PolicyRepository: the decision's inputs in one statement; refusals; the built-in profile.
+  absl::StatusOr<PolicyInputs> LoadPolicyInputs(const PolicySubject& subject,
+                                                policy::Channel channel, absl::Time at) override;
+  absl::Status RecordDecision(const DecisionRecord& decision) override;
+  absl::StatusOr<int64_t> AppendConsent(const ConsentRecord& consent) override;
+  absl::StatusOr<std::pair<int64_t, bool>> AppendContact(const ContactRecord& contact) override;
+  absl::Status EnsureProfile(const std::string& id, int version,
+                             const std::string& document) override;
 
   // Calls to reconcile: "dialing" ones older than `dialing_grace_secs`, and open ones older
   // than their maximum duration plus `open_grace_secs`.

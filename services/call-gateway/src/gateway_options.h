@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "outcall/common/clock.h"
 
 namespace outcall::call_gateway {
 
@@ -35,6 +36,8 @@ struct GatewayOptions {
   // requests may wait for one before the next is refused with RESOURCE_EXHAUSTED.
   int workers = 16;
   int max_queued = 256;
+  // The time the contact policy and the watch hub read (tests set their own).
+  const common::Clock* clock = &common::Clock::Real();
 };
 
 }  // namespace outcall::call_gateway

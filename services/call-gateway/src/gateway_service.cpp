@@ -1,11 +1,17 @@
 #include "gateway_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include "call_control.h"
 #include "call_placer.h"
+#include "contact_ledger.h"
+#include "contact_policy.h"
 #include "event_applier.h"
 #include "grpc_handlers.h"
 #include "metrics.h"
 #include "outcall/common/blocking_executor.h"
+#include "outcall/common/logging.h"
+#include "outcall/common/strings.h"
 #include "reconciler.h"
 
 namespace outcall::call_gateway {
@@ -16,22 +22,27 @@ struct GatewayService::Parts {
   Parts(GatewayOptions o, CallStore& store, const elevenlabs::ElevenLabsApi& api,
         const common::CallAuthenticator& auth, prometheus::Registry* registry)
       : metrics(registry),
+        hub(*o.clock),
+        policy(store),
         placer({.default_agent_id = o.default_agent_id,
                 .agent_phone_number_id = o.agent_phone_number_id,
                 .max_call_duration_secs = o.max_call_duration_secs,
                 .default_country_code = o.default_country_code},
-               store, api, metrics, hub),
+               store, api, policy, *o.clock, metrics, hub),
         control(o.agents_cache_ttl, store, api, metrics, hub),
+        ledger(store, store, *o.clock, o.default_country_code),
         applier(store, metrics, hub),
         reconciler(o, store, api, placer, metrics, hub),
         executor(o.workers, o.max_queued),
-        gateway(auth, executor, placer, control, hub),
+        gateway(auth, executor, placer, control, ledger, hub),
         sink(auth, executor, applier) {}
 
   GatewayMetrics metrics;
   CallEventHub hub;
+  ContactPolicy policy;
   CallPlacer placer;
   CallControl control;
+  ContactLedger ledger;
   EventApplier applier;
   Reconciler reconciler;
   common::BlockingExecutor executor;
@@ -43,7 +54,13 @@ GatewayService::GatewayService(GatewayOptions options, CallStore& store,
                                const elevenlabs::ElevenLabsApi& api,
                                const common::CallAuthenticator& auth,
                                prometheus::Registry* registry)
-    : parts_(std::make_unique<Parts>(std::move(options), store, api, auth, registry)) {}
+    : parts_(std::make_unique<Parts>(std::move(options), store, api, auth, registry)) {
+  // The built-in profile in the database, so every decision's profile can be read back there.
+  // Not fatal: decisions name it either way, and the next start tries again.
+  if (auto s = parts_->policy.RegisterDefaultProfile(); !s.ok()) {
+    spdlog::warn("built-in contact-policy profile not stored: {}", common::ToStd(s.message()));
+  }
+}
 
 GatewayService::~GatewayService() { StopReconciler(); }
 

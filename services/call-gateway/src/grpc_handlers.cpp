@@ -26,6 +26,11 @@ std::string IdempotencyKey(const grpc::CallbackServerContext* ctx) {
   return std::string(it->second.data(), it->second.size());
 }
 
+// A token with policy:override may pass a contact-policy refusal with a recorded reason.
+bool MayOverride(const common::Principal& p) {
+  return p.permissions.count(std::string(common::PermissionName(common::Permission::kOverridePolicy))) > 0;
+}
+
 // One WatchCallEvents stream: updates the hub hands over are queued and written one at a time;
 // a watcher that falls kMaxQueued updates behind is ended (RESOURCE_EXHAUSTED) rather than
 // holding memory without bound.
@@ -113,8 +118,14 @@ grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx,
 
 CallGatewayHandlers::CallGatewayHandlers(const common::CallAuthenticator& auth,
                                          common::BlockingExecutor& executor, CallPlacer& placer,
-                                         CallControl& control, CallEventHub& hub)
-    : auth_(auth), executor_(executor), placer_(placer), control_(control), hub_(hub) {}
+                                         CallControl& control, ContactLedger& ledger,
+                                         CallEventHub& hub)
+    : auth_(auth),
+      executor_(executor),
+      placer_(placer),
+      control_(control),
+      ledger_(ledger),
+      hub_(hub) {}
 
 grpc::ServerUnaryReactor* CallGatewayHandlers::ListAgents(grpc::CallbackServerContext* ctx,
                                                           const v1::ListAgentsRequest*,
@@ -129,8 +140,9 @@ grpc::ServerUnaryReactor* CallGatewayHandlers::InitiateCall(grpc::CallbackServer
   auto p = auth_.Check(ctx);
   if (!p.ok()) return Finished(ctx, p.status());
   return Dispatch(ctx, executor_,
-                  [this, req, resp, principal = p->subject, key = IdempotencyKey(ctx)] {
-                    auto r = placer_.InitiateCall(principal, key, *req);
+                  [this, req, resp, principal = p->subject, key = IdempotencyKey(ctx),
+                   may_override = MayOverride(*p)] {
+                    auto r = placer_.InitiateCall(principal, key, *req, may_override);
                     if (!r.ok()) return r.status();
                     *resp = *std::move(r);
                     return absl::OkStatus();
@@ -143,12 +155,51 @@ grpc::ServerUnaryReactor* CallGatewayHandlers::CallPatient(grpc::CallbackServerC
   auto p = auth_.Check(ctx);
   if (!p.ok()) return Finished(ctx, p.status());
   return Dispatch(ctx, executor_,
-                  [this, req, resp, principal = p->subject, key = IdempotencyKey(ctx)] {
-                    auto r = placer_.CallPatient(principal, key, *req);
+                  [this, req, resp, principal = p->subject, key = IdempotencyKey(ctx),
+                   may_override = MayOverride(*p)] {
+                    auto r = placer_.CallPatient(principal, key, *req, may_override);
                     if (!r.ok()) return r.status();
                     *resp = *std::move(r);
                     return absl::OkStatus();
                   });
+}
+
+grpc::ServerUnaryReactor* CallGatewayHandlers::CheckContactPolicy(
+    grpc::CallbackServerContext* ctx, const v1::CheckContactPolicyRequest* req,
+    v1::ContactPolicyDecision* resp) {
+  if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_, [this, req, resp] {
+    auto r = placer_.CheckContactPolicy(*req);
+    if (!r.ok()) return r.status();
+    *resp = *std::move(r);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CallGatewayHandlers::RecordConsent(grpc::CallbackServerContext* ctx,
+                                                             const v1::RecordConsentRequest* req,
+                                                             v1::RecordConsentResponse* resp) {
+  auto p = auth_.Check(ctx);
+  if (!p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_, [this, req, resp, principal = p->subject] {
+    auto r = ledger_.RecordConsent(principal, *req);
+    if (!r.ok()) return r.status();
+    *resp = *std::move(r);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CallGatewayHandlers::RecordContact(grpc::CallbackServerContext* ctx,
+                                                             const v1::RecordContactRequest* req,
+                                                             v1::RecordContactResponse* resp) {
+  auto p = auth_.Check(ctx);
+  if (!p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_, [this, req, resp, principal = p->subject] {
+    auto r = ledger_.RecordContact(principal, *req);
+    if (!r.ok()) return r.status();
+    *resp = *std::move(r);
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* CallGatewayHandlers::GetConversation(

@@ -13,6 +13,7 @@
 #include "call_control.h"
 #include "call_event_hub.h"
 #include "call_placer.h"
+#include "contact_ledger.h"
 #include "event_applier.h"
 #include "outcall/common/auth_interceptor.h"
 #include "outcall/common/blocking_executor.h"
@@ -30,7 +31,8 @@ grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx,
 class CallGatewayHandlers final : public v1::CallGateway::CallbackService {
  public:
   CallGatewayHandlers(const common::CallAuthenticator& auth, common::BlockingExecutor& executor,
-                      CallPlacer& placer, CallControl& control, CallEventHub& hub);
+                      CallPlacer& placer, CallControl& control, ContactLedger& ledger,
+                      CallEventHub& hub);
 
   grpc::ServerUnaryReactor* ListAgents(grpc::CallbackServerContext* ctx,
                                        const v1::ListAgentsRequest* req,
@@ -51,12 +53,22 @@ class CallGatewayHandlers final : public v1::CallGateway::CallbackService {
                                               v1::EraseConversationResponse* resp) override;
   grpc::ServerWriteReactor<v1::CallUpdate>* WatchCallEvents(
       grpc::CallbackServerContext* ctx, const v1::WatchCallEventsRequest* req) override;
+  grpc::ServerUnaryReactor* CheckContactPolicy(grpc::CallbackServerContext* ctx,
+                                               const v1::CheckContactPolicyRequest* req,
+                                               v1::ContactPolicyDecision* resp) override;
+  grpc::ServerUnaryReactor* RecordConsent(grpc::CallbackServerContext* ctx,
+                                          const v1::RecordConsentRequest* req,
+                                          v1::RecordConsentResponse* resp) override;
+  grpc::ServerUnaryReactor* RecordContact(grpc::CallbackServerContext* ctx,
+                                          const v1::RecordContactRequest* req,
+                                          v1::RecordContactResponse* resp) override;
 
  private:
   const common::CallAuthenticator& auth_;
   common::BlockingExecutor& executor_;
   CallPlacer& placer_;
   CallControl& control_;
+  ContactLedger& ledger_;
   CallEventHub& hub_;
 };
 

@@ -182,6 +182,24 @@ absl::StatusOr<bool> FakeCallRepository::IsOptedOut(const std::string& e164,
   return it != patients_.end() && it->second.do_not_call;
 }
 
+absl::StatusOr<std::optional<IdempotencyHit>> FakeCallRepository::FindKey(
+    const std::string& principal, const std::string& idem_key, const std::string& request_sha256) {
+  absl::MutexLock lock(&mu_);
+  if (auto s = Enter("FindKey"); !s.ok()) return s;
+  if (idem_key.empty()) return std::optional<IdempotencyHit>();
+  auto it = keys_.find({principal, idem_key});
+  if (it == keys_.end() || it->second.expires_at <= clock_.Now())
+    return std::optional<IdempotencyHit>();
+  const FakeKey& k = it->second;
+  if (k.request_sha256 != request_sha256) {
+    return absl::AlreadyExistsError(
+        "Idempotency-Key was already used with a different request; use a new key for a new "
+        "call");
+  }
+  return std::optional<IdempotencyHit>(
+      IdempotencyHit{k.in_progress, k.grpc_code, k.response_json.empty() ? "{}" : k.response_json});
+}
+
 absl::StatusOr<CallRepository::Begin> FakeCallRepository::BeginCall(
     const NewCall& call, const std::string& principal, const std::string& idem_key,
     const std::string& request_sha256) {
@@ -456,6 +474,73 @@ elevenlabs::Result<elevenlabs::Done> FakeElevenLabs::DeleteConversation(std::str
 elevenlabs::Result<std::string> FakeElevenLabs::UpdateTwilioCall(std::string_view,
                                                                  std::string_view) const {
   return absl::UnimplementedError("not in this fake");
+}
+
+absl::StatusOr<PolicyInputs> FakePolicyRepository::LoadPolicyInputs(const PolicySubject& subject,
+                                                                   policy::Channel,
+                                                                   absl::Time at) {
+  absl::MutexLock lock(&mu_);
+  asked_.push_back(subject);
+  if (!fail_load.ok()) return fail_load;
+  PolicyInputs in = inputs;
+  // As the statement: only what happened up to the instant.
+  std::erase_if(in.history, [&](const policy::LedgerEntry& e) { return e.at > at; });
+  std::erase_if(in.consents, [&](const policy::Consent& c) { return c.recorded_at > at; });
+  return in;
+}
+
+absl::Status FakePolicyRepository::RecordDecision(const DecisionRecord& decision) {
+  absl::MutexLock lock(&mu_);
+  refusals_.push_back(decision);
+  return absl::OkStatus();
+}
+
+absl::Status FakePolicyRepository::EnsureProfile(const std::string& id, int version,
+                                                 const std::string& document) {
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = profiles_.emplace(std::make_pair(id, version), document);
+  if (!inserted && it->second != document)
+    return absl::FailedPreconditionError("profile stored with another text");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> FakePolicyRepository::AppendConsent(const ConsentRecord& consent) {
+  absl::MutexLock lock(&mu_);
+  consents_.push_back(consent);
+  return static_cast<int64_t>(consents_.size());
+}
+
+absl::StatusOr<std::pair<int64_t, bool>> FakePolicyRepository::AppendContact(
+    const ContactRecord& contact) {
+  absl::MutexLock lock(&mu_);
+  for (size_t i = 0; i < contacts_.size(); ++i) {  // (source, external_ref) is unique
+    if (!contact.external_ref.empty() && contacts_[i].source == contact.source &&
+        contacts_[i].external_ref == contact.external_ref) {
+      return std::make_pair(static_cast<int64_t>(i + 1), true);
+    }
+  }
+  contacts_.push_back(contact);
+  return std::make_pair(static_cast<int64_t>(contacts_.size()), false);
+}
+
+std::vector<ConsentRecord> FakePolicyRepository::consents() const {
+  absl::MutexLock lock(&mu_);
+  return consents_;
+}
+
+std::vector<ContactRecord> FakePolicyRepository::contacts() const {
+  absl::MutexLock lock(&mu_);
+  return contacts_;
+}
+
+std::vector<DecisionRecord> FakePolicyRepository::refusals() const {
+  absl::MutexLock lock(&mu_);
+  return refusals_;
+}
+
+std::vector<PolicySubject> FakePolicyRepository::asked() const {
+  absl::MutexLock lock(&mu_);
+  return asked_;
 }
 
 }  // namespace outcall::call_gateway::fakes

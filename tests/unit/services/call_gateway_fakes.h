@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "call_repository.h"
+#include "contact_policy.h"
 #include "outcall/common/clock.h"
 #include "outcall/elevenlabs/api.h"
 
@@ -77,6 +78,9 @@ class FakeCallRepository final : public CallRepository {
   absl::StatusOr<Begin> BeginCall(const NewCall& call, const std::string& principal,
                                   const std::string& idem_key,
                                   const std::string& request_sha256) override;
+  absl::StatusOr<std::optional<IdempotencyHit>> FindKey(
+      const std::string& principal, const std::string& idem_key,
+      const std::string& request_sha256) override;
   absl::Status FinishKey(const std::string& principal, const std::string& idem_key,
                          int64_t call_row, int grpc_code,
                          const std::string& response_json) override;
@@ -122,6 +126,35 @@ class FakeCallRepository final : public CallRepository {
   std::map<std::string, int, std::less<>> counts_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> replayed_ ABSL_GUARDED_BY(mu_);
   int64_t next_row_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+// The contact policy's storage: `inputs` is what every LoadPolicyInputs answers (the test sets
+// history, consents, zone, profile); refusals and profiles are kept for inspection.
+class FakePolicyRepository final : public PolicyRepository {
+ public:
+  absl::StatusOr<PolicyInputs> LoadPolicyInputs(const PolicySubject& subject,
+                                                policy::Channel channel, absl::Time at) override;
+  absl::Status RecordDecision(const DecisionRecord& decision) override;
+  absl::StatusOr<int64_t> AppendConsent(const ConsentRecord& consent) override;
+  absl::StatusOr<std::pair<int64_t, bool>> AppendContact(const ContactRecord& contact) override;
+  absl::Status EnsureProfile(const std::string& id, int version,
+                             const std::string& document) override;
+
+  std::vector<DecisionRecord> refusals() const;
+  std::vector<ConsentRecord> consents() const;
+  std::vector<ContactRecord> contacts() const;
+  std::vector<PolicySubject> asked() const;  // the subjects LoadPolicyInputs was asked about
+
+  PolicyInputs inputs;  // set before the calls; read under the lock
+  absl::Status fail_load = absl::OkStatus();
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<DecisionRecord> refusals_ ABSL_GUARDED_BY(mu_);
+  std::vector<ConsentRecord> consents_ ABSL_GUARDED_BY(mu_);
+  std::vector<ContactRecord> contacts_ ABSL_GUARDED_BY(mu_);
+  std::vector<PolicySubject> asked_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, int>, std::string> profiles_ ABSL_GUARDED_BY(mu_);
 };
 
 // An ElevenLabs that answers from what the test queued, recording every request. ListAgents

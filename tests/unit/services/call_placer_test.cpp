@@ -25,10 +25,13 @@ using elevenlabs::ProviderFailure;
 using elevenlabs::Result;
 using fakes::FakeCallRepository;
 using fakes::FakeElevenLabs;
+using fakes::FakePolicyRepository;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr int64_t kStart = 1800000000;  // the fixture's clock
+// The fixture's clock: Wednesday 2027-01-13 10:00 in Bogotá (15:00 UTC), inside the default
+// profile's hours; the contact-policy tests move it.
+constexpr int64_t kStart = 1799852400;
 
 Result<PlacedCall> Placed(std::string conversation_id, std::string call_sid = "CA0001") {
   return PlacedCall{std::move(conversation_id), std::move(call_sid)};
@@ -89,7 +92,9 @@ class CallPlacerTest : public ::testing::Test {
   FakeElevenLabs api_;
   GatewayMetrics metrics_{nullptr};
   CallEventHub hub_{clock_};
-  CallPlacer placer_{Options(), store_, api_, metrics_, hub_};
+  FakePolicyRepository policy_store_;
+  ContactPolicy policy_{policy_store_};
+  CallPlacer placer_{Options(), store_, api_, policy_, clock_, metrics_, hub_};
 };
 
 // ---- The request checked before anything else
@@ -712,6 +717,206 @@ TEST(FakeCallRepository, StatusesOnlyMoveForwardAndFinalOnesNeverChange) {
   EXPECT_EQ(ch->status, "completed") << "final: unchanged";
   EXPECT_EQ(ch->previous_status, "completed");
   EXPECT_EQ(store.call(row)->termination_reason, "client hung up");
+}
+
+// ---- The contact policy, immediately before the dial
+
+// Saturday 2027-01-16 16:00 in Bogotá: after the Saturday window (08:00-15:00).
+constexpr int64_t kSaturdayAfterHours = 1799852400 + 3 * 86400 + 6 * 3600;
+
+TEST_F(CallPlacerTest, ACallOutsideTheHoursIsRefusedNamingTheRuleAndTheNextAllowedTime) {
+  clock_.Advance(absl::Seconds(kSaturdayAfterHours - kStart));
+  auto r = placer_.InitiateCall("clinic", "key-1", Req());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(r.status().message(),
+            "contact policy co_ley2300_v1 v1 (hours): fuera del horario permitido (sábado "
+            "08:00-15:00); próximo horario: lunes 2027-01-18 07:00 America/Bogota");
+  ExpectNothingPlaced();
+  EXPECT_FALSE(store_.key("clinic", "key-1")) << "a refusal claims no key";
+  const auto refusals = policy_store_.refusals();
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_FALSE(refusals[0].allowed);
+  EXPECT_EQ(refusals[0].rule, "hours");
+  EXPECT_EQ(refusals[0].purpose, "confirmation");
+  EXPECT_EQ(refusals[0].channel, "voice");
+  EXPECT_EQ(refusals[0].profile_id, "co_ley2300_v1");
+  EXPECT_EQ(refusals[0].profile_version, 1);
+  EXPECT_EQ(refusals[0].decided_for, "clinic");
+  EXPECT_EQ(refusals[0].decided_at, absl::FromUnixSeconds(kSaturdayAfterHours));
+  EXPECT_NE(refusals[0].record_json.find("\"hours\""), std::string::npos);
+}
+
+TEST_F(CallPlacerTest, AnAllowedCallCarriesItsDecisionAndPurpose) {
+  api_.QueuePlace(Placed("conv_1"));
+  auto req = Req();
+  req.set_purpose("reminder");
+  ASSERT_TRUE(placer_.InitiateCall("clinic", "", req).ok());
+  const auto calls = store_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].request.purpose, "reminder");
+  ASSERT_TRUE(calls[0].request.decision);
+  const DecisionRecord& d = *calls[0].request.decision;
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.rule, "");
+  EXPECT_EQ(d.purpose, "reminder");
+  EXPECT_EQ(d.profile_id, "co_ley2300_v1");
+  EXPECT_EQ(d.override_reason, "");
+  EXPECT_EQ(d.decided_at, absl::FromUnixSeconds(kStart));
+  EXPECT_FALSE(d.record_json.empty());
+  EXPECT_TRUE(policy_store_.refusals().empty());
+  ASSERT_EQ(policy_store_.asked().size(), 1u);
+  EXPECT_EQ(policy_store_.asked()[0].phone_e164, "+573001234567");
+}
+
+TEST_F(CallPlacerTest, AnUnknownPurposeIsRefusedBeforeAnything) {
+  auto req = Req();
+  req.set_purpose("marketing");
+  auto r = placer_.InitiateCall("clinic", "", req);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            "purpose: unknown value 'marketing' (confirmation, reminder, survey, promotion, "
+            "collection)");
+  ExpectNothingPlaced();
+  EXPECT_TRUE(policy_store_.asked().empty());
+}
+
+TEST_F(CallPlacerTest, APromotionNeedsTheRegisterAndTheConsent) {
+  auto req = Req();
+  req.set_purpose("promotion");
+  // No RNE download loaded: the register was not consulted, which refuses.
+  auto no_rne = placer_.InitiateCall("clinic", "", req);
+  EXPECT_EQ(no_rne.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(no_rne.status().message().find("(excluded_number)"), absl::string_view::npos)
+      << no_rne.status();
+  // Consulted and not listed, but no authorisation for promotion by voice.
+  policy_store_.inputs.excluded_number = policy::ExcludedNumberCheck{false, "2027-01-10"};
+  auto no_consent = placer_.InitiateCall("clinic", "", req);
+  EXPECT_EQ(no_consent.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(no_consent.status().message().find("(consent)"), absl::string_view::npos)
+      << no_consent.status();
+  ExpectNothingPlaced();
+  // Authorised: the call goes.
+  policy_store_.inputs.consents.push_back({policy::Purpose::kPromotion, policy::Channel::kVoice,
+                                           policy::ConsentState::kAuthorised, "form-77",
+                                           absl::FromUnixSeconds(kStart - 86400)});
+  api_.QueuePlace(Placed("conv_1"));
+  EXPECT_TRUE(placer_.InitiateCall("clinic", "", req).ok());
+  EXPECT_EQ(api_.placed().size(), 1u);
+  // An answered promotion today: a second one the same day is refused by the daily cap.
+  policy_store_.inputs.history.push_back({absl::FromUnixSeconds(kStart - 3600),
+                                          policy::Channel::kVoice, policy::Purpose::kPromotion,
+                                          true});
+  api_.QueuePlace(Placed("conv_2"));
+  auto capped = placer_.InitiateCall("clinic", "", Req("3001234568"));
+  ASSERT_TRUE(capped.ok()) << "a confirmation is not capped: " << capped.status();
+  auto req2 = Req("3001234569");
+  req2.set_purpose("promotion");
+  auto second = placer_.InitiateCall("clinic", "", req2);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("(daily_cap)"), absl::string_view::npos)
+      << second.status();
+}
+
+TEST_F(CallPlacerTest, AnOverrideNeedsThePermissionAndIsStoredWithTheCall) {
+  clock_.Advance(absl::Seconds(kSaturdayAfterHours - kStart));
+  auto req = Req();
+  req.set_policy_override_reason("el paciente pidió que lo llamaran a esta hora");
+  auto denied = placer_.InitiateCall("clinic", "", req);
+  EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(denied.status().message(), "policyOverrideReason needs the policy:override permission");
+  ExpectNothingPlaced();
+
+  api_.QueuePlace(Placed("conv_1"));
+  auto passed = placer_.InitiateCall("supervisor", "", req, /*may_override=*/true);
+  ASSERT_TRUE(passed.ok()) << passed.status();
+  const auto calls = store_.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  ASSERT_TRUE(calls[0].request.decision);
+  EXPECT_TRUE(calls[0].request.decision->allowed);
+  EXPECT_EQ(calls[0].request.decision->rule, "hours") << "the rule the override passed";
+  EXPECT_EQ(calls[0].request.decision->override_reason,
+            "el paciente pidió que lo llamaran a esta hora");
+  EXPECT_EQ(calls[0].request.decision->decided_for, "supervisor");
+}
+
+TEST_F(CallPlacerTest, AnOverrideNeverPassesAnOptOut) {
+  store_.OptOutPhone("+573001234567");
+  auto req = Req();
+  req.set_policy_override_reason("urgente");
+  auto r = placer_.InitiateCall("supervisor", "", req, /*may_override=*/true);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(r.status().message(), "the patient asked not to be called (opt-out)");
+  ExpectNothingPlaced();
+}
+
+TEST_F(CallPlacerTest, ARetryAfterTheWindowClosedReplaysTheFirstAnswer) {
+  api_.QueuePlace(Placed("conv_1"));
+  auto first = placer_.InitiateCall("clinic", "key-1", Req());
+  ASSERT_TRUE(first.ok()) << first.status();
+  clock_.Advance(absl::Hours(10));  // Wednesday 20:00: closed, and the key (24 h) still holds
+  auto retry = placer_.InitiateCall("clinic", "key-1", Req());
+  ASSERT_TRUE(retry.ok()) << "a key's answer never changes: " << retry.status();
+  EXPECT_EQ(retry->SerializeAsString(), first->SerializeAsString());
+  EXPECT_EQ(api_.placed().size(), 1u);
+  EXPECT_TRUE(policy_store_.refusals().empty()) << "a replay is not a refused attempt";
+  // A new key is a new attempt: refused now.
+  auto fresh = placer_.InitiateCall("clinic", "key-2", Req());
+  EXPECT_EQ(fresh.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CallPlacerTest, CallPatientPassesThePurposeAndTheOverride) {
+  store_.AddPatient({5, "Ana Ruiz", "+573001112233", false});
+  v1::CallPatientRequest req;
+  req.set_patient_id(5);
+  req.set_purpose("survey");
+  api_.QueuePlace(Placed("conv_1"));
+  ASSERT_TRUE(placer_.CallPatient("clinic", "", req).ok());
+  EXPECT_EQ(store_.calls()[0].request.purpose, "survey");
+  ASSERT_EQ(policy_store_.asked().size(), 1u);
+  EXPECT_EQ(policy_store_.asked()[0].patient_id, 5);
+  req.set_policy_override_reason("x");
+  EXPECT_EQ(placer_.CallPatient("clinic", "", req).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(CallPlacerTest, CheckContactPolicyAnswersTheDecisionWithoutDiallingOrRecording) {
+  store_.AddPatient({5, "Ana Ruiz", "+573001112233", false});
+  v1::CheckContactPolicyRequest req;
+  req.set_patient_id(5);
+  req.mutable_at()->set_seconds(kSaturdayAfterHours);
+  auto d = placer_.CheckContactPolicy(req);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_FALSE(d->allowed());
+  EXPECT_EQ(d->rule(), "hours");
+  EXPECT_EQ(d->time_zone(), "America/Bogota");
+  EXPECT_EQ(d->profile_id(), "co_ley2300_v1");
+  // Monday 2027-01-18 07:00 in Bogotá = 12:00 UTC.
+  EXPECT_EQ(d->next_allowed_at().seconds(), kSaturdayAfterHours + 2 * 86400 - 9 * 3600);
+  EXPECT_EQ(policy_store_.asked()[0].phone_e164, "+573001112233");
+  v1::CheckContactPolicyRequest at_now = req;
+  at_now.clear_at();
+  auto now = placer_.CheckContactPolicy(at_now);
+  ASSERT_TRUE(now.ok());
+  EXPECT_TRUE(now->allowed()) << "the fixture's clock is a Wednesday 10:00";
+  ExpectNothingPlaced();
+  EXPECT_TRUE(policy_store_.refusals().empty());
+
+  v1::CheckContactPolicyRequest bad;
+  bad.set_phone_number("123");
+  EXPECT_EQ(placer_.CheckContactPolicy(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  v1::CheckContactPolicyRequest channel;
+  channel.set_phone_number("3001234567");
+  channel.set_channel("fax");
+  EXPECT_EQ(placer_.CheckContactPolicy(channel).status().message(),
+            "channel: unknown value 'fax' (voice, sms, whatsapp, email)");
+}
+
+TEST_F(CallPlacerTest, APatientZoneTheDatabaseDoesNotKnowStopsTheCall) {
+  policy_store_.inputs.time_zone = "Mars/Olympus_Mons";
+  auto r = placer_.InitiateCall("clinic", "", Req());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("Mars/Olympus_Mons"), absl::string_view::npos);
+  ExpectNothingPlaced();
 }
 
 }  // namespace

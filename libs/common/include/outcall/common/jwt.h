@@ -23,6 +23,7 @@ enum class Permission {
   kReadCalls,      // "calls:read": history, stats, conversation details, agents
   kPlaceCalls,     // "calls:write": place, end and erase calls
   kPublishEvents,  // "events:publish": webhook-ingest delivering events to call-gateway
+  kOverridePolicy,  // "policy:override": place a call the contact policy refuses, with a reason
 };
 
 std::string_view PermissionName(Permission p);

@@ -1,0 +1,123 @@
+#include "contact_ledger.h"
+
+#include "outcall/common/phone.h"
+#include "outcall/common/strings.h"
+
+namespace outcall::call_gateway {
+namespace {
+
+using common::Cat;
+
+// A Timestamp field, or `fallback` when unset; INVALID_ARGUMENT naming it when out of range.
+absl::StatusOr<absl::Time> TimeOr(const google::protobuf::Timestamp& t, bool set,
+                                  std::string_view field, absl::Time fallback) {
+  if (!set) return fallback;
+  if (t.nanos() < 0 || t.nanos() > 999999999 || t.seconds() < 0)
+    return absl::InvalidArgumentError(Cat(field, ": not a valid instant"));
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+absl::Status Text(const std::string& value, std::string_view field, bool required,
+                  size_t max = 200) {
+  if (required && value.empty()) return absl::InvalidArgumentError(Cat(field, " is required"));
+  if (value.size() > max)
+    return absl::InvalidArgumentError(Cat(field, " is longer than ", max, " characters"));
+  return absl::OkStatus();
+}
+
+// Clocks of other systems drift: a minute ahead of ours is still "now".
+constexpr absl::Duration kFutureSlack = absl::Minutes(1);
+
+}  // namespace
+
+absl::StatusOr<v1::RecordConsentResponse> ContactLedger::RecordConsent(
+    const std::string& principal, const v1::RecordConsentRequest& req) {
+  if (req.patient_id() <= 0) return absl::InvalidArgumentError("patientId must be a positive integer");
+  auto purpose = PurposeFromRequest(req.purpose());
+  if (!purpose.ok()) return purpose.status();
+  if (req.channel().empty()) return absl::InvalidArgumentError("channel is required");
+  auto channel = ChannelFromRequest(req.channel());
+  if (!channel.ok()) return channel.status();
+  if (req.state() != "authorised" && req.state() != "revoked") {
+    return absl::InvalidArgumentError(
+        Cat("state: unknown value '", req.state(), "' (authorised, revoked)"));
+  }
+  if (auto s = Text(req.source(), "source", true); !s.ok()) return s;
+  const bool authorising = req.state() == "authorised";
+  // Health data is sensitive (Ley 1581 art. 6): an authorisation without its proof is no
+  // authorisation. A revocation needs none: the patient's word is enough.
+  if (auto s = Text(req.text_version(), "textVersion", authorising); !s.ok()) return s;
+  if (auto s = Text(req.evidence_ref(), "evidenceRef", authorising, 500); !s.ok()) return s;
+  const absl::Time now = clock_.Now();
+  auto at = TimeOr(req.recorded_at(), req.has_recorded_at(), "recordedAt", now);
+  if (!at.ok()) return at.status();
+  if (*at > now + kFutureSlack) return absl::InvalidArgumentError("recordedAt is in the future");
+  auto patient = calls_.FindPatient(req.patient_id());
+  if (!patient.ok()) return patient.status();
+  if (!patient->has_value())
+    return absl::NotFoundError(Cat("patient ", req.patient_id(), " not found"));
+  ConsentRecord c{req.patient_id(),
+                  std::string(policy::PurposeName(*purpose)),
+                  std::string(policy::ChannelName(*channel)),
+                  req.state(),
+                  req.source(),
+                  req.text_version(),
+                  req.evidence_ref(),
+                  *at,
+                  principal};
+  auto id = policy_.AppendConsent(c);
+  if (!id.ok()) return id.status();
+  v1::RecordConsentResponse out;
+  out.set_consent_id(*id);
+  return out;
+}
+
+absl::StatusOr<v1::RecordContactResponse> ContactLedger::RecordContact(
+    const std::string& principal, const v1::RecordContactRequest& req) {
+  ContactRecord c;
+  if (req.channel().empty()) return absl::InvalidArgumentError("channel is required");
+  auto channel = ChannelFromRequest(req.channel());
+  if (!channel.ok()) return channel.status();
+  auto purpose = PurposeFromRequest(req.purpose());
+  if (!purpose.ok()) return purpose.status();
+  if (auto s = Text(req.source(), "source", true); !s.ok()) return s;
+  if (auto s = Text(req.external_ref(), "externalRef", false, 500); !s.ok()) return s;
+  if (auto s = Text(req.outcome(), "outcome", false); !s.ok()) return s;
+  if (!req.has_at()) return absl::InvalidArgumentError("at is required");
+  auto at = TimeOr(req.at(), true, "at", absl::Time());
+  if (!at.ok()) return at.status();
+  if (*at > clock_.Now() + kFutureSlack) return absl::InvalidArgumentError("at is in the future");
+  if (req.has_patient_id()) {
+    if (req.patient_id() <= 0)
+      return absl::InvalidArgumentError("patientId must be a positive integer");
+    auto patient = calls_.FindPatient(req.patient_id());
+    if (!patient.ok()) return patient.status();
+    if (!patient->has_value())
+      return absl::NotFoundError(Cat("patient ", req.patient_id(), " not found"));
+    c.patient_id = req.patient_id();
+  }
+  if (!req.phone_number().empty()) {
+    auto phone = common::NormalizePhone(req.phone_number(), default_country_code_);
+    if (!phone.ok())
+      return absl::InvalidArgumentError(Cat("phoneNumber: ", phone.status().message()));
+    c.phone_e164 = *phone;
+  } else if (!c.patient_id) {
+    return absl::InvalidArgumentError("patientId or phoneNumber is required");
+  }
+  c.channel = std::string(policy::ChannelName(*channel));
+  c.purpose = std::string(policy::PurposeName(*purpose));
+  c.at = *at;
+  c.answered = req.answered();
+  c.outcome = req.outcome();
+  c.source = req.source();
+  c.external_ref = req.external_ref();
+  c.recorded_by = principal;
+  auto r = policy_.AppendContact(c);
+  if (!r.ok()) return r.status();
+  v1::RecordContactResponse out;
+  out.set_contact_id(r->first);
+  out.set_duplicate(r->second);
+  return out;
+}
+
+}  // namespace outcall::call_gateway

@@ -1,0 +1,93 @@
+#include "contact_policy.h"
+
+#include "outcall/common/strings.h"
+
+namespace outcall::call_gateway {
+
+using common::Cat;
+
+absl::StatusOr<policy::Purpose> PurposeFromRequest(std::string_view value) {
+  if (value.empty()) return policy::Purpose::kConfirmation;
+  auto p = policy::ParsePurpose(value);
+  if (!p.ok()) {
+    return absl::InvalidArgumentError(
+        Cat("purpose: unknown value '", value,
+            "' (confirmation, reminder, survey, promotion, collection)"));
+  }
+  return *p;
+}
+
+absl::StatusOr<policy::Channel> ChannelFromRequest(std::string_view value) {
+  if (value.empty()) return policy::Channel::kVoice;
+  auto c = policy::ParseChannel(value);
+  if (!c.ok()) {
+    return absl::InvalidArgumentError(
+        Cat("channel: unknown value '", value, "' (voice, sms, whatsapp, email)"));
+  }
+  return *c;
+}
+
+absl::Status RefusalStatus(const policy::Decision& decision) {
+  return absl::FailedPreconditionError(
+      Cat("contact policy ", decision.profile_id, " v", decision.profile_version, " (",
+          decision.rule, "): ", decision.message));
+}
+
+absl::Status ContactPolicy::RegisterDefaultProfile() {
+  const policy::Profile& p = policy::DefaultProfile();
+  return repo_.EnsureProfile(p.id, p.version, std::string(policy::DefaultProfileJson()));
+}
+
+absl::StatusOr<policy::Profile> ContactPolicy::ProfileFor(const PolicyInputs& in) {
+  if (in.profile_json.empty()) return policy::DefaultProfile();
+  const auto key = std::make_pair(in.profile_id, in.profile_version);
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = profiles_.find(key); it != profiles_.end()) return it->second;
+  }
+  auto parsed = policy::ParseProfile(in.profile_json);
+  if (!parsed.ok()) {
+    return absl::FailedPreconditionError(
+        Cat("the contact-policy profile in force (", in.profile_id, " v", in.profile_version,
+            ") cannot be used, so no call is placed: ", parsed.status().message()));
+  }
+  if (parsed->id != in.profile_id || parsed->version != in.profile_version) {
+    return absl::FailedPreconditionError(
+        Cat("the contact-policy profile stored as ", in.profile_id, " v", in.profile_version,
+            " says it is ", parsed->id, " v", parsed->version, "; no call is placed"));
+  }
+  absl::MutexLock lock(&mu_);
+  return profiles_.emplace(key, *std::move(parsed)).first->second;
+}
+
+absl::StatusOr<ContactPolicy::Outcome> ContactPolicy::Decide(const PolicySubject& subject,
+                                                             policy::Purpose purpose,
+                                                             policy::Channel channel,
+                                                             absl::Time at) {
+  auto in = repo_.LoadPolicyInputs(subject, channel, at);
+  if (!in.ok()) return in.status();
+  auto profile = ProfileFor(*in);
+  if (!profile.ok()) return profile.status();
+  absl::TimeZone probe;
+  if (!absl::LoadTimeZone(in->time_zone, &probe)) {
+    return absl::FailedPreconditionError(
+        Cat("time zone '", in->time_zone,
+            "' (the patient's or the clinic's) is not in the time-zone database; fix it before "
+            "calling"));
+  }
+  policy::DecisionRequest req;
+  req.profile = *std::move(profile);
+  req.purpose = purpose;
+  req.channel = channel;
+  req.at = at;
+  req.time_zone = in->time_zone;
+  req.history = std::move(in->history);
+  req.consents = std::move(in->consents);
+  req.opted_out = in->opted_out;
+  req.excluded_number = in->excluded_number;
+  auto d = policy::Decide(req);
+  if (!d.ok()) return d.status();
+  return Outcome{*std::move(d), in->time_zone};
+}
+
+}  // namespace outcall::call_gateway

@@ -1,0 +1,116 @@
+// The contact policy as call-gateway applies it: before every dial (and for CheckContactPolicy)
+// the inputs are read in one statement (the profile in force, the patient's zone, the contact
+// ledger around the instant, consents, opt-out, the RNE), libs/policy decides, and the decision
+// is stored with the attempt (CallRepository::BeginCall for a placed call, RecordDecision for a
+// refusal). No gRPC, no SQL here: PolicyRepository is the storage (CallStore implements it, unit
+// tests use a fake).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "call_repository.h"
+#include "outcall/policy/decision.h"
+#include "outcall/policy/profile.h"
+
+namespace outcall::call_gateway {
+
+// Who would be contacted: a patient (and the number dialled), or a number alone.
+struct PolicySubject {
+  std::optional<int> patient_id;
+  std::string phone_e164;
+};
+
+// What the decision reads from storage.
+struct PolicyInputs {
+  // The profile in force; profile_json empty: none is set, the built-in default applies.
+  std::string profile_id;
+  int profile_version = 0;
+  std::string profile_json;
+  std::string time_zone = "America/Bogota";  // the patient's, else the clinic's
+  std::vector<policy::LedgerEntry> history;  // contacts in the 8 days up to the instant
+  std::vector<policy::Consent> consents;     // the patient's, up to the instant
+  bool opted_out = false;
+  std::optional<policy::ExcludedNumberCheck> excluded_number;  // nullopt: no RNE list loaded
+};
+
+// A consent ledger entry (patient_consents).
+struct ConsentRecord {
+  int patient_id = 0;
+  std::string purpose, channel, state, source, text_version, evidence_ref;
+  absl::Time recorded_at;
+  std::string recorded_by;
+};
+
+// A contact made on another channel (contact_records).
+struct ContactRecord {
+  std::optional<int> patient_id;
+  std::string phone_e164;  // may be empty with a patient
+  std::string channel, purpose;
+  absl::Time at;
+  bool answered = false;
+  std::string outcome, source, external_ref, recorded_by;
+};
+
+class PolicyRepository {
+ public:
+  virtual ~PolicyRepository() = default;
+  virtual absl::StatusOr<PolicyInputs> LoadPolicyInputs(const PolicySubject& subject,
+                                                        policy::Channel channel,
+                                                        absl::Time at) = 0;
+  // A refusal (nothing was placed). Allowed decisions are stored by BeginCall with the call.
+  virtual absl::Status RecordDecision(const DecisionRecord& decision) = 0;
+  // Appends to the consent ledger; the entry's id.
+  virtual absl::StatusOr<int64_t> AppendConsent(const ConsentRecord& consent) = 0;
+  // Appends a contact; its id and whether (source, external_ref) was recorded before.
+  virtual absl::StatusOr<std::pair<int64_t, bool>> AppendContact(const ContactRecord& contact) = 0;
+  // Stores a profile version unless it is there (the built-in default, at start-up).
+  virtual absl::Status EnsureProfile(const std::string& id, int version,
+                                     const std::string& document) = 0;
+};
+
+class ContactPolicy {
+ public:
+  explicit ContactPolicy(PolicyRepository& repo) : repo_(repo) {}
+
+  struct Outcome {
+    policy::Decision decision;
+    std::string time_zone;
+  };
+  // The decision for contacting `subject` for `purpose` on `channel` at `at`. A profile in the
+  // database that does not parse is FAILED_PRECONDITION (no call leaves under a policy nobody
+  // can read); a patient zone the time-zone database does not know is FAILED_PRECONDITION too.
+  absl::StatusOr<Outcome> Decide(const PolicySubject& subject, policy::Purpose purpose,
+                                 policy::Channel channel, absl::Time at);
+
+  // Stores a refused decision (nothing was placed).
+  absl::Status RecordRefusal(const DecisionRecord& d) { return repo_.RecordDecision(d); }
+
+  // The built-in default into contact_policy_profiles, so decisions can name it.
+  absl::Status RegisterDefaultProfile();
+
+ private:
+  absl::StatusOr<policy::Profile> ProfileFor(const PolicyInputs& in);
+
+  PolicyRepository& repo_;
+  absl::Mutex mu_;
+  // Parsed profiles by (id, version): a version never changes (migration 0011's trigger).
+  std::map<std::pair<std::string, int>, policy::Profile> profiles_ ABSL_GUARDED_BY(mu_);
+};
+
+// "purpose: unknown value 'x' (confirmation, reminder, survey, promotion, collection)"; "" is
+// confirmation, the seed's calls.
+absl::StatusOr<policy::Purpose> PurposeFromRequest(std::string_view value);
+absl::StatusOr<policy::Channel> ChannelFromRequest(std::string_view value);
+
+// The FAILED_PRECONDITION a refused dial gets: the decision's message (the rule and the next
+// allowed time in the patient's zone).
+absl::Status RefusalStatus(const policy::Decision& decision);
+
+}  // namespace outcall::call_gateway

@@ -1,0 +1,142 @@
+// The consent ledger and other-channel contacts over the API (ContactLedger), against the
+// in-memory fakes: what is refused (naming the field), what is appended, what a retry does.
+#include <gtest/gtest.h>
+
+#include "call_gateway_fakes.h"
+#include "contact_ledger.h"
+#include "outcall/common/clock.h"
+
+namespace outcall::call_gateway {
+namespace {
+
+using fakes::FakeCallRepository;
+using fakes::FakePolicyRepository;
+
+constexpr int64_t kNow = 1799852400;
+
+class ContactLedgerTest : public ::testing::Test {
+ protected:
+  ContactLedgerTest() { calls_.AddPatient({5, "Ana Ruiz", "+573001112233", false}); }
+
+  static v1::RecordConsentRequest Consent() {
+    v1::RecordConsentRequest r;
+    r.set_patient_id(5);
+    r.set_purpose("promotion");
+    r.set_channel("whatsapp");
+    r.set_state("authorised");
+    r.set_source("form");
+    r.set_text_version("aut-2026-03");
+    r.set_evidence_ref("doc-881");
+    return r;
+  }
+  static v1::RecordContactRequest Contact() {
+    v1::RecordContactRequest r;
+    r.set_patient_id(5);
+    r.set_channel("sms");
+    r.set_purpose("reminder");
+    r.mutable_at()->set_seconds(kNow - 600);
+    r.set_answered(true);
+    r.set_source("crm");
+    r.set_external_ref("sms-1");
+    return r;
+  }
+
+  common::ManualClock clock_{absl::FromUnixSeconds(kNow)};
+  FakeCallRepository calls_{clock_};
+  FakePolicyRepository policy_;
+  ContactLedger ledger_{policy_, calls_, clock_, "57"};
+};
+
+TEST_F(ContactLedgerTest, AnAuthorisationIsAppendedWithItsEvidenceAndWho) {
+  auto r = ledger_.RecordConsent("front-desk", Consent());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->consent_id(), 1);
+  const auto c = policy_.consents();
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].patient_id, 5);
+  EXPECT_EQ(c[0].purpose, "promotion");
+  EXPECT_EQ(c[0].channel, "whatsapp");
+  EXPECT_EQ(c[0].state, "authorised");
+  EXPECT_EQ(c[0].text_version, "aut-2026-03");
+  EXPECT_EQ(c[0].evidence_ref, "doc-881");
+  EXPECT_EQ(c[0].recorded_by, "front-desk");
+  EXPECT_EQ(c[0].recorded_at, absl::FromUnixSeconds(kNow)) << "default: now";
+}
+
+TEST_F(ContactLedgerTest, AnAuthorisationWithoutProofIsRefusedARevocationNeedsNone) {
+  auto no_text = Consent();
+  no_text.clear_text_version();
+  EXPECT_EQ(ledger_.RecordConsent("x", no_text).status().message(), "textVersion is required");
+  auto no_evidence = Consent();
+  no_evidence.clear_evidence_ref();
+  EXPECT_EQ(ledger_.RecordConsent("x", no_evidence).status().message(),
+            "evidenceRef is required");
+  EXPECT_TRUE(policy_.consents().empty());
+  auto revoke = Consent();
+  revoke.set_state("revoked");
+  revoke.clear_text_version();
+  revoke.clear_evidence_ref();
+  revoke.mutable_recorded_at()->set_seconds(kNow - 3600);
+  ASSERT_TRUE(ledger_.RecordConsent("x", revoke).ok());
+  EXPECT_EQ(policy_.consents().at(0).recorded_at, absl::FromUnixSeconds(kNow - 3600));
+}
+
+TEST_F(ContactLedgerTest, BadConsentsNameWhatIsWrong) {
+  auto state = Consent();
+  state.set_state("maybe");
+  EXPECT_EQ(ledger_.RecordConsent("x", state).status().message(),
+            "state: unknown value 'maybe' (authorised, revoked)");
+  auto channel = Consent();
+  channel.clear_channel();
+  EXPECT_EQ(ledger_.RecordConsent("x", channel).status().message(), "channel is required");
+  auto future = Consent();
+  future.mutable_recorded_at()->set_seconds(kNow + 3600);
+  EXPECT_EQ(ledger_.RecordConsent("x", future).status().message(), "recordedAt is in the future");
+  auto unknown = Consent();
+  unknown.set_patient_id(9);
+  EXPECT_EQ(ledger_.RecordConsent("x", unknown).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(policy_.consents().empty());
+}
+
+TEST_F(ContactLedgerTest, AContactIsAppendedOnceAndCountsWithItsNumber) {
+  auto req = Contact();
+  req.set_phone_number("300 111 2233");
+  auto first = ledger_.RecordContact("crm-sync", req);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->duplicate());
+  auto again = ledger_.RecordContact("crm-sync", req);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->duplicate());
+  EXPECT_EQ(again->contact_id(), first->contact_id());
+  const auto c = policy_.contacts();
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].phone_e164, "+573001112233");
+  EXPECT_EQ(c[0].channel, "sms");
+  EXPECT_EQ(c[0].purpose, "reminder");
+  EXPECT_TRUE(c[0].answered);
+  EXPECT_EQ(c[0].at, absl::FromUnixSeconds(kNow - 600));
+  EXPECT_EQ(c[0].recorded_by, "crm-sync");
+}
+
+TEST_F(ContactLedgerTest, BadContactsNameWhatIsWrong) {
+  auto nobody = Contact();
+  nobody.clear_patient_id();
+  EXPECT_EQ(ledger_.RecordContact("x", nobody).status().message(),
+            "patientId or phoneNumber is required");
+  auto when = Contact();
+  when.clear_at();
+  EXPECT_EQ(ledger_.RecordContact("x", when).status().message(), "at is required");
+  auto future = Contact();
+  future.mutable_at()->set_seconds(kNow + 3600);
+  EXPECT_EQ(ledger_.RecordContact("x", future).status().message(), "at is in the future");
+  auto source = Contact();
+  source.clear_source();
+  EXPECT_EQ(ledger_.RecordContact("x", source).status().message(), "source is required");
+  auto phone = Contact();
+  phone.set_phone_number("12");
+  EXPECT_EQ(ledger_.RecordContact("x", phone).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(policy_.contacts().empty());
+}
+
+}  // namespace
+}  // namespace outcall::call_gateway
