@@ -323,9 +323,9 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
     }
     record.override_reason = dial.override_reason;
     record.allowed = true;
-    spdlog::warn("contact policy {} overridden by {} for call to {} ({}): {}", decision.rule,
-                 dial.principal, common::MaskPhone(call.phone_number), call.purpose,
-                 common::RedactPhones(dial.override_reason));
+    // The reason is free text (it may name the patient): stored with the decision, not logged.
+    spdlog::warn("contact policy rule {} overridden by {} for a call to {} ({})", decision.rule,
+                 dial.principal, common::MaskPhone(call.phone_number), call.purpose);
   }
   call.decision = std::move(record);
   auto begun = store_.BeginCall(call, dial.principal, dial.idem_key, dial.request_sha256);
