@@ -1467,7 +1467,7 @@ class ContactPolicyTest : public GatewayTest {
   }
   grpc::Status Check(const v1::CheckContactPolicyRequest& req, v1::ContactPolicyDecision* out) {
     grpc::ClientContext ctx;
-    Auth(ctx, {"calls:read"});
+    Auth(ctx, {"policy:read"});
     return gateway_->CheckContactPolicy(&ctx, req, out);
   }
   common::ManualClock clock_{absl::FromUnixSeconds(kWednesdayMorning)};
@@ -1549,6 +1549,76 @@ TEST_F(ContactPolicyTest, CapsHoldAcrossChannelsAndConsentIsRead) {
   EXPECT_EQ(channel.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(channel.error_message().find("(weekly_channel)"), std::string::npos)
       << channel.error_message();
+}
+
+TEST_F(ContactPolicyTest, ConsentsAndContactsRecordedThroughTheApiDecideTheNextDial) {
+  Exec("INSERT INTO patients (id, full_name, phone_e164) VALUES (9, 'Eva Paz', '+573005550109');"
+       "INSERT INTO excluded_number_lists (list_version, entries) VALUES ('2027-01-10', 0);");
+  auto call = [&](auto rpc, const auto& req, auto* resp, std::vector<std::string> perms) {
+    grpc::ClientContext ctx;
+    Auth(ctx, std::move(perms));
+    return (gateway_.get()->*rpc)(&ctx, req, resp);
+  };
+  v1::RecordConsentRequest consent;
+  consent.set_patient_id(9);
+  consent.set_purpose("promotion");
+  consent.set_channel("voice");
+  consent.set_state("authorised");
+  consent.set_source("form");
+  consent.set_text_version("aut-v3");
+  consent.set_evidence_ref("doc-9");
+  consent.mutable_recorded_at()->set_seconds(kWednesdayMorning - 86400);
+  v1::RecordConsentResponse consented;
+  EXPECT_EQ(call(&v1::CallGateway::Stub::RecordConsent, consent, &consented, {"calls:write"})
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(
+      call(&v1::CallGateway::Stub::RecordConsent, consent, &consented, {"consent:write"}).ok());
+  EXPECT_GT(consented.consent_id(), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM patient_consents WHERE patient_id = 9 AND state = "
+                  "'authorised' AND text_version = 'aut-v3' AND recorded_by = 'clinic-app'"),
+            1);
+  // Authorised: a promotion by voice is allowed now (checked, not placed).
+  v1::CheckContactPolicyRequest check;
+  check.set_patient_id(9);
+  check.set_purpose("promotion");
+  v1::ContactPolicyDecision d;
+  ASSERT_TRUE(Check(check, &d).ok());
+  EXPECT_TRUE(d.allowed()) << d.rule() << ": " << d.message();
+  // The clinic's SMS system reached the patient this morning for a promotion: recorded twice
+  // (a retry), counted once, and today's promotion by voice is capped.
+  v1::RecordContactRequest sms;
+  sms.set_patient_id(9);
+  sms.set_channel("sms");
+  sms.set_purpose("promotion");
+  sms.mutable_at()->set_seconds(kWednesdayMorning - 1800);
+  sms.set_answered(true);
+  sms.set_source("sms-gw");
+  sms.set_external_ref("m-1");
+  v1::RecordContactResponse first, again;
+  ASSERT_TRUE(call(&v1::CallGateway::Stub::RecordContact, sms, &first, {"consent:write"}).ok());
+  ASSERT_TRUE(call(&v1::CallGateway::Stub::RecordContact, sms, &again, {"consent:write"}).ok());
+  EXPECT_FALSE(first.duplicate());
+  EXPECT_TRUE(again.duplicate());
+  EXPECT_EQ(again.contact_id(), first.contact_id());
+  EXPECT_EQ(Count("SELECT count(*) FROM contact_ledger WHERE patient_id = 9"), 1);
+  ASSERT_TRUE(Check(check, &d).ok());
+  EXPECT_FALSE(d.allowed());
+  EXPECT_EQ(d.rule(), "daily_cap");
+  // A revocation through the API: refused for consent, whatever the caps say tomorrow.
+  consent.set_state("revoked");
+  consent.clear_text_version();
+  consent.clear_evidence_ref();
+  consent.mutable_recorded_at()->set_seconds(kWednesdayMorning - 60);
+  ASSERT_TRUE(
+      call(&v1::CallGateway::Stub::RecordConsent, consent, &consented, {"consent:write"}).ok());
+  ASSERT_TRUE(Check(check, &d).ok());
+  EXPECT_EQ(d.rule(), "consent");
+  // The ledger is append-only for the gateway's role.
+  EXPECT_EQ(Count("SELECT count(*) FROM information_schema.role_table_grants WHERE grantee = "
+                  "'outcall_gateway' AND table_name = 'patient_consents' AND privilege_type IN "
+                  "('UPDATE', 'DELETE')"),
+            0);
 }
 
 TEST_F(ContactPolicyTest, APatientsOwnZoneDecidesTheHours) {

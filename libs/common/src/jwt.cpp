@@ -62,6 +62,8 @@ std::string_view PermissionName(Permission p) {
     case Permission::kPlaceCalls: return "calls:write";
     case Permission::kPublishEvents: return "events:publish";
     case Permission::kOverridePolicy: return "policy:override";
+    case Permission::kReadPolicy: return "policy:read";
+    case Permission::kWriteConsent: return "consent:write";
   }
   return "";
 }

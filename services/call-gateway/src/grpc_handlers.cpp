@@ -28,7 +28,7 @@ std::string IdempotencyKey(const grpc::CallbackServerContext* ctx) {
 
 // A token with policy:override may pass a contact-policy refusal with a recorded reason.
 bool MayOverride(const common::Principal& p) {
-  return p.permissions.count(std::string(common::PermissionName(common::Permission::kOverridePolicy))) > 0;
+  return p.Has(common::Permission::kOverridePolicy);
 }
 
 // One WatchCallEvents stream: updates the hub hands over are queued and written one at a time;

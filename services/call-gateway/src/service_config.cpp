@@ -34,9 +34,9 @@ std::map<std::string, common::Permission> MethodPermissions() {
       {gw + "EndCall", Permission::kPlaceCalls},
       {gw + "EraseConversation", Permission::kPlaceCalls},
       {gw + "WatchCallEvents", Permission::kReadCalls},
-      {gw + "CheckContactPolicy", Permission::kReadCalls},
-      {gw + "RecordConsent", Permission::kPlaceCalls},
-      {gw + "RecordContact", Permission::kPlaceCalls},
+      {gw + "CheckContactPolicy", Permission::kReadPolicy},
+      {gw + "RecordConsent", Permission::kWriteConsent},
+      {gw + "RecordContact", Permission::kWriteConsent},
       {"/outcall.v1.CallEventSink/ApplyEvents", Permission::kPublishEvents},
   };
 }

@@ -256,6 +256,9 @@ TEST(PermissionNameTest, Names) {
   EXPECT_EQ(PermissionName(Permission::kReadCalls), "calls:read");
   EXPECT_EQ(PermissionName(Permission::kPlaceCalls), "calls:write");
   EXPECT_EQ(PermissionName(Permission::kPublishEvents), "events:publish");
+  EXPECT_EQ(PermissionName(Permission::kOverridePolicy), "policy:override");
+  EXPECT_EQ(PermissionName(Permission::kReadPolicy), "policy:read");
+  EXPECT_EQ(PermissionName(Permission::kWriteConsent), "consent:write");
 }
 
 // ---------------------------------------------------------------------------------------------

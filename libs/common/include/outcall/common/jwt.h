@@ -24,6 +24,8 @@ enum class Permission {
   kPlaceCalls,     // "calls:write": place, end and erase calls
   kPublishEvents,  // "events:publish": webhook-ingest delivering events to call-gateway
   kOverridePolicy,  // "policy:override": place a call the contact policy refuses, with a reason
+  kReadPolicy,      // "policy:read": contact-policy decisions without dialling
+  kWriteConsent,    // "consent:write": the consent ledger and other channels' contacts
 };
 
 std::string_view PermissionName(Permission p);
