@@ -1621,6 +1621,55 @@ TEST_F(ContactPolicyTest, ConsentsAndContactsRecordedThroughTheApiDecideTheNextD
             0);
 }
 
+TEST_F(ContactPolicyTest, AnAccessRequestExportsEverythingHeldAboutThePatient) {
+  Exec("INSERT INTO patients (id, full_name, phone_e164) VALUES (11, 'Rosa Gil', '+573005550111');"
+       "INSERT INTO patient_consents (patient_id, purpose, channel, state, source, text_version, "
+       "evidence_ref, recorded_at, recorded_by) VALUES (11, 'survey', 'voice', 'authorised', "
+       "'form', 'v1', 'doc-11', now(), 'front-desk');");
+  v1::InitiateCallRequest req = Req("300 555 0111");
+  req.set_patient_id(11);
+  v1::InitiateCallResponse placed;
+  ASSERT_TRUE(Initiate(req, &placed).ok());
+  clock_.Advance(absl::Hours(10));  // 20:00: a second attempt is refused and kept
+  v1::InitiateCallResponse refused;
+  EXPECT_EQ(Initiate(req, &refused).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  v1::ExportPatientDataRequest ask;
+  ask.set_patient_id(11);
+  v1::ExportPatientDataResponse out;
+  {
+    grpc::ClientContext ctx;
+    Auth(ctx, {"calls:read", "calls:write"});
+    EXPECT_EQ(gateway_->ExportPatientData(&ctx, ask, &out).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  grpc::ClientContext ctx;
+  Auth(ctx, {"privacy:admin"});
+  ASSERT_TRUE(gateway_->ExportPatientData(&ctx, ask, &out).ok());
+  std::string text;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(out.document(), &text).ok());
+  const json::object doc = json::parse(text).as_object();
+  EXPECT_EQ(doc.at("patient").at("full_name").as_string(), "Rosa Gil");
+  const auto& calls = doc.at("calls").as_array();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].at("call_id").as_string(), placed.data().call_id());
+  const auto& decisions = calls[0].at("policy_decisions").as_array();
+  ASSERT_EQ(decisions.size(), 1u);
+  EXPECT_TRUE(decisions[0].at("allowed").as_bool());
+  const auto& refusals = doc.at("refused_attempts").as_array();
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_EQ(refusals[0].at("rule").as_string(), "hours");
+  ASSERT_EQ(doc.at("consents").as_array().size(), 1u);
+  EXPECT_EQ(doc.at("consents").as_array()[0].at("evidence_ref").as_string(), "doc-11");
+  EXPECT_TRUE(doc.at("opt_outs").as_array().empty());
+
+  grpc::ClientContext none;
+  Auth(none, {"privacy:admin"});
+  ask.set_patient_id(999);
+  EXPECT_EQ(gateway_->ExportPatientData(&none, ask, &out).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(ContactPolicyTest, APatientsOwnZoneDecidesTheHours) {
   // America/Mazatlan is UTC-7 all year, two hours behind Bogotá: 08:00 there is 06:00.
   clock_.Advance(-absl::Hours(2));  // Wednesday 08:00 Bogotá

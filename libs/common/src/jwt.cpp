@@ -64,6 +64,7 @@ std::string_view PermissionName(Permission p) {
     case Permission::kOverridePolicy: return "policy:override";
     case Permission::kReadPolicy: return "policy:read";
     case Permission::kWriteConsent: return "consent:write";
+    case Permission::kPrivacyAdmin: return "privacy:admin";
   }
   return "";
 }

@@ -30,6 +30,9 @@ class CallControl {
   absl::Status EndCall(const v1::EndCallRequest& request, v1::EndCallResponse* response);
   absl::Status EraseConversation(const v1::EraseConversationRequest& request,
                                  v1::EraseConversationResponse* response);
+  // A data subject's access request: the patient's whole record as one document.
+  absl::Status ExportPatientData(const v1::ExportPatientDataRequest& request,
+                                 v1::ExportPatientDataResponse* response);
 
  private:
   // The call with this conversation id or call id; NOT_FOUND naming it (masked) otherwise.

@@ -156,6 +156,9 @@ class CallRepository {
       std::optional<std::string> termination_reason = std::nullopt) = 0;
   // Erases transcript, analysis, audio and variables of a call (the row and its figures stay).
   virtual absl::Status EraseData(int64_t row) = 0;
+  // Everything held about a patient as one JSON document (an access request), or nullopt when
+  // there is no such patient.
+  virtual absl::StatusOr<std::optional<std::string>> ExportPatientData(int patient_id) = 0;
   // Re-applies events kept for a conversation that was unknown when they came.
   virtual absl::Status ReplayUnmatched(const std::string& conversation_id,
                                        std::vector<StatusChange>& changes) = 0;

@@ -670,6 +670,44 @@ void EraseInboxCopies(pqxx::work& tx, const std::string& conversation_id) {
 
 }  // namespace
 
+absl::StatusOr<std::optional<std::string>> CallStore::ExportPatientData(int patient_id) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::optional<std::string>> {
+    // One statement, one snapshot: every part of the document is as of the same instant.
+    // Recordings are named (size, hash), not embedded.
+    auto r = Exec(
+        tx,
+        {"call_gateway.patient_export",
+         "SELECT jsonb_build_object('exported_at', now(), 'patient', to_jsonb(p), "
+         "'appointments', COALESCE((SELECT jsonb_agg(to_jsonb(a) ORDER BY a.id) FROM appointments "
+         "a WHERE a.patient_id = p.id), '[]'::jsonb), "
+         "'calls', COALESCE((SELECT jsonb_agg(to_jsonb(c) || jsonb_build_object("
+         "'transcript', COALESCE((SELECT jsonb_agg(to_jsonb(t) - 'conversation_id' ORDER BY "
+         "t.turn_index) FROM elevenlabs_transcriptions t WHERE t.conversation_id = "
+         "c.conversation_id), '[]'::jsonb), "
+         "'analysis', (SELECT to_jsonb(an) - 'conversation_id' FROM elevenlabs_analysis an WHERE "
+         "an.conversation_id = c.conversation_id), "
+         "'recording', (SELECT jsonb_build_object('content_type', au.content_type, 'size_bytes', "
+         "au.size_bytes, 'sha256', au.sha256) FROM elevenlabs_audio au WHERE au.conversation_id = "
+         "c.conversation_id), "
+         "'policy_decisions', COALESCE((SELECT jsonb_agg(to_jsonb(d) ORDER BY d.id) FROM "
+         "policy_decisions d WHERE d.call_row_id = c.id), '[]'::jsonb)) ORDER BY c.id) FROM "
+         "elevenlabs_conversations c WHERE c.patient_id = p.id), '[]'::jsonb), "
+         "'refused_attempts', COALESCE((SELECT jsonb_agg(to_jsonb(d) ORDER BY d.id) FROM "
+         "policy_decisions d WHERE d.patient_id = p.id AND d.call_row_id IS NULL), '[]'::jsonb), "
+         "'consents', COALESCE((SELECT jsonb_agg(to_jsonb(k) ORDER BY k.id) FROM patient_consents "
+         "k WHERE k.patient_id = p.id), '[]'::jsonb), "
+         "'other_contacts', COALESCE((SELECT jsonb_agg(to_jsonb(x) ORDER BY x.id) FROM "
+         "contact_records x WHERE x.patient_id = p.id OR x.phone_e164 = p.phone_e164), "
+         "'[]'::jsonb), "
+         "'opt_outs', COALESCE((SELECT jsonb_agg(to_jsonb(o) ORDER BY o.created_at) FROM "
+         "call_opt_outs o WHERE o.patient_id = p.id OR o.phone_e164 = p.phone_e164), '[]'::jsonb)"
+         ")::text FROM patients p WHERE p.id = $1"},
+        patient_id);
+    if (r.empty()) return std::optional<std::string>();
+    return std::optional<std::string>(r[0][0].as<std::string>());
+  });
+}
+
 absl::Status CallStore::EraseData(int64_t row) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
     auto r =

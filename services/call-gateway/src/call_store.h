@@ -72,6 +72,7 @@ class CallStore final : public CallRepository, public PolicyRepository {
       int64_t row, std::string_view status, std::string_view cause,
       std::optional<std::string> termination_reason = std::nullopt) override;
   absl::Status EraseData(int64_t row) override;
+  absl::StatusOr<std::optional<std::string>> ExportPatientData(int patient_id) override;
   absl::Status ReplayUnmatched(const std::string& conversation_id,
                                std::vector<StatusChange>& changes) override;
 

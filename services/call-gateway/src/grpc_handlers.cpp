@@ -202,6 +202,14 @@ grpc::ServerUnaryReactor* CallGatewayHandlers::RecordContact(grpc::CallbackServe
   });
 }
 
+grpc::ServerUnaryReactor* CallGatewayHandlers::ExportPatientData(
+    grpc::CallbackServerContext* ctx, const v1::ExportPatientDataRequest* req,
+    v1::ExportPatientDataResponse* resp) {
+  if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_,
+                  [this, req, resp] { return control_.ExportPatientData(*req, resp); });
+}
+
 grpc::ServerUnaryReactor* CallGatewayHandlers::GetConversation(
     grpc::CallbackServerContext* ctx, const v1::GetConversationRequest* req,
     v1::GetConversationResponse* resp) {

@@ -37,6 +37,7 @@ std::map<std::string, common::Permission> MethodPermissions() {
       {gw + "CheckContactPolicy", Permission::kReadPolicy},
       {gw + "RecordConsent", Permission::kWriteConsent},
       {gw + "RecordContact", Permission::kWriteConsent},
+      {gw + "ExportPatientData", Permission::kPrivacyAdmin},
       {"/outcall.v1.CallEventSink/ApplyEvents", Permission::kPublishEvents},
   };
 }

@@ -259,6 +259,7 @@ TEST(PermissionNameTest, Names) {
   EXPECT_EQ(PermissionName(Permission::kOverridePolicy), "policy:override");
   EXPECT_EQ(PermissionName(Permission::kReadPolicy), "policy:read");
   EXPECT_EQ(PermissionName(Permission::kWriteConsent), "consent:write");
+  EXPECT_EQ(PermissionName(Permission::kPrivacyAdmin), "privacy:admin");
 }
 
 // ---------------------------------------------------------------------------------------------

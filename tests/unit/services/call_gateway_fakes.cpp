@@ -386,6 +386,16 @@ absl::StatusOr<StatusChange> FakeCallRepository::AdvanceStatus(
   return ch;
 }
 
+absl::StatusOr<std::optional<std::string>> FakeCallRepository::ExportPatientData(int patient_id) {
+  absl::MutexLock lock(&mu_);
+  if (auto s = Enter("ExportPatientData"); !s.ok()) return s;
+  auto it = patients_.find(patient_id);
+  if (it == patients_.end()) return std::optional<std::string>();
+  boost::json::object patient{{"id", it->second.id}, {"full_name", it->second.full_name}};
+  return std::optional<std::string>(
+      boost::json::serialize(boost::json::object{{"patient", std::move(patient)}}));
+}
+
 absl::Status FakeCallRepository::EraseData(int64_t row) {
   absl::MutexLock lock(&mu_);
   if (auto s = Enter("EraseData"); !s.ok()) return s;

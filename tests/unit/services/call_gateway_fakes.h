@@ -98,6 +98,8 @@ class FakeCallRepository final : public CallRepository {
       int64_t row, std::string_view status, std::string_view cause,
       std::optional<std::string> termination_reason = std::nullopt) override;
   absl::Status EraseData(int64_t row) override;
+  // The patient as a small document ({"patient": {"id", "full_name"}}), or nullopt.
+  absl::StatusOr<std::optional<std::string>> ExportPatientData(int patient_id) override;
   absl::Status ReplayUnmatched(const std::string& conversation_id,
                                std::vector<StatusChange>& changes) override;
 

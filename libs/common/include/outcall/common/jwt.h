@@ -26,6 +26,7 @@ enum class Permission {
   kOverridePolicy,  // "policy:override": place a call the contact policy refuses, with a reason
   kReadPolicy,      // "policy:read": contact-policy decisions without dialling
   kWriteConsent,    // "consent:write": the consent ledger and other channels' contacts
+  kPrivacyAdmin,    // "privacy:admin": data subjects' requests (access export)
 };
 
 std::string_view PermissionName(Permission p);
