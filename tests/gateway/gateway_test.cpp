@@ -1663,6 +1663,35 @@ TEST_F(ContactPolicyTest, AnAccessRequestExportsEverythingHeldAboutThePatient) {
   EXPECT_EQ(doc.at("consents").as_array()[0].at("evidence_ref").as_string(), "doc-11");
   EXPECT_TRUE(doc.at("opt_outs").as_array().empty());
 
+  // The evidence of the same two attempts, oldest first, with the call's outcome.
+  v1::ExportEvidenceRequest ev;
+  ev.set_patient_id(11);
+  ev.mutable_from()->set_seconds(kWednesdayMorning - 3600);
+  ev.mutable_to()->set_seconds(kWednesdayMorning + 86400);
+  v1::ExportEvidenceResponse evidence;
+  {
+    grpc::ClientContext ectx;
+    Auth(ectx, {"privacy:admin"});
+    ASSERT_TRUE(gateway_->ExportEvidence(&ectx, ev, &evidence).ok());
+  }
+  ASSERT_EQ(evidence.rows_size(), 2);
+  EXPECT_TRUE(evidence.rows(0).allowed());
+  EXPECT_EQ(evidence.rows(0).call_id(), placed.data().call_id());
+  EXPECT_EQ(evidence.rows(0).decided_at(), "2027-01-13 10:00:00");
+  EXPECT_EQ(evidence.rows(0).phone_number(), "+573005550111");
+  EXPECT_EQ(evidence.rows(0).outcome(), "initiated");
+  EXPECT_FALSE(evidence.rows(1).allowed());
+  EXPECT_EQ(evidence.rows(1).rule(), "hours");
+  EXPECT_EQ(evidence.rows(1).outcome(), "refused");
+  EXPECT_EQ(evidence.rows(1).decided_at(), "2027-01-13 20:00:00");
+  ev.set_format("csv");
+  {
+    grpc::ClientContext ectx;
+    Auth(ectx, {"privacy:admin"});
+    ASSERT_TRUE(gateway_->ExportEvidence(&ectx, ev, &evidence).ok());
+  }
+  EXPECT_EQ(std::count(evidence.csv().begin(), evidence.csv().end(), '\n'), 3);
+
   grpc::ClientContext none;
   Auth(none, {"privacy:admin"});
   ask.set_patient_id(999);

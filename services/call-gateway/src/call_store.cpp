@@ -1586,6 +1586,51 @@ absl::StatusOr<std::pair<int64_t, bool>> CallStore::AppendContact(const ContactR
       });
 }
 
+absl::StatusOr<std::vector<EvidenceRecord>> CallStore::Evidence(const EvidenceQuery& q) {
+  return pool_.InAutocommit(
+      [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::vector<EvidenceRecord>> {
+        auto r = Exec(
+            tx,
+            {"call_gateway.evidence",
+             "SELECT d.id, extract(epoch FROM d.decided_at)::float8, d.patient_id, "
+             "COALESCE(c.phone_number, ''), d.purpose, d.channel, d.allowed, COALESCE(d.rule, ''), "
+             "d.profile_id, d.profile_version, COALESCE(d.override_reason, ''), d.decided_for, "
+             "COALESCE(d.record->'consent'->>'reference', ''), "
+             "COALESCE(d.record->'excluded_number'->>'list_version', ''), "
+             "COALESCE(c.call_id::text, ''), COALESCE(c.status, 'refused'), "
+             "COALESCE(c.metadata ? 'erased_at', false) "
+             "FROM policy_decisions d LEFT JOIN elevenlabs_conversations c ON c.id = d.call_row_id "
+             "WHERE ($1::int IS NULL OR d.patient_id = $1) "
+             "AND d.decided_at >= to_timestamp($2::float8) AND d.decided_at < to_timestamp($3::float8) "
+             "AND d.id > $4 ORDER BY d.id LIMIT $5"},
+            q.patient_id, UnixSeconds(q.from), UnixSeconds(q.to), q.after_id, q.limit);
+        std::vector<EvidenceRecord> out;
+        out.reserve(r.size());
+        for (const auto& row : r) {
+          EvidenceRecord e;
+          e.decision_id = row[0].as<int64_t>();
+          e.decided_at = absl::FromUnixMicros(static_cast<int64_t>(row[1].as<double>() * 1e6));
+          if (!row[2].is_null()) e.patient_id = row[2].as<int>();
+          e.phone_e164 = row[3].as<std::string>();
+          e.purpose = row[4].as<std::string>();
+          e.channel = row[5].as<std::string>();
+          e.allowed = row[6].as<bool>();
+          e.rule = row[7].as<std::string>();
+          e.profile_id = row[8].as<std::string>();
+          e.profile_version = row[9].as<int>();
+          e.override_reason = row[10].as<std::string>();
+          e.decided_for = row[11].as<std::string>();
+          e.consent_reference = row[12].as<std::string>();
+          e.excluded_list_version = row[13].as<std::string>();
+          e.call_id = row[14].as<std::string>();
+          e.outcome = row[15].as<std::string>();
+          e.erased = row[16].as<bool>();
+          out.push_back(std::move(e));
+        }
+        return out;
+      });
+}
+
 absl::Status CallStore::EnsureProfile(const std::string& id, int version,
                                       const std::string& document) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {

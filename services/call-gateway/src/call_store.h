@@ -82,6 +82,7 @@ class CallStore final : public CallRepository, public PolicyRepository {
   absl::Status RecordDecision(const DecisionRecord& decision) override;
   absl::StatusOr<int64_t> AppendConsent(const ConsentRecord& consent) override;
   absl::StatusOr<std::pair<int64_t, bool>> AppendContact(const ContactRecord& contact) override;
+  absl::StatusOr<std::vector<EvidenceRecord>> Evidence(const EvidenceQuery& query) override;
   absl::Status EnsureProfile(const std::string& id, int version,
                              const std::string& document) override;
 

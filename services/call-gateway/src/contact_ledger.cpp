@@ -1,5 +1,7 @@
 #include "contact_ledger.h"
 
+#include "absl/strings/numbers.h"
+#include "absl/time/time.h"
 #include "outcall/common/phone.h"
 #include "outcall/common/strings.h"
 
@@ -23,6 +25,20 @@ absl::Status Text(const std::string& value, std::string_view field, bool require
   if (value.size() > max)
     return absl::InvalidArgumentError(Cat(field, " is longer than ", max, " characters"));
   return absl::OkStatus();
+}
+
+// One CSV field (RFC 4180): always quoted, quotes doubled. Free text that a spreadsheet would
+// run as a formula (=, +, -, @ first) gets a leading apostrophe.
+std::string CsvField(std::string_view v, bool free_text = false) {
+  std::string out = "\"";
+  if (free_text && !v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@'))
+    out += '\'';
+  for (char ch : v) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  out += '"';
+  return out;
 }
 
 // Clocks of other systems drift: a minute ahead of ours is still "now".
@@ -117,6 +133,80 @@ absl::StatusOr<v1::RecordContactResponse> ContactLedger::RecordContact(
   v1::RecordContactResponse out;
   out.set_contact_id(r->first);
   out.set_duplicate(r->second);
+  return out;
+}
+
+absl::StatusOr<v1::ExportEvidenceResponse> ContactLedger::ExportEvidence(
+    const v1::ExportEvidenceRequest& req) {
+  if (req.format() != "" && req.format() != "json" && req.format() != "csv")
+    return absl::InvalidArgumentError(Cat("format: unknown value '", req.format(), "' (json, csv)"));
+  if (req.page_size() < 0 || req.page_size() > 10000)
+    return absl::InvalidArgumentError("pageSize must be between 1 and 10000");
+  const absl::Time now = clock_.Now();
+  EvidenceQuery q;
+  if (req.has_patient_id()) {
+    if (req.patient_id() <= 0) return absl::InvalidArgumentError("patientId must be a positive integer");
+    q.patient_id = req.patient_id();
+  }
+  auto to = TimeOr(req.to(), req.has_to(), "to", now);
+  if (!to.ok()) return to.status();
+  auto from = TimeOr(req.from(), req.has_from(), "from", *to - absl::Hours(24 * 31));
+  if (!from.ok()) return from.status();
+  if (*from >= *to) return absl::InvalidArgumentError("from must be before to");
+  q.from = *from;
+  q.to = *to;
+  q.limit = req.page_size() == 0 ? 1000 : req.page_size();
+  if (!req.page_token().empty() && !absl::SimpleAtoi(req.page_token(), &q.after_id))
+    return absl::InvalidArgumentError("pageToken is not one this API gave");
+  auto rows = policy_.Evidence(q);
+  if (!rows.ok()) return rows.status();
+  absl::TimeZone bogota;
+  if (!absl::LoadTimeZone("America/Bogota", &bogota))
+    return absl::InternalError("time zone America/Bogota is not in the time-zone database");
+  v1::ExportEvidenceResponse out;
+  std::string csv;
+  const bool as_csv = req.format() == "csv";
+  if (as_csv) {
+    csv = "decision_id,decided_at_bogota,patient_id,phone_number,purpose,channel,allowed,rule,"
+          "profile,override_reason,decided_for,consent_reference,excluded_list_version,call_id,"
+          "outcome,retention\r\n";
+  }
+  for (const EvidenceRecord& e : *rows) {
+    v1::EvidenceRow row;
+    row.set_decision_id(e.decision_id);
+    row.set_decided_at(absl::FormatTime("%Y-%m-%d %H:%M:%S", e.decided_at, bogota));
+    if (e.patient_id) row.set_patient_id(*e.patient_id);
+    row.set_phone_number(e.phone_e164);
+    row.set_purpose(e.purpose);
+    row.set_channel(e.channel);
+    row.set_allowed(e.allowed);
+    row.set_rule(e.rule);
+    row.set_profile(Cat(e.profile_id, " v", e.profile_version));
+    row.set_override_reason(e.override_reason);
+    row.set_decided_for(e.decided_for);
+    row.set_consent_reference(e.consent_reference);
+    row.set_excluded_list_version(e.excluded_list_version);
+    row.set_call_id(e.call_id);
+    row.set_outcome(e.outcome);
+    row.set_retention(e.erased ? "erased" : "kept");
+    if (as_csv) {
+      csv += Cat(row.decision_id(), ",", CsvField(row.decided_at()), ",",
+                 row.has_patient_id() ? std::to_string(row.patient_id()) : std::string(), ",",
+                 CsvField(row.phone_number()), ",", CsvField(row.purpose()), ",",
+                 CsvField(row.channel()), ",", row.allowed() ? "true" : "false", ",",
+                 CsvField(row.rule()), ",", CsvField(row.profile()), ",",
+                 CsvField(row.override_reason(), true), ",", CsvField(row.decided_for(), true),
+                 ",", CsvField(row.consent_reference(), true), ",",
+                 CsvField(row.excluded_list_version(), true), ",", CsvField(row.call_id()), ",",
+                 CsvField(row.outcome()), ",", CsvField(row.retention()), "\r\n");
+    } else {
+      *out.add_rows() = std::move(row);
+    }
+  }
+  if (as_csv) out.set_csv(std::move(csv));
+  if (static_cast<int>(rows->size()) == q.limit) {
+    out.set_next_page_token(std::to_string(rows->back().decision_id));
+  }
   return out;
 }
 

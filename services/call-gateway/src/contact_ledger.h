@@ -28,6 +28,9 @@ class ContactLedger {
                                                           const v1::RecordConsentRequest& req);
   absl::StatusOr<v1::RecordContactResponse> RecordContact(const std::string& principal,
                                                           const v1::RecordContactRequest& req);
+  // Every attempt's decision in a range (a patient's, or all), Bogotá times, paged; as rows or
+  // as CSV.
+  absl::StatusOr<v1::ExportEvidenceResponse> ExportEvidence(const v1::ExportEvidenceRequest& req);
 
  private:
   PolicyRepository& policy_;

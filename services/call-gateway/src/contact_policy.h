@@ -58,6 +58,27 @@ struct ContactRecord {
   std::string outcome, source, external_ref, recorded_by;
 };
 
+// One attempt's evidence (policy_decisions with its call), as the export gives it.
+struct EvidenceRecord {
+  int64_t decision_id = 0;
+  absl::Time decided_at;
+  std::optional<int> patient_id;
+  std::string phone_e164, purpose, channel;
+  bool allowed = false;
+  std::string rule, profile_id;
+  int profile_version = 0;
+  std::string override_reason, decided_for, consent_reference, excluded_list_version;
+  std::string call_id, outcome;
+  bool erased = false;
+};
+
+struct EvidenceQuery {
+  std::optional<int> patient_id;
+  absl::Time from, to;
+  int64_t after_id = 0;  // keyset: decisions with a larger id (ids follow the decisions' order)
+  int limit = 1000;
+};
+
 class PolicyRepository {
  public:
   virtual ~PolicyRepository() = default;
@@ -70,6 +91,8 @@ class PolicyRepository {
   virtual absl::StatusOr<int64_t> AppendConsent(const ConsentRecord& consent) = 0;
   // Appends a contact; its id and whether (source, external_ref) was recorded before.
   virtual absl::StatusOr<std::pair<int64_t, bool>> AppendContact(const ContactRecord& contact) = 0;
+  // Decisions in [from, to), in the order they were taken, after `after_id`, at most `limit`.
+  virtual absl::StatusOr<std::vector<EvidenceRecord>> Evidence(const EvidenceQuery& query) = 0;
   // Stores a profile version unless it is there (the built-in default, at start-up).
   virtual absl::Status EnsureProfile(const std::string& id, int version,
                                      const std::string& document) = 0;

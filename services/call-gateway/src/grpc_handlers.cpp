@@ -202,6 +202,18 @@ grpc::ServerUnaryReactor* CallGatewayHandlers::RecordContact(grpc::CallbackServe
   });
 }
 
+grpc::ServerUnaryReactor* CallGatewayHandlers::ExportEvidence(
+    grpc::CallbackServerContext* ctx, const v1::ExportEvidenceRequest* req,
+    v1::ExportEvidenceResponse* resp) {
+  if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_, [this, req, resp] {
+    auto r = ledger_.ExportEvidence(*req);
+    if (!r.ok()) return r.status();
+    *resp = *std::move(r);
+    return absl::OkStatus();
+  });
+}
+
 grpc::ServerUnaryReactor* CallGatewayHandlers::ExportPatientData(
     grpc::CallbackServerContext* ctx, const v1::ExportPatientDataRequest* req,
     v1::ExportPatientDataResponse* resp) {

@@ -62,6 +62,9 @@ class CallGatewayHandlers final : public v1::CallGateway::CallbackService {
   grpc::ServerUnaryReactor* RecordContact(grpc::CallbackServerContext* ctx,
                                           const v1::RecordContactRequest* req,
                                           v1::RecordContactResponse* resp) override;
+  grpc::ServerUnaryReactor* ExportEvidence(grpc::CallbackServerContext* ctx,
+                                           const v1::ExportEvidenceRequest* req,
+                                           v1::ExportEvidenceResponse* resp) override;
   grpc::ServerUnaryReactor* ExportPatientData(grpc::CallbackServerContext* ctx,
                                               const v1::ExportPatientDataRequest* req,
                                               v1::ExportPatientDataResponse* resp) override;

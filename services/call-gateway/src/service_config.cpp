@@ -38,6 +38,7 @@ std::map<std::string, common::Permission> MethodPermissions() {
       {gw + "RecordConsent", Permission::kWriteConsent},
       {gw + "RecordContact", Permission::kWriteConsent},
       {gw + "ExportPatientData", Permission::kPrivacyAdmin},
+      {gw + "ExportEvidence", Permission::kPrivacyAdmin},
       {"/outcall.v1.CallEventSink/ApplyEvents", Permission::kPublishEvents},
   };
 }

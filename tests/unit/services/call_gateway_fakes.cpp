@@ -533,6 +533,18 @@ absl::StatusOr<std::pair<int64_t, bool>> FakePolicyRepository::AppendContact(
   return std::make_pair(static_cast<int64_t>(contacts_.size()), false);
 }
 
+absl::StatusOr<std::vector<EvidenceRecord>> FakePolicyRepository::Evidence(const EvidenceQuery& q) {
+  absl::MutexLock lock(&mu_);
+  std::vector<EvidenceRecord> out;
+  for (const auto& e : evidence) {
+    if (q.patient_id && e.patient_id != q.patient_id) continue;
+    if (e.decided_at < q.from || e.decided_at >= q.to || e.decision_id <= q.after_id) continue;
+    if (static_cast<int>(out.size()) == q.limit) break;
+    out.push_back(e);
+  }
+  return out;
+}
+
 std::vector<ConsentRecord> FakePolicyRepository::consents() const {
   absl::MutexLock lock(&mu_);
   return consents_;

@@ -139,6 +139,9 @@ class FakePolicyRepository final : public PolicyRepository {
   absl::Status RecordDecision(const DecisionRecord& decision) override;
   absl::StatusOr<int64_t> AppendConsent(const ConsentRecord& consent) override;
   absl::StatusOr<std::pair<int64_t, bool>> AppendContact(const ContactRecord& contact) override;
+  // Answers from `evidence` what the query selects (range, patient, keyset, limit).
+  absl::StatusOr<std::vector<EvidenceRecord>> Evidence(const EvidenceQuery& query) override;
+  std::vector<EvidenceRecord> evidence;
   absl::Status EnsureProfile(const std::string& id, int version,
                              const std::string& document) override;
 

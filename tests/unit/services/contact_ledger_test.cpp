@@ -138,5 +138,57 @@ TEST_F(ContactLedgerTest, BadContactsNameWhatIsWrong) {
   EXPECT_TRUE(policy_.contacts().empty());
 }
 
+TEST_F(ContactLedgerTest, EvidenceIsPagedInBogotaTimeAndItsCsvCannotBeTurnedIntoFormulas) {
+  for (int i = 1; i <= 3; ++i) {
+    EvidenceRecord e;
+    e.decision_id = i;
+    e.decided_at = absl::FromUnixSeconds(kNow - 3600 * (4 - i));  // 07:00, 08:00, 09:00 Bogotá
+    e.patient_id = 5;
+    e.phone_e164 = "+573001112233";
+    e.purpose = "promotion";
+    e.channel = "voice";
+    e.allowed = i != 2;
+    e.rule = i == 2 ? "daily_cap" : "";
+    e.profile_id = "co_ley2300_v1";
+    e.profile_version = 1;
+    e.override_reason = i == 3 ? "=HYPERLINK(\"x\")" : "";
+    e.decided_for = "clinic";
+    e.call_id = i == 2 ? "" : "c-" + std::to_string(i);
+    e.outcome = i == 2 ? "refused" : "completed";
+    policy_.evidence.push_back(e);
+  }
+  v1::ExportEvidenceRequest req;
+  req.set_patient_id(5);
+  req.set_page_size(2);
+  auto page1 = ledger_.ExportEvidence(req);
+  ASSERT_TRUE(page1.ok()) << page1.status();
+  ASSERT_EQ(page1->rows_size(), 2);
+  EXPECT_EQ(page1->rows(0).decided_at(), "2027-01-13 07:00:00");
+  EXPECT_EQ(page1->rows(1).rule(), "daily_cap");
+  EXPECT_EQ(page1->rows(1).outcome(), "refused");
+  EXPECT_EQ(page1->rows(0).profile(), "co_ley2300_v1 v1");
+  EXPECT_EQ(page1->rows(0).retention(), "kept");
+  ASSERT_EQ(page1->next_page_token(), "2");
+  req.set_page_token(page1->next_page_token());
+  req.set_format("csv");
+  auto page2 = ledger_.ExportEvidence(req);
+  ASSERT_TRUE(page2.ok());
+  EXPECT_EQ(page2->rows_size(), 0) << "csv replaces the rows";
+  EXPECT_EQ(page2->next_page_token(), "");
+  EXPECT_EQ(page2->csv(),
+            "decision_id,decided_at_bogota,patient_id,phone_number,purpose,channel,allowed,rule,"
+            "profile,override_reason,decided_for,consent_reference,excluded_list_version,call_id,"
+            "outcome,retention\r\n"
+            "3,\"2027-01-13 09:00:00\",5,\"+573001112233\",\"promotion\",\"voice\",true,\"\","
+            "\"co_ley2300_v1 v1\",\"'=HYPERLINK(\"\"x\"\")\",\"clinic\",\"\",\"\",\"c-3\","
+            "\"completed\",\"kept\"\r\n");
+  v1::ExportEvidenceRequest bad;
+  bad.set_format("xml");
+  EXPECT_EQ(ledger_.ExportEvidence(bad).status().message(), "format: unknown value 'xml' (json, csv)");
+  bad.set_format("");
+  bad.set_page_token("abc");
+  EXPECT_EQ(ledger_.ExportEvidence(bad).status().message(), "pageToken is not one this API gave");
+}
+
 }  // namespace
 }  // namespace outcall::call_gateway
