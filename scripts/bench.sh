@@ -18,6 +18,13 @@
 #                                                  OPTIONS go to outcall_gateway_bench (--rate=N,
 #                                                  --warmup=N, --idempotency-key); see
 #                                                  docs/gateway-bench.md.
+#   scripts/bench.sh policy [ROWS] [OPTIONS]       the contact-policy check before every dial
+#                                                  (ContactPolicy::Decide and its ledger read)
+#                                                  at ROWS ledger rows (default 1000000) in the
+#                                                  private cluster "bench-policy": p50/p99/max,
+#                                                  decisions/s, the plan (docs/policy.md).
+#                                                  OPTIONS go to outcall_policy_bench
+#                                                  (--iterations=N, --clients=1,2,4, --reload).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -43,6 +50,30 @@ if [ "${1:-}" = gateway ]; then
     outcall-health outcall_gateway_bench
   machine
   exec bash bench/gateway_bench.sh "${OUTCALL_BUILD_DIR:-$root/build}" "$@"
+fi
+
+if [ "${1:-}" = policy ]; then
+  shift
+  rows=1000000
+  if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then rows=$1; shift; fi
+  bash scripts/install-deps.sh
+  CMAKE_BUILD_TYPE=Release bash scripts/build.sh outcall_policy_bench outcall-migrate
+  build="${OUTCALL_BUILD_DIR:-$root/build}"
+  machine
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (builds or other benchmarks running at the same time skew the tail)"
+  # The private cluster "bench-policy", never DATABASE_URL from the caller's environment: the
+  # benchmark creates, migrates and fills its own database.
+  unset DATABASE_URL
+  bash scripts/pg.sh start bench-policy >/dev/null
+  eval "$(bash scripts/pg.sh env bench-policy)"
+  echo "postgresql: $(psql "$DATABASE_URL" -XAtc 'SHOW server_version') (shared_buffers $(psql "$DATABASE_URL" -XAtc 'SHOW shared_buffers'))"
+  db="outcall_bench_policy_$rows"
+  if [ "$(psql "$DATABASE_URL" -XAtc "SELECT count(*) FROM pg_database WHERE datname = '$db'")" = 0 ]; then
+    psql "$DATABASE_URL" -XqAtc "CREATE DATABASE $db TEMPLATE template0 ENCODING 'UTF8'"
+  fi
+  # Migrations first (a data set loaded earlier gets the new ones too; the bench ANALYZEs).
+  DATABASE_URL="${DATABASE_URL%/*}/$db" "$build/tools/ops/outcall-migrate" | tail -1
+  exec "$build/bench/outcall_policy_bench" --rows="$rows" --db="$db" "$@"
 fi
 
 if [ "${1:-}" = stats ]; then
