@@ -1089,6 +1089,45 @@ TEST_F(GatewayTest, OutcomesProviderLatencyAndErrorsAreMeasured) {
 // Recordings whose post_call_audio webhook was lost (SAVE_CALL_AUDIO)
 
 // A transcription whose conversation has audio, as ElevenLabs sends it for a connected call.
+TEST_F(GatewayTest, RetentionPurgesTranscriptsAndRecordingsPerPurposeOnceAndKeepsTheFigures) {
+  // Confirmations keep their transcript and recording 7 days; surveys have no limit.
+  Exec("INSERT INTO retention_policies (purpose, transcript_days, audio_days, updated_by) VALUES "
+       "('confirmation', 7, 7, 'dpo')");
+  v1::InitiateCallResponse a, b;
+  ASSERT_TRUE(Initiate(Req("300 555 0201"), &a).ok());
+  v1::InitiateCallRequest survey = Req("300 555 0202");
+  survey.set_purpose("survey");
+  ASSERT_TRUE(Initiate(survey, &b).ok());
+  const std::string ca = a.data().conversation_id(), cb = b.data().conversation_id();
+  // The transcriptions say the calls ended on 2026-11-18, more than 7 days before any run.
+  ASSERT_EQ(Apply({Transcription(ca, 0), Transcription(cb, 0)}),
+            (std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED, v1::APPLY_OUTCOME_APPLIED}));
+  Exec(Cat("INSERT INTO elevenlabs_audio (conversation_id, content_type, size_bytes, sha256, audio) "
+           "VALUES ('", ca, "', 'audio/mpeg', 3, encode(sha256('\\x010203'::bytea), 'hex'), "
+           "'\\x010203'::bytea), ('", cb, "', 'audio/mpeg', 3, encode(sha256('\\x010203'::bytea), "
+           "'hex'), '\\x010203'::bytea)"));
+  ASSERT_TRUE(service_->ReconcileOnce().ok());
+  auto count = [&](const std::string& table, const std::string& conv) {
+    return Count(Cat("SELECT count(*) FROM ", table, " WHERE conversation_id = '", conv, "'"));
+  };
+  EXPECT_EQ(count("elevenlabs_transcriptions", ca), 0);
+  EXPECT_EQ(count("elevenlabs_audio", ca), 0);
+  EXPECT_EQ(count("elevenlabs_transcriptions", cb), 1) << "no limit for surveys";
+  EXPECT_EQ(count("elevenlabs_audio", cb), 1);
+  EXPECT_EQ(count("elevenlabs_analysis", ca), 1) << "the analysis and figures stay";
+  EXPECT_EQ(Count(Cat("SELECT count(*) FROM elevenlabs_conversations WHERE conversation_id = '",
+                      ca, "' AND duration_secs = 31 AND metadata ? 'retention_purged_at'")),
+            1);
+  EXPECT_EQ(Count("SELECT count(*) FROM retention_runs WHERE calls = 1 AND transcript_turns = 1 "
+                  "AND recordings = 1"),
+            1);
+  // Idempotent: nothing is due any more, and a pass that purges nothing writes nothing.
+  auto again = store_->PurgeRetention(100);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->calls, 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM retention_runs"), 1);
+}
+
 v1::CallEvent TranscriptionWithAudio(const std::string& conv, int64_t inbox) {
   v1::CallEvent ev = Transcription(conv, inbox);
   ev.mutable_transcription()->set_has_audio(true);
@@ -1460,11 +1499,6 @@ class ContactPolicyTest : public GatewayTest {
     return testing::TestDatabase::ContactProfile::kBuiltIn;
   }
   const common::Clock* GatewayClock() override { return &clock_; }
-  int64_t Count(const std::string& sql) {
-    pqxx::connection c(db_.url());
-    pqxx::nontransaction tx(c);
-    return tx.exec1(sql)[0].as<int64_t>();
-  }
   grpc::Status Check(const v1::CheckContactPolicyRequest& req, v1::ContactPolicyDecision* out) {
     grpc::ClientContext ctx;
     Auth(ctx, {"policy:read"});

@@ -1598,7 +1598,8 @@ absl::StatusOr<std::vector<EvidenceRecord>> CallStore::Evidence(const EvidenceQu
              "COALESCE(d.record->'consent'->>'reference', ''), "
              "COALESCE(d.record->'excluded_number'->>'list_version', ''), "
              "COALESCE(c.call_id::text, ''), COALESCE(c.status, 'refused'), "
-             "COALESCE(c.metadata ? 'erased_at', false) "
+             "CASE WHEN c.metadata ? 'erased_at' THEN 'erased' WHEN c.metadata ? "
+             "'retention_purged_at' THEN 'purged' ELSE 'kept' END "
              "FROM policy_decisions d LEFT JOIN elevenlabs_conversations c ON c.id = d.call_row_id "
              "WHERE ($1::int IS NULL OR d.patient_id = $1) "
              "AND d.decided_at >= to_timestamp($2::float8) AND d.decided_at < to_timestamp($3::float8) "
@@ -1624,11 +1625,55 @@ absl::StatusOr<std::vector<EvidenceRecord>> CallStore::Evidence(const EvidenceQu
           e.excluded_list_version = row[13].as<std::string>();
           e.call_id = row[14].as<std::string>();
           e.outcome = row[15].as<std::string>();
-          e.erased = row[16].as<bool>();
+          e.retention = row[16].as<std::string>();
           out.push_back(std::move(e));
         }
         return out;
       });
+}
+
+absl::StatusOr<RetentionPass> CallStore::PurgeRetention(int limit) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<RetentionPass> {
+    auto r = Exec1(
+        tx,
+        {"call_gateway.retention_purge",
+         "WITH due AS (SELECT c.id, c.conversation_id, "
+         "(rp.transcript_days IS NOT NULL AND c.ended_at < now() - make_interval(days => "
+         "rp.transcript_days)) AS t, "
+         "(rp.audio_days IS NOT NULL AND c.ended_at < now() - make_interval(days => "
+         "rp.audio_days)) AS a "
+         "FROM elevenlabs_conversations c JOIN retention_policies rp ON rp.purpose = "
+         "c.contact_purpose WHERE c.ended_at IS NOT NULL AND c.conversation_id IS NOT NULL "
+         "AND call_status_is_final(c.status) AND ("
+         "(rp.transcript_days IS NOT NULL AND c.ended_at < now() - make_interval(days => "
+         "rp.transcript_days) AND (EXISTS (SELECT 1 FROM elevenlabs_transcriptions x WHERE "
+         "x.conversation_id = c.conversation_id) OR EXISTS (SELECT 1 FROM webhook_inbox w WHERE "
+         "w.conversation_id = c.conversation_id AND length(w.body) > 0))) "
+         "OR (rp.audio_days IS NOT NULL AND c.ended_at < now() - make_interval(days => "
+         "rp.audio_days) AND EXISTS (SELECT 1 FROM elevenlabs_audio x WHERE x.conversation_id = "
+         "c.conversation_id))) "
+         "ORDER BY c.ended_at LIMIT $1 FOR UPDATE OF c SKIP LOCKED), "
+         "t AS (DELETE FROM elevenlabs_transcriptions x USING due WHERE due.t AND "
+         "x.conversation_id = due.conversation_id RETURNING 1), "
+         "a AS (DELETE FROM elevenlabs_audio x USING due WHERE due.a AND x.conversation_id = "
+         "due.conversation_id RETURNING 1), "
+         "n AS (DELETE FROM call_audio_recovery x USING due WHERE due.a AND x.call_row_id = "
+         "due.id RETURNING 1), "
+         "w AS (UPDATE webhook_inbox w SET body = ''::bytea, body_truncated = true, "
+         "published_at = COALESCE(w.published_at, now()) FROM due WHERE due.t AND "
+         "w.conversation_id = due.conversation_id AND length(w.body) > 0 RETURNING 1), "
+         "m AS (UPDATE elevenlabs_conversations c SET metadata = c.metadata || "
+         "jsonb_build_object('retention_purged_at', now()) FROM due WHERE c.id = due.id "
+         "RETURNING 1), "
+         "counts AS (SELECT (SELECT count(*) FROM m)::int AS calls, (SELECT count(*) FROM "
+         "t)::int AS turns, (SELECT count(*) FROM a)::int AS recordings, (SELECT count(*) FROM "
+         "w)::int AS bodies, (SELECT count(*) FROM n) AS needs), "
+         "run AS (INSERT INTO retention_runs (calls, transcript_turns, recordings, inbox_bodies) "
+         "SELECT calls, turns, recordings, bodies FROM counts WHERE calls > 0 RETURNING 1) "
+         "SELECT calls, turns, recordings, bodies, (SELECT count(*) FROM run) FROM counts"},
+        limit);
+    return RetentionPass{r[0].as<int>(), r[1].as<int>(), r[2].as<int>(), r[3].as<int>()};
+  });
 }
 
 absl::Status CallStore::EnsureProfile(const std::string& id, int version,

@@ -35,6 +35,11 @@ struct AudioNeed {
   bool erased = false;  // the conversation was erased (nothing may be fetched)
 };
 
+// What one retention pass purged (retention_policies, migration 0013).
+struct RetentionPass {
+  int calls = 0, transcript_turns = 0, recordings = 0, inbox_bodies = 0;
+};
+
 // What the reconciler's try at a call's recording left.
 struct AudioTry {
   int not_found = 0;     // definite answers so far ("ElevenLabs has no such audio")
@@ -127,6 +132,12 @@ class CallStore final : public CallRepository, public PolicyRepository {
                                           int max_definite);
   // The need goes (already stored, or erased).
   absl::Status ForgetAudioNeed(int64_t row);
+
+  // Retention: for at most `limit` final calls whose purpose's limit is over (oldest ended
+  // first, SKIP LOCKED), the transcript (and the inbox's copies of its webhooks) or the
+  // recording goes, in one transaction; the call is marked retention_purged_at; a pass that
+  // purged something is recorded in retention_runs. Idempotent: purged data is not found again.
+  absl::StatusOr<RetentionPass> PurgeRetention(int limit);
 
   // What makes an event impossible to apply, found before any statement runs: INVALID_ARGUMENT
   // naming the field (a negative duration, time or cost, an over-long role or verdict).

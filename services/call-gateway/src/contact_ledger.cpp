@@ -188,7 +188,7 @@ absl::StatusOr<v1::ExportEvidenceResponse> ContactLedger::ExportEvidence(
     row.set_excluded_list_version(e.excluded_list_version);
     row.set_call_id(e.call_id);
     row.set_outcome(e.outcome);
-    row.set_retention(e.erased ? "erased" : "kept");
+    row.set_retention(e.retention);
     if (as_csv) {
       csv += Cat(row.decision_id(), ",", CsvField(row.decided_at()), ",",
                  row.has_patient_id() ? std::to_string(row.patient_id()) : std::string(), ",",

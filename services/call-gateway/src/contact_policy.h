@@ -69,7 +69,7 @@ struct EvidenceRecord {
   int profile_version = 0;
   std::string override_reason, decided_for, consent_reference, excluded_list_version;
   std::string call_id, outcome;
-  bool erased = false;
+  std::string retention = "kept";  // kept | purged (retention policy) | erased (on request)
 };
 
 struct EvidenceQuery {

@@ -36,6 +36,9 @@ struct GatewayOptions {
   // requests may wait for one before the next is refused with RESOURCE_EXHAUSTED.
   int workers = 16;
   int max_queued = 256;
+  // Retention (retention_policies): a purge pass at most this often, this many calls per pass.
+  absl::Duration retention_every = absl::Hours(1);
+  int retention_batch = 500;
   // The time the contact policy and the watch hub read (tests set their own).
   const common::Clock* clock = &common::Clock::Real();
 };

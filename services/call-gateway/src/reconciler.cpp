@@ -66,7 +66,32 @@ absl::StatusOr<StatusChange> Reconciler::Reconcile(const CallRow& call, std::str
 absl::Status Reconciler::RunOnce() {
   const absl::Status calls = ReconcileCalls();
   const absl::Status audio = options_.save_call_audio ? RecoverAudio() : absl::OkStatus();
-  return calls.ok() ? audio : calls;
+  const absl::Status retention = PurgeRetention();
+  if (!calls.ok()) return calls;
+  return audio.ok() ? retention : audio;
+}
+
+absl::Status Reconciler::PurgeRetention() {
+  const absl::Time now = options_.clock->Now();
+  if (now - last_retention_ < options_.retention_every) return absl::OkStatus();
+  last_retention_ = now;
+  RetentionPass total;
+  // Batches until nothing is due (each its own transaction), bounded so one pass cannot run on.
+  for (int i = 0; i < 20; ++i) {
+    auto pass = store_.PurgeRetention(options_.retention_batch);
+    if (!pass.ok()) return pass.status();
+    total.calls += pass->calls;
+    total.transcript_turns += pass->transcript_turns;
+    total.recordings += pass->recordings;
+    total.inbox_bodies += pass->inbox_bodies;
+    if (pass->calls < options_.retention_batch) break;
+  }
+  if (total.calls > 0) {
+    spdlog::info(
+        "retention: purged {} calls ({} transcript turns, {} recordings, {} inbox bodies)",
+        total.calls, total.transcript_turns, total.recordings, total.inbox_bodies);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Reconciler::ReconcileCalls() {

@@ -36,6 +36,7 @@ class Reconciler {
   absl::StatusOr<StatusChange> Reconcile(const CallRow& call, std::string_view cause);
   absl::Status ReconcileCalls();
   absl::Status RecoverAudio();
+  absl::Status PurgeRetention();
 
   ReconcilerOptions options_;
   CallStore& store_;
@@ -43,6 +44,7 @@ class Reconciler {
   CallPlacer& placer_;
   GatewayMetrics& metrics_;
   CallEventHub& hub_;
+  absl::Time last_retention_ = absl::InfinitePast();  // the loop's thread (or a test's) only
   absl::Mutex reconciler_mu_;
   bool reconciler_stop_ ABSL_GUARDED_BY(reconciler_mu_) = false;
   std::thread reconciler_;
