@@ -33,8 +33,8 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -556,14 +556,14 @@ bool MeasureWatchers(const Options& o, const std::string& token) {
 
   std::printf("\n== %d WatchCallEvents watchers held open\n", o.watchers);
   std::printf("  before:     VmRSS %s, %ld threads\n", Mb(before.rss_kb).c_str(), before.threads);
-  std::printf("  with them:  VmRSS %s (anonymous %s), %ld threads; gateway CPU while they idle "
-              "%.0f ms/s\n",
-              Mb(held.rss_kb).c_str(), Mb(held.anon_kb).c_str(), held.threads,
-              idle_cpu * 1000.0 / 2.0);
-  std::printf("  one call placed (%s): %d of %d watchers saw its update within 10 s; %d streams "
-              "ended early\n",
-              outcome.empty() ? "OK" : (outcome + " " + detail).c_str(), seen, o.watchers,
-              ended_early);
+  std::printf(
+      "  with them:  VmRSS %s (anonymous %s), %ld threads; gateway CPU while they idle "
+      "%.0f ms/s\n",
+      Mb(held.rss_kb).c_str(), Mb(held.anon_kb).c_str(), held.threads, idle_cpu * 1000.0 / 2.0);
+  std::printf(
+      "  one call placed (%s): %d of %d watchers saw its update within 10 s; %d streams "
+      "ended early\n",
+      outcome.empty() ? "OK" : (outcome + " " + detail).c_str(), seen, o.watchers, ended_early);
   return outcome.empty() && seen == o.watchers && ended_early == 0;
 }
 

@@ -125,9 +125,15 @@ void Load(pqxx::connection& c, int64_t rows) {
           "make_interval(secs => dur) END, dur, "
           "CASE WHEN status = 'completed' THEN 'success' END, purpose, created_at, created_at "
           "FROM (SELECT g, created_at, agent, purpose, status, "
-          "  CASE WHEN rx < 0.05 AND g <= " + n + " - 40 THEN NULL "
-          "       WHEN g > " + n + " - 40 THEN 1 + (g % " + P + ")::int "
-          "       ELSE 1 + floor(rq * " + P + ")::int END AS patient, "
+          "  CASE WHEN rx < 0.05 AND g <= " +
+          n +
+          " - 40 THEN NULL "
+          "       WHEN g > " +
+          n + " - 40 THEN 1 + (g % " + P +
+          ")::int "
+          "       ELSE 1 + floor(rq * " +
+          P +
+          ")::int END AS patient, "
           "  CASE WHEN status = 'completed' THEN 20 + floor(rd * rd * 560)::int "
           "       WHEN status = 'ended_manually' THEN floor(rd * 90)::int END AS dur "
           " FROM (SELECT g, rq, rd, rx, "
@@ -137,21 +143,26 @@ void Load(pqxx::connection& c, int64_t rows) {
           "   CASE WHEN ra < 0.55 THEN 'agent_confirmaciones' WHEN ra < 0.80 THEN "
           "'agent_recordatorios' WHEN ra < 0.90 THEN 'agent_encuestas' WHEN ra < 0.96 THEN "
           "'agent_cobranza' ELSE 'agent_campanas' END AS agent, "
-          "   CASE WHEN g > " + n + " - 40 THEN (ARRAY['dialing', 'initiated', 'ringing', "
+          "   CASE WHEN g > " +
+          n +
+          " - 40 THEN (ARRAY['dialing', 'initiated', 'ringing', "
           "'in_progress'])[1 + (g % 4)::int] "
           "        WHEN rs < 0.58 THEN 'completed' WHEN rs < 0.73 THEN 'no_answer' "
           "        WHEN rs < 0.81 THEN 'busy' WHEN rs < 0.87 THEN 'failed' "
           "        WHEN rs < 0.95 THEN 'ended_manually' ELSE 'canceled' END AS status, "
-          "   CASE WHEN g > " + n + " - 40 THEN " + at + " - (" + n + " - g + 1) * "
+          "   CASE WHEN g > " +
+          n + " - 40 THEN " + at + " - (" + n +
+          " - g + 1) * "
           "interval '1 minute' "
-          "   ELSE (date_trunc('day', (" + at + " - interval '" + days + " days' + ((g - 1) * " +
-          days + " / " + n + ") * interval '1 day') AT TIME ZONE 'America/Bogota') "
+          "   ELSE (date_trunc('day', (" +
+          at + " - interval '" + days + " days' + ((g - 1) * " + days + " / " + n +
+          ") * interval '1 day') AT TIME ZONE 'America/Bogota') "
           "      + interval '7 hours' + make_interval(secs => rt * 43200)) "
           "     AT TIME ZONE 'America/Bogota' END AS created_at "
           "  FROM (SELECT g, random() AS rs, random() AS ra, random() AS rd, random() AS rq, "
           "               random() AS rx, random() AS rt "
-          "        FROM generate_series(" + std::to_string(from) + "::bigint, " +
-          std::to_string(to) + "::bigint) g) r) s) t");
+          "        FROM generate_series(" +
+          std::to_string(from) + "::bigint, " + std::to_string(to) + "::bigint) g) r) s) t");
       Say("  loaded " + std::to_string(to) + " / " + n + " calls (" +
           std::to_string(static_cast<int>(Ms(Clock::now() - t0) / 1000)) + " s)");
     }
@@ -161,18 +172,24 @@ void Load(pqxx::connection& c, int64_t rows) {
         "INSERT INTO contact_records (patient_id, phone_e164, channel, purpose, at, answered, "
         "outcome, source, external_ref, recorded_by, recorded_at) "
         "SELECT patient, CASE WHEN patient IS NULL OR rc < 0.9 THEN '+57' || (3100000000 + "
-        "COALESCE(patient, g % " + P + ")) END, "
+        "COALESCE(patient, g % " +
+        P +
+        ")) END, "
         "CASE WHEN rc < 0.6 THEN 'sms' WHEN rc < 0.9 THEN 'whatsapp' ELSE 'email' END, "
         "CASE WHEN ra < 0.6 THEN 'reminder' WHEN ra < 0.85 THEN 'confirmation' "
         "     WHEN ra < 0.95 THEN 'promotion' ELSE 'collection' END, "
         "t, rb < 0.1, 'delivered', 'crm', 'msg_' || g, 'bench', t "
         "FROM (SELECT g, rc, ra, rb, "
-        "  CASE WHEN rx < 0.02 THEN NULL ELSE 1 + floor(rq * " + P + ")::int END AS patient, "
-        "  " + at + " - make_interval(secs => (" + std::to_string(records) +
-        " - g)::float8 / " + std::to_string(records) + " * " + days + " * 86400) AS t "
+        "  CASE WHEN rx < 0.02 THEN NULL ELSE 1 + floor(rq * " +
+        P +
+        ")::int END AS patient, "
+        "  " +
+        at + " - make_interval(secs => (" + std::to_string(records) + " - g)::float8 / " +
+        std::to_string(records) + " * " + days +
+        " * 86400) AS t "
         "  FROM (SELECT g, random() AS rc, random() AS ra, random() AS rb, random() AS rq, "
-        "               random() AS rx FROM generate_series(1, " + std::to_string(records) +
-        ") g) r) s");
+        "               random() AS rx FROM generate_series(1, " +
+        std::to_string(records) + ") g) r) s");
     Say("  loaded " + std::to_string(records) + " contact records (" +
         std::to_string(static_cast<int>(Ms(Clock::now() - t0) / 1000)) + " s)");
     // Consents: 40% of patients authorised a purpose on voice, some revoked it later.
@@ -180,27 +197,36 @@ void Load(pqxx::connection& c, int64_t rows) {
         "INSERT INTO patient_consents (patient_id, purpose, channel, state, source, text_version, "
         "evidence_ref, recorded_at, recorded_by) "
         "SELECT g, (ARRAY['promotion', 'survey', 'collection'])[1 + (g % 3)], 'voice', "
-        "'authorised', 'form', 'v1', 'doc_' || g, " + at + " - interval '200 days', 'bench' "
-        "FROM generate_series(1, " + P + ") g WHERE g % 5 < 2");
+        "'authorised', 'form', 'v1', 'doc_' || g, " +
+        at +
+        " - interval '200 days', 'bench' "
+        "FROM generate_series(1, " +
+        P + ") g WHERE g % 5 < 2");
     tx.exec(
         "INSERT INTO patient_consents (patient_id, purpose, channel, state, source, recorded_at, "
         "recorded_by) SELECT g, (ARRAY['promotion', 'survey', 'collection'])[1 + (g % 3)], "
-        "'voice', 'revoked', 'call_outcome', " + at + " - interval '30 days', 'bench' "
-        "FROM generate_series(1, " + P + ") g WHERE g % 50 = 1");
+        "'voice', 'revoked', 'call_outcome', " +
+        at +
+        " - interval '30 days', 'bench' "
+        "FROM generate_series(1, " +
+        P + ") g WHERE g % 50 = 1");
     // 1% opted out; 0.5% do not call.
     tx.exec(
         "INSERT INTO call_opt_outs (phone_e164, patient_id, reason, source) "
         "SELECT '+57' || (3100000000 + g), g, 'no me llamen más', 'patient_request' "
-        "FROM generate_series(1, " + P + ") g WHERE g % 100 = 7");
+        "FROM generate_series(1, " +
+        P + ") g WHERE g % 100 = 7");
     tx.exec("UPDATE patients SET do_not_call = true WHERE id % 200 = 11");
     // The RNE: one list loaded, 3% of the numbers on voice.
     tx.exec(
         "INSERT INTO excluded_number_lists (list_version, loaded_at, entries) "
-        "VALUES ('2025-10-01', " + at + " - interval '27 days', 0)");
+        "VALUES ('2025-10-01', " +
+        at + " - interval '27 days', 0)");
     tx.exec(
         "INSERT INTO excluded_numbers (phone_e164, channel, list_version) "
         "SELECT '+57' || (3100000000 + g), 'voice', '2025-10-01' "
-        "FROM generate_series(1, " + P + ") g WHERE g % 33 = 5");
+        "FROM generate_series(1, " +
+        P + ") g WHERE g % 33 = 5");
     tx.exec(
         "UPDATE excluded_number_lists SET entries = (SELECT count(*) FROM excluded_numbers) "
         "WHERE list_version = '2025-10-01'");
@@ -267,9 +293,8 @@ struct Subjects {
 };
 
 void Print(const std::string& name, const Lat& l, double seconds) {
-  std::printf("  %-44s p50 %7.3f ms  p99 %7.3f ms  max %7.3f ms  %8.0f /s  (n=%zu)\n",
-              name.c_str(), l.Pct(0.50), l.Pct(0.99), l.Max(), l.ms.size() / seconds,
-              l.ms.size());
+  std::printf("  %-44s p50 %7.3f ms  p99 %7.3f ms  max %7.3f ms  %8.0f /s  (n=%zu)\n", name.c_str(),
+              l.Pct(0.50), l.Pct(0.99), l.Max(), l.ms.size() / seconds, l.ms.size());
   std::fflush(stdout);
 }
 
@@ -300,7 +325,8 @@ Result Run(const std::string& url, int64_t patients, int clients, int iterations
       ts.emplace_back([&, c] {
         Subjects s(patients, 1000 + c);
         policy::Purpose pu = policy::Purpose::kConfirmation;
-        for (int i = 0; i < 300; ++i) (void)policy.Decide(s.Next(&pu), pu, policy::Channel::kVoice, at);
+        for (int i = 0; i < 300; ++i)
+          (void)policy.Decide(s.Next(&pu), pu, policy::Channel::kVoice, at);
       });
     }
     for (auto& t : ts) t.join();
@@ -360,7 +386,8 @@ void ExplainPrepared(const std::string& url, int64_t patients) {
   absl::ParseTime("%Y-%m-%d %H:%M:%S%Ez", std::string(kAtUtc) + ":00", &at, &err);
   Subjects s(patients, 42);
   policy::Purpose pu = policy::Purpose::kConfirmation;
-  for (int i = 0; i < 50; ++i) (void)store.LoadPolicyInputs(s.Next(&pu), policy::Channel::kVoice, at);
+  for (int i = 0; i < 50; ++i)
+    (void)store.LoadPolicyInputs(s.Next(&pu), policy::Channel::kVoice, at);
   auto lease = pool.Acquire();
   if (!lease.ok()) return;
   pqxx::nontransaction tx(**lease);
@@ -421,14 +448,15 @@ int Main(const Options& opt) {
         "SELECT (SELECT count(*) FROM elevenlabs_conversations), "
         "(SELECT count(*) FROM contact_records), "
         "(SELECT count(*) FROM contact_ledger WHERE at > timestamptz '" +
-        std::string(kAtUtc) + "' - interval '8 days'), "
+        std::string(kAtUtc) +
+        "' - interval '8 days'), "
         "pg_size_pretty(pg_total_relation_size('elevenlabs_conversations')), "
         "(SELECT string_agg(indexname, ', ' ORDER BY indexname) FROM pg_indexes "
         " WHERE tablename = 'elevenlabs_conversations' AND indexdef ~ 'patient_id|phone_number')");
-    Say("  calls " + sizes[0].as<std::string>() + ", contact records " + sizes[1].as<std::string>() +
-        ", ledger rows in the last 8 days " + sizes[2].as<std::string>() +
-        "; elevenlabs_conversations " + sizes[3].as<std::string>() + " with indexes " +
-        sizes[4].as<std::string>());
+    Say("  calls " + sizes[0].as<std::string>() + ", contact records " +
+        sizes[1].as<std::string>() + ", ledger rows in the last 8 days " +
+        sizes[2].as<std::string>() + "; elevenlabs_conversations " + sizes[3].as<std::string>() +
+        " with indexes " + sizes[4].as<std::string>());
   }
   bool met = true;
   for (int clients : opt.clients) {
@@ -439,7 +467,8 @@ int Main(const Options& opt) {
     Print("LoadPolicyInputs (the database read)", r.read, r.read_s);
     Print("ContactPolicy::Decide (read + decision)", r.decide, r.decide_s);
     std::string mix;
-    for (const auto& [k, v] : r.outcomes) mix += (mix.empty() ? "" : ", ") + k + " " + std::to_string(v);
+    for (const auto& [k, v] : r.outcomes)
+      mix += (mix.empty() ? "" : ", ") + k + " " + std::to_string(v);
     Say("  decisions: " + mix + (r.errors ? "; ERRORS " + std::to_string(r.errors) : ""));
     if (clients == 1) met = r.decide.Pct(0.99) < 1.0 && r.errors == 0;
   }

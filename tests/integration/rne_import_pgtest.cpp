@@ -31,8 +31,8 @@ std::string WriteTemp(const std::string& contents) {
 // Runs the tool with DATABASE_URL = `url`; `input` is the file's path, or "- < path" for stdin.
 ToolRun Import(const std::string& url, const std::string& args, const std::string& input) {
   const std::string base = ::testing::TempDir() + "rne_run_" + common::RandomHex(6);
-  const std::string cmd = "DATABASE_URL='" + url + "' " OUTCALL_RNE_IMPORT_BINARY " " + args +
-                          " " + input + " >" + base + ".out 2>" + base + ".err";
+  const std::string cmd = "DATABASE_URL='" + url + "' " OUTCALL_RNE_IMPORT_BINARY " " + args + " " +
+                          input + " >" + base + ".out 2>" + base + ".err";
   const int status = std::system(cmd.c_str());
   ToolRun r;
   r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -60,8 +60,8 @@ Entries Listed(const std::string& url, const std::string& version) {
 int64_t ListEntries(const std::string& url, const std::string& version) {
   pqxx::connection c(url);
   pqxx::nontransaction tx(c);
-  const auto r = tx.exec_params(
-      "SELECT entries FROM excluded_number_lists WHERE list_version = $1", version);
+  const auto r =
+      tx.exec_params("SELECT entries FROM excluded_number_lists WHERE list_version = $1", version);
   return r.empty() ? -1 : r[0][0].as<int64_t>();
 }
 
@@ -94,17 +94,17 @@ class RneImport : public ::testing::Test {
 // Spanish headers with ';' (a spreadsheet's export), a BOM, CRLF, quotes, an extra column.
 constexpr const char* kMixedFile =
     "\xEF\xBB\xBFN\xC3\xBAmero;Canal;Fecha de registro\r\n"
-    "300 123 4567;Voz;2026-11-02\r\n"           // line 2
-    "+57 300 123 4567;llamada;2026-11-02\r\n"   // 3: the same pair (duplicate)
-    "573001234567;SMS;2026-11-03\r\n"           // 4
-    "\"310-555-0101\";\"Mensaje de texto\";\r\n"  // 5
-    "3105550101;mensaje de texto;\r\n"          // 6: duplicate
+    "300 123 4567;Voz;2026-11-02\r\n"                // line 2
+    "+57 300 123 4567;llamada;2026-11-02\r\n"        // 3: the same pair (duplicate)
+    "573001234567;SMS;2026-11-03\r\n"                // 4
+    "\"310-555-0101\";\"Mensaje de texto\";\r\n"     // 5
+    "3105550101;mensaje de texto;\r\n"               // 6: duplicate
     "(601) 555 0202;correo electr\xC3\xB3nico;\r\n"  // 7: landline, e-mail
-    "3209990003;WhatsApp;\r\n"                  // 8
-    "3209990003;fax;\r\n"                       // 9: unknown channel
-    "99887;voz;\r\n"                            // 10: bad number
-    ";;\r\n"                                    // blank: not a row
-    "3001234567\r\n";                           // 12: no channel field
+    "3209990003;WhatsApp;\r\n"                       // 8
+    "3209990003;fax;\r\n"                            // 9: unknown channel
+    "99887;voz;\r\n"                                 // 10: bad number
+    ";;\r\n"                                         // blank: not a row
+    "3001234567\r\n";                                // 12: no channel field
 
 TEST_F(RneImport, LoadsTheValidRowsAndCountsDuplicatesAndRejectedRows) {
   const std::string file = WriteTemp(kMixedFile);
@@ -156,10 +156,9 @@ TEST_F(RneImport, TheLatestVersionWins) {
   EXPECT_EQ(GatewaySees(url(), "+573001110001", "voice"),
             (std::pair<std::string, bool>{"2026-10-31", true}));
   const ToolRun r = Import(url(), "--version=2026-11-30",
-                       WriteTemp("telefono,canal\n3001110002,voz\n3001110003,email\n"));
+                           WriteTemp("telefono,canal\n3001110002,voz\n3001110003,email\n"));
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("(1 new, 2 no longer listed; previous list 2026-10-31)"),
-            std::string::npos)
+  EXPECT_NE(r.out.find("(1 new, 2 no longer listed; previous list 2026-10-31)"), std::string::npos)
       << r.out;
   // Exactly the new list, all under its version; the old list's row stays as history.
   EXPECT_EQ(Listed(url(), "2026-11-30"),

@@ -21,14 +21,37 @@ using common::Cat;
 std::string Fold(std::string_view s) {
   auto latin = [](unsigned char c) -> char {
     switch (c | 0x20) {  // upper and lower case of these letters differ by 0x20
-      case 0xE0: case 0xE1: case 0xE2: case 0xE4: return 'a';
-      case 0xE8: case 0xE9: case 0xEA: case 0xEB: return 'e';
-      case 0xEC: case 0xED: case 0xEE: case 0xEF: return 'i';
-      case 0xF2: case 0xF3: case 0xF4: case 0xF6: return 'o';
-      case 0xF9: case 0xFA: case 0xFB: case 0xFC: return 'u';
-      case 0xF1: return 'n';
-      case 0xE7: return 'c';
-      default: return '?';
+      case 0xE0:
+      case 0xE1:
+      case 0xE2:
+      case 0xE4:
+        return 'a';
+      case 0xE8:
+      case 0xE9:
+      case 0xEA:
+      case 0xEB:
+        return 'e';
+      case 0xEC:
+      case 0xED:
+      case 0xEE:
+      case 0xEF:
+        return 'i';
+      case 0xF2:
+      case 0xF3:
+      case 0xF4:
+      case 0xF6:
+        return 'o';
+      case 0xF9:
+      case 0xFA:
+      case 0xFB:
+      case 0xFC:
+        return 'u';
+      case 0xF1:
+        return 'n';
+      case 0xE7:
+        return 'c';
+      default:
+        return '?';
     }
   };
   std::string out;
@@ -57,10 +80,18 @@ std::string Fold(std::string_view s) {
   return out;
 }
 
-constexpr std::array<std::string_view, 12> kPhoneHeaders = {
-    "numero",       "phone",          "telefono",           "phone number",
-    "phone e164",   "numero telefono", "numero de telefono", "numero telefonico",
-    "numero movil", "celular",        "movil",              "msisdn"};
+constexpr std::array<std::string_view, 12> kPhoneHeaders = {"numero",
+                                                            "phone",
+                                                            "telefono",
+                                                            "phone number",
+                                                            "phone e164",
+                                                            "numero telefono",
+                                                            "numero de telefono",
+                                                            "numero telefonico",
+                                                            "numero movil",
+                                                            "celular",
+                                                            "movil",
+                                                            "msisdn"};
 constexpr std::array<std::string_view, 2> kChannelHeaders = {"canal", "channel"};
 
 struct ChannelName {
@@ -288,8 +319,8 @@ std::optional<Layout> DetectLayout(std::string_view header_line, std::string* er
     }
   }
   if (problem.empty()) {
-    problem = Cat("the header needs a phone column and a channel column (",
-                  AcceptedHeaderNames(), ")");
+    problem =
+        Cat("the header needs a phone column and a channel column (", AcceptedHeaderNames(), ")");
   }
   // Header names are not personal data, but keep the line short and printable.
   std::string shown;
@@ -320,8 +351,8 @@ Row ParseRow(const std::vector<std::string>& fields, const Layout& layout) {
   }
   auto phone = common::NormalizePhone(raw_phone, "57");
   if (!phone.ok()) {
-    row.error = Cat(common::ToStd(phone.status().message()), " (",
-                    common::MaskPhone(raw_phone), ")");
+    row.error =
+        Cat(common::ToStd(phone.status().message()), " (", common::MaskPhone(raw_phone), ")");
     return row;
   }
   // excluded_numbers' CHECK: '+' and 7 to 15 digits.

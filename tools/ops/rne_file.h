@@ -53,7 +53,7 @@ Column ClassifyHeader(std::string_view name);
 
 struct Layout {
   char delimiter = ',';
-  size_t phone = 0;    // column indexes
+  size_t phone = 0;  // column indexes
   size_t channel = 0;
   size_t columns = 0;  // in the header
 };
@@ -70,7 +70,7 @@ std::optional<std::string> MapChannel(std::string_view value);
 struct Row {
   std::string phone_e164;
   std::string channel;
-  std::string error;  // empty: the row is good
+  std::string error;             // empty: the row is good
   bool unknown_channel = false;  // the error is an unknown channel value
 };
 Row ParseRow(const std::vector<std::string>& fields, const Layout& layout);

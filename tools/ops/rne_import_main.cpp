@@ -21,12 +21,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <pqxx/pqxx>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "outcall/common/config.h"
 #include "outcall/common/strings.h"
@@ -77,10 +76,9 @@ struct Counts {
 void PrintCounts(const std::string& version, const Counts& c, bool loaded) {
   std::fprintf(loaded ? stdout : stderr,
                "version %s: %lld rows read, %lld %s, %lld duplicates, %lld rejected%s\n",
-               version.c_str(), static_cast<long long>(c.read),
-               static_cast<long long>(c.entries), loaded ? "loaded" : "usable",
-               static_cast<long long>(c.valid - c.entries), static_cast<long long>(c.rejected),
-               loaded ? "" : "; nothing loaded");
+               version.c_str(), static_cast<long long>(c.read), static_cast<long long>(c.entries),
+               loaded ? "loaded" : "usable", static_cast<long long>(c.valid - c.entries),
+               static_cast<long long>(c.rejected), loaded ? "" : "; nothing loaded");
 }
 
 }  // namespace
@@ -143,8 +141,8 @@ int main(int argc, char** argv) {
   rne::CsvReader reader(in);
   const auto header = reader.ReadHeaderLine();
   if (!header) {
-    std::fprintf(stderr, "%s: %s: no header line (empty, or a first line over %zu bytes)\n",
-                 kTool, source.c_str(), rne::kMaxRecordBytes);
+    std::fprintf(stderr, "%s: %s: no header line (empty, or a first line over %zu bytes)\n", kTool,
+                 source.c_str(), rne::kMaxRecordBytes);
     return 2;
   }
   std::string layout_error;
@@ -170,8 +168,9 @@ int main(int argc, char** argv) {
     }
 
     // 1. The file into a temporary table, by COPY, row by row.
-    tx.exec("CREATE TEMPORARY TABLE rne_load (phone_e164 text NOT NULL, channel text NOT NULL) "
-            "ON COMMIT DROP");
+    tx.exec(
+        "CREATE TEMPORARY TABLE rne_load (phone_e164 text NOT NULL, channel text NOT NULL) "
+        "ON COMMIT DROP");
     {
       pqxx::stream_to copy(tx, "rne_load", std::vector<std::string>{"phone_e164", "channel"});
       std::vector<std::string> fields;
@@ -213,8 +212,9 @@ int main(int argc, char** argv) {
     }
 
     // 2. Distinct pairs: the new list.
-    tx.exec("CREATE TEMPORARY TABLE rne_new ON COMMIT DROP AS "
-            "SELECT DISTINCT phone_e164, channel FROM rne_load");
+    tx.exec(
+        "CREATE TEMPORARY TABLE rne_new ON COMMIT DROP AS "
+        "SELECT DISTINCT phone_e164, channel FROM rne_load");
     tx.exec("ANALYZE rne_new");
     counts.entries = tx.exec("SELECT count(*) FROM rne_new")[0][0].as<int64_t>();
     if (counts.rejected > max_errors) {
@@ -259,8 +259,9 @@ int main(int argc, char** argv) {
     }
     const int64_t before = tx.exec("SELECT count(*) FROM excluded_numbers")[0][0].as<int64_t>();
     const int64_t removed =
-        tx.exec("DELETE FROM excluded_numbers e WHERE NOT EXISTS (SELECT 1 FROM rne_new n "
-                "WHERE n.phone_e164 = e.phone_e164 AND n.channel = e.channel)")
+        tx.exec(
+              "DELETE FROM excluded_numbers e WHERE NOT EXISTS (SELECT 1 FROM rne_new n "
+              "WHERE n.phone_e164 = e.phone_e164 AND n.channel = e.channel)")
             .affected_rows();
     tx.exec_params(
         "INSERT INTO excluded_numbers (phone_e164, channel, list_version) "
@@ -278,16 +279,18 @@ int main(int argc, char** argv) {
                 previous.empty() ? "; no list before" : "; previous list ",
                 previous.empty() ? "" : previous.c_str());
     if (!previous.empty() && previous != version && version < previous) {
-      std::printf("note: %s sorts before the previous list %s; the list loaded last is the one "
-                  "in force\n",
-                  version.c_str(), previous.c_str());
+      std::printf(
+          "note: %s sorts before the previous list %s; the list loaded last is the one "
+          "in force\n",
+          version.c_str(), previous.c_str());
     }
   } catch (const pqxx::broken_connection&) {
-    std::fprintf(stderr, "%s: cannot connect to the database (or lost the connection); nothing changed\n", kTool);
+    std::fprintf(stderr,
+                 "%s: cannot connect to the database (or lost the connection); nothing changed\n",
+                 kTool);
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: database error: %s; nothing changed\n", kTool,
-                 FirstLine(e).c_str());
+    std::fprintf(stderr, "%s: database error: %s; nothing changed\n", kTool, FirstLine(e).c_str());
     return 1;
   }
   return 0;

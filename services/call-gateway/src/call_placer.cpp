@@ -210,10 +210,12 @@ absl::StatusOr<v1::ContactPolicyDecision> CallPlacer::CheckContactPolicy(
   if (!channel.ok()) return channel.status();
   PolicySubject subject;
   if (req.has_patient_id()) {
-    if (req.patient_id() <= 0) return absl::InvalidArgumentError("patientId must be a positive integer");
+    if (req.patient_id() <= 0)
+      return absl::InvalidArgumentError("patientId must be a positive integer");
     auto p = store_.FindPatient(req.patient_id());
     if (!p.ok()) return p.status();
-    if (!p->has_value()) return absl::NotFoundError(Cat("patient ", req.patient_id(), " not found"));
+    if (!p->has_value())
+      return absl::NotFoundError(Cat("patient ", req.patient_id(), " not found"));
     subject.patient_id = req.patient_id();
     subject.phone_e164 = (*p)->phone_e164;
   } else {
@@ -286,7 +288,8 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
   if (!opted_out.ok()) return opted_out.status();
   if (*opted_out) {
     metrics_.Call("opted_out");
-    return Refuse(dial, absl::FailedPreconditionError("the patient asked not to be called (opt-out)"));
+    return Refuse(dial,
+                  absl::FailedPreconditionError("the patient asked not to be called (opt-out)"));
   }
   // The contact policy, immediately before the dial: refused -> nothing is placed, the decision
   // is stored; allowed -> the decision goes in with the call (BeginCall).

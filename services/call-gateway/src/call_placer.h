@@ -1,10 +1,11 @@
 // Placing a call, the rules first: the request checked (phone number normalised, variables
 // scalar, ids positive), the patient and appointment looked up and linked, the opt-out honoured,
 // the contact policy decided (ContactPolicy; a refusal places nothing and is stored, an allowed
-// decision is stored with the call), the Idempotency-Key claimed (a retry replays the first answer, never dials again), the call
-// recorded, then the one outbound request to ElevenLabs; an answer that never came is settled by
-// looking the call up by our call id before anyone may dial again. Blocking (database, HTTP):
-// run on a worker thread. No gRPC here: the handlers turn the statuses into answers.
+// decision is stored with the call), the Idempotency-Key claimed (a retry replays the first answer,
+// never dials again), the call recorded, then the one outbound request to ElevenLabs; an answer
+// that never came is settled by looking the call up by our call id before anyone may dial again.
+// Blocking (database, HTTP): run on a worker thread. No gRPC here: the handlers turn the statuses
+// into answers.
 #pragma once
 
 #include <optional>

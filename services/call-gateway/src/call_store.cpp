@@ -317,7 +317,8 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
          "d AS (INSERT INTO policy_decisions (call_row_id, patient_id, purpose, channel, "
          "decided_at, allowed, rule, profile_id, profile_version, override_reason, decided_for, "
          "record) SELECT c.id, c.patient_id, c.contact_purpose, $11, to_timestamp($12::float8), "
-         "true, NULLIF($13, ''), $14, $15, NULLIF($16, ''), $17, $18::jsonb FROM c WHERE $14 <> '') "
+         "true, NULLIF($13, ''), $14, $15, NULLIF($16, ''), $17, $18::jsonb FROM c WHERE $14 <> "
+         "'') "
          "SELECT " CALL_COLUMNS " FROM c"},
         call.agent_id, call.agent_phone_number_id, call.patient_id, call.appointment_id,
         call.phone_number, call.patient_name, call.custom_variables_json, call.metadata_json,
@@ -363,23 +364,23 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
 absl::StatusOr<std::optional<IdempotencyHit>> CallStore::FindKey(
     const std::string& principal, const std::string& idem_key, const std::string& request_sha256) {
   if (idem_key.empty()) return std::optional<IdempotencyHit>();
-  return pool_.InAutocommit(
-      [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<IdempotencyHit>> {
-        auto r = Exec(tx,
-                      {"call_gateway.key_find",
-                       "SELECT request_sha256, state, COALESCE(grpc_code, 0), "
-                       "COALESCE(response::text, '{}') FROM idempotency_keys WHERE scope = "
-                       "'InitiateCall' AND principal = $1 AND idem_key = $2 AND expires_at > now()"},
-                      principal, idem_key);
-        if (r.empty()) return std::optional<IdempotencyHit>();
-        if (r[0][0].as<std::string>() != request_sha256) {
-          return absl::AlreadyExistsError(
-              "Idempotency-Key was already used with a different request; use a new key for a new "
-              "call");
-        }
-        return std::optional<IdempotencyHit>(IdempotencyHit{
-            r[0][1].as<std::string>() == "in_progress", r[0][2].as<int>(), r[0][3].as<std::string>()});
-      });
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx)
+                                -> absl::StatusOr<std::optional<IdempotencyHit>> {
+    auto r = Exec(tx,
+                  {"call_gateway.key_find",
+                   "SELECT request_sha256, state, COALESCE(grpc_code, 0), "
+                   "COALESCE(response::text, '{}') FROM idempotency_keys WHERE scope = "
+                   "'InitiateCall' AND principal = $1 AND idem_key = $2 AND expires_at > now()"},
+                  principal, idem_key);
+    if (r.empty()) return std::optional<IdempotencyHit>();
+    if (r[0][0].as<std::string>() != request_sha256) {
+      return absl::AlreadyExistsError(
+          "Idempotency-Key was already used with a different request; use a new key for a new "
+          "call");
+    }
+    return std::optional<IdempotencyHit>(IdempotencyHit{
+        r[0][1].as<std::string>() == "in_progress", r[0][2].as<int>(), r[0][3].as<std::string>()});
+  });
 }
 
 absl::Status CallStore::FinishKey(const std::string& principal, const std::string& idem_key,
@@ -1526,7 +1527,7 @@ absl::StatusOr<PolicyInputs> CallStore::LoadPolicyInputs(const PolicySubject& su
       c.channel = *ch;
       c.purpose = *pu;
       c.state = o.at("state").as_string() == "revoked" ? policy::ConsentState::kRevoked
-                                                         : policy::ConsentState::kAuthorised;
+                                                       : policy::ConsentState::kAuthorised;
       c.reference = std::string(o.at("reference").as_string());
       c.recorded_at = seconds(o.at("at"));
       in.consents.push_back(std::move(c));
@@ -1555,81 +1556,82 @@ absl::Status CallStore::RecordDecision(const DecisionRecord& d) {
 
 absl::StatusOr<int64_t> CallStore::AppendConsent(const ConsentRecord& c) {
   return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<int64_t> {
-    auto r = Exec1(tx,
-                   {"call_gateway.consent_append",
-                    "INSERT INTO patient_consents (patient_id, purpose, channel, state, source, "
-                    "text_version, evidence_ref, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, "
-                    "$5, NULLIF($6, ''), NULLIF($7, ''), to_timestamp($8::float8), $9) RETURNING id"},
-                   c.patient_id, c.purpose, c.channel, c.state, c.source, c.text_version,
-                   c.evidence_ref, UnixSeconds(c.recorded_at), c.recorded_by);
+    auto r =
+        Exec1(tx,
+              {"call_gateway.consent_append",
+               "INSERT INTO patient_consents (patient_id, purpose, channel, state, source, "
+               "text_version, evidence_ref, recorded_at, recorded_by) VALUES ($1, $2, $3, $4, "
+               "$5, NULLIF($6, ''), NULLIF($7, ''), to_timestamp($8::float8), $9) RETURNING id"},
+              c.patient_id, c.purpose, c.channel, c.state, c.source, c.text_version, c.evidence_ref,
+              UnixSeconds(c.recorded_at), c.recorded_by);
     return r[0].as<int64_t>();
   });
 }
 
 absl::StatusOr<std::pair<int64_t, bool>> CallStore::AppendContact(const ContactRecord& c) {
-  return pool_.InAutocommit(
-      [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::pair<int64_t, bool>> {
-        // A retry of the same contact (source and external_ref) finds the first row.
-        auto r = Exec(
-            tx,
-            {"call_gateway.contact_append",
-             "WITH ins AS (INSERT INTO contact_records (patient_id, phone_e164, channel, purpose, "
-             "at, answered, outcome, source, external_ref, recorded_by) VALUES ($1, NULLIF($2, ''), "
-             "$3, $4, to_timestamp($5::float8), $6, NULLIF($7, ''), $8, NULLIF($9, ''), $10) "
-             "ON CONFLICT (source, external_ref) DO NOTHING RETURNING id) "
-             "SELECT id, false FROM ins UNION ALL SELECT id, true FROM contact_records WHERE "
-             "source = $8 AND external_ref = NULLIF($9, '') AND NOT EXISTS (SELECT 1 FROM ins)"},
-            c.patient_id, c.phone_e164, c.channel, c.purpose, UnixSeconds(c.at), c.answered,
-            c.outcome, c.source, c.external_ref, c.recorded_by);
-        if (r.empty()) return absl::InternalError("contact not recorded");
-        return std::make_pair(r[0][0].as<int64_t>(), r[0][1].as<bool>());
-      });
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx)
+                                -> absl::StatusOr<std::pair<int64_t, bool>> {
+    // A retry of the same contact (source and external_ref) finds the first row.
+    auto r = Exec(
+        tx,
+        {"call_gateway.contact_append",
+         "WITH ins AS (INSERT INTO contact_records (patient_id, phone_e164, channel, purpose, "
+         "at, answered, outcome, source, external_ref, recorded_by) VALUES ($1, NULLIF($2, ''), "
+         "$3, $4, to_timestamp($5::float8), $6, NULLIF($7, ''), $8, NULLIF($9, ''), $10) "
+         "ON CONFLICT (source, external_ref) DO NOTHING RETURNING id) "
+         "SELECT id, false FROM ins UNION ALL SELECT id, true FROM contact_records WHERE "
+         "source = $8 AND external_ref = NULLIF($9, '') AND NOT EXISTS (SELECT 1 FROM ins)"},
+        c.patient_id, c.phone_e164, c.channel, c.purpose, UnixSeconds(c.at), c.answered, c.outcome,
+        c.source, c.external_ref, c.recorded_by);
+    if (r.empty()) return absl::InternalError("contact not recorded");
+    return std::make_pair(r[0][0].as<int64_t>(), r[0][1].as<bool>());
+  });
 }
 
 absl::StatusOr<std::vector<EvidenceRecord>> CallStore::Evidence(const EvidenceQuery& q) {
-  return pool_.InAutocommit(
-      [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::vector<EvidenceRecord>> {
-        auto r = Exec(
-            tx,
-            {"call_gateway.evidence",
-             "SELECT d.id, extract(epoch FROM d.decided_at)::float8, d.patient_id, "
-             "COALESCE(c.phone_number, ''), d.purpose, d.channel, d.allowed, COALESCE(d.rule, ''), "
-             "d.profile_id, d.profile_version, COALESCE(d.override_reason, ''), d.decided_for, "
-             "COALESCE(d.record->'consent'->>'reference', ''), "
-             "COALESCE(d.record->'excluded_number'->>'list_version', ''), "
-             "COALESCE(c.call_id::text, ''), COALESCE(c.status, 'refused'), "
-             "CASE WHEN c.metadata ? 'erased_at' THEN 'erased' WHEN c.metadata ? "
-             "'retention_purged_at' THEN 'purged' ELSE 'kept' END "
-             "FROM policy_decisions d LEFT JOIN elevenlabs_conversations c ON c.id = d.call_row_id "
-             "WHERE ($1::int IS NULL OR d.patient_id = $1) "
-             "AND d.decided_at >= to_timestamp($2::float8) AND d.decided_at < to_timestamp($3::float8) "
-             "AND d.id > $4 ORDER BY d.id LIMIT $5"},
-            q.patient_id, UnixSeconds(q.from), UnixSeconds(q.to), q.after_id, q.limit);
-        std::vector<EvidenceRecord> out;
-        out.reserve(r.size());
-        for (const auto& row : r) {
-          EvidenceRecord e;
-          e.decision_id = row[0].as<int64_t>();
-          e.decided_at = absl::FromUnixMicros(static_cast<int64_t>(row[1].as<double>() * 1e6));
-          if (!row[2].is_null()) e.patient_id = row[2].as<int>();
-          e.phone_e164 = row[3].as<std::string>();
-          e.purpose = row[4].as<std::string>();
-          e.channel = row[5].as<std::string>();
-          e.allowed = row[6].as<bool>();
-          e.rule = row[7].as<std::string>();
-          e.profile_id = row[8].as<std::string>();
-          e.profile_version = row[9].as<int>();
-          e.override_reason = row[10].as<std::string>();
-          e.decided_for = row[11].as<std::string>();
-          e.consent_reference = row[12].as<std::string>();
-          e.excluded_list_version = row[13].as<std::string>();
-          e.call_id = row[14].as<std::string>();
-          e.outcome = row[15].as<std::string>();
-          e.retention = row[16].as<std::string>();
-          out.push_back(std::move(e));
-        }
-        return out;
-      });
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx)
+                                -> absl::StatusOr<std::vector<EvidenceRecord>> {
+    auto r = Exec(
+        tx,
+        {"call_gateway.evidence",
+         "SELECT d.id, extract(epoch FROM d.decided_at)::float8, d.patient_id, "
+         "COALESCE(c.phone_number, ''), d.purpose, d.channel, d.allowed, COALESCE(d.rule, ''), "
+         "d.profile_id, d.profile_version, COALESCE(d.override_reason, ''), d.decided_for, "
+         "COALESCE(d.record->'consent'->>'reference', ''), "
+         "COALESCE(d.record->'excluded_number'->>'list_version', ''), "
+         "COALESCE(c.call_id::text, ''), COALESCE(c.status, 'refused'), "
+         "CASE WHEN c.metadata ? 'erased_at' THEN 'erased' WHEN c.metadata ? "
+         "'retention_purged_at' THEN 'purged' ELSE 'kept' END "
+         "FROM policy_decisions d LEFT JOIN elevenlabs_conversations c ON c.id = d.call_row_id "
+         "WHERE ($1::int IS NULL OR d.patient_id = $1) "
+         "AND d.decided_at >= to_timestamp($2::float8) AND d.decided_at < to_timestamp($3::float8) "
+         "AND d.id > $4 ORDER BY d.id LIMIT $5"},
+        q.patient_id, UnixSeconds(q.from), UnixSeconds(q.to), q.after_id, q.limit);
+    std::vector<EvidenceRecord> out;
+    out.reserve(r.size());
+    for (const auto& row : r) {
+      EvidenceRecord e;
+      e.decision_id = row[0].as<int64_t>();
+      e.decided_at = absl::FromUnixMicros(static_cast<int64_t>(row[1].as<double>() * 1e6));
+      if (!row[2].is_null()) e.patient_id = row[2].as<int>();
+      e.phone_e164 = row[3].as<std::string>();
+      e.purpose = row[4].as<std::string>();
+      e.channel = row[5].as<std::string>();
+      e.allowed = row[6].as<bool>();
+      e.rule = row[7].as<std::string>();
+      e.profile_id = row[8].as<std::string>();
+      e.profile_version = row[9].as<int>();
+      e.override_reason = row[10].as<std::string>();
+      e.decided_for = row[11].as<std::string>();
+      e.consent_reference = row[12].as<std::string>();
+      e.excluded_list_version = row[13].as<std::string>();
+      e.call_id = row[14].as<std::string>();
+      e.outcome = row[15].as<std::string>();
+      e.retention = row[16].as<std::string>();
+      out.push_back(std::move(e));
+    }
+    return out;
+  });
 }
 
 absl::StatusOr<RetentionPass> CallStore::PurgeRetention(int limit) {

@@ -58,11 +58,12 @@ class CallStore final : public CallRepository, public PolicyRepository {
   absl::StatusOr<Begin> BeginCall(const NewCall& call, const std::string& principal,
                                   const std::string& idem_key,
                                   const std::string& request_sha256) override;
-  absl::StatusOr<std::optional<IdempotencyHit>> FindKey(
-      const std::string& principal, const std::string& idem_key,
-      const std::string& request_sha256) override;
+  absl::StatusOr<std::optional<IdempotencyHit>> FindKey(const std::string& principal,
+                                                        const std::string& idem_key,
+                                                        const std::string& request_sha256) override;
   absl::Status FinishKey(const std::string& principal, const std::string& idem_key,
-                         int64_t call_row, int grpc_code, const std::string& response_json) override;
+                         int64_t call_row, int grpc_code,
+                         const std::string& response_json) override;
   absl::StatusOr<StatusChange> MarkInitiated(int64_t row, const std::string& conversation_id,
                                              const std::string& call_sid,
                                              std::string_view cause) override;
@@ -148,16 +149,17 @@ class CallStore final : public CallRepository, public PolicyRepository {
   absl::StatusOr<v1::ApplyOutcome> ApplyEvent(const v1::CallEvent& event,
                                               std::vector<StatusChange>& changes);
   // Applies events in order in one transaction, transcriptions set-based. If one fails, they are
-  // applied again one by one (each a batch of one in its own transaction). An event that can never be applied (ValidateForApply, or a
-  // data error from the database) gets APPLY_OUTCOME_REJECTED with its reason in `rejected`
-  // (keyed by its index) and the events after it go on, but for the later events of its
-  // conversation (APPLY_OUTCOME_HELD: their order is kept). Any other failure (the database is
-  // gone, a conflict) stops there: `outcomes` then holds those before it and its error is
-  // returned.
+  // applied again one by one (each a batch of one in its own transaction). An event that can never
+  // be applied (ValidateForApply, or a data error from the database) gets APPLY_OUTCOME_REJECTED
+  // with its reason in `rejected` (keyed by its index) and the events after it go on, but for the
+  // later events of its conversation (APPLY_OUTCOME_HELD: their order is kept). Any other failure
+  // (the database is gone, a conflict) stops there: `outcomes` then holds those before it and its
+  // error is returned.
   absl::Status ApplyEvents(const google::protobuf::RepeatedPtrField<v1::CallEvent>& events,
                            std::vector<v1::ApplyOutcome>& outcomes,
                            std::vector<StatusChange>& changes,
                            std::map<int, std::string>& rejected);
+
  private:
   // One event (already validated) in its own transaction.
   absl::StatusOr<v1::ApplyOutcome> ApplyOne(const v1::CallEvent& event,

@@ -48,7 +48,8 @@ constexpr absl::Duration kFutureSlack = absl::Minutes(1);
 
 absl::StatusOr<v1::RecordConsentResponse> ContactLedger::RecordConsent(
     const std::string& principal, const v1::RecordConsentRequest& req) {
-  if (req.patient_id() <= 0) return absl::InvalidArgumentError("patientId must be a positive integer");
+  if (req.patient_id() <= 0)
+    return absl::InvalidArgumentError("patientId must be a positive integer");
   auto purpose = PurposeFromRequest(req.purpose());
   if (!purpose.ok()) return purpose.status();
   if (req.channel().empty()) return absl::InvalidArgumentError("channel is required");
@@ -139,13 +140,15 @@ absl::StatusOr<v1::RecordContactResponse> ContactLedger::RecordContact(
 absl::StatusOr<v1::ExportEvidenceResponse> ContactLedger::ExportEvidence(
     const v1::ExportEvidenceRequest& req) {
   if (req.format() != "" && req.format() != "json" && req.format() != "csv")
-    return absl::InvalidArgumentError(Cat("format: unknown value '", req.format(), "' (json, csv)"));
+    return absl::InvalidArgumentError(
+        Cat("format: unknown value '", req.format(), "' (json, csv)"));
   if (req.page_size() < 0 || req.page_size() > 10000)
     return absl::InvalidArgumentError("pageSize must be between 1 and 10000");
   const absl::Time now = clock_.Now();
   EvidenceQuery q;
   if (req.has_patient_id()) {
-    if (req.patient_id() <= 0) return absl::InvalidArgumentError("patientId must be a positive integer");
+    if (req.patient_id() <= 0)
+      return absl::InvalidArgumentError("patientId must be a positive integer");
     q.patient_id = req.patient_id();
   }
   auto to = TimeOr(req.to(), req.has_to(), "to", now);
@@ -167,9 +170,10 @@ absl::StatusOr<v1::ExportEvidenceResponse> ContactLedger::ExportEvidence(
   std::string csv;
   const bool as_csv = req.format() == "csv";
   if (as_csv) {
-    csv = "decision_id,decided_at_bogota,patient_id,phone_number,purpose,channel,allowed,rule,"
-          "profile,override_reason,decided_for,consent_reference,excluded_list_version,call_id,"
-          "outcome,retention\r\n";
+    csv =
+        "decision_id,decided_at_bogota,patient_id,phone_number,purpose,channel,allowed,rule,"
+        "profile,override_reason,decided_for,consent_reference,excluded_list_version,call_id,"
+        "outcome,retention\r\n";
   }
   for (const EvidenceRecord& e : *rows) {
     v1::EvidenceRow row;
@@ -195,8 +199,8 @@ absl::StatusOr<v1::ExportEvidenceResponse> ContactLedger::ExportEvidence(
                  CsvField(row.phone_number()), ",", CsvField(row.purpose()), ",",
                  CsvField(row.channel()), ",", row.allowed() ? "true" : "false", ",",
                  CsvField(row.rule()), ",", CsvField(row.profile()), ",",
-                 CsvField(row.override_reason(), true), ",", CsvField(row.decided_for(), true),
-                 ",", CsvField(row.consent_reference(), true), ",",
+                 CsvField(row.override_reason(), true), ",", CsvField(row.decided_for(), true), ",",
+                 CsvField(row.consent_reference(), true), ",",
                  CsvField(row.excluded_list_version(), true), ",", CsvField(row.call_id()), ",",
                  CsvField(row.outcome()), ",", CsvField(row.retention()), "\r\n");
     } else {

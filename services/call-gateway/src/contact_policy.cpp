@@ -28,9 +28,9 @@ absl::StatusOr<policy::Channel> ChannelFromRequest(std::string_view value) {
 }
 
 absl::Status RefusalStatus(const policy::Decision& decision) {
-  return absl::FailedPreconditionError(
-      Cat("contact policy ", decision.profile_id, " v", decision.profile_version, " (",
-          decision.rule, "): ", decision.message));
+  return absl::FailedPreconditionError(Cat("contact policy ", decision.profile_id, " v",
+                                           decision.profile_version, " (", decision.rule,
+                                           "): ", decision.message));
 }
 
 absl::Status ContactPolicy::RegisterDefaultProfile() {
@@ -52,9 +52,9 @@ absl::StatusOr<policy::Profile> ContactPolicy::ProfileFor(const PolicyInputs& in
             ") cannot be used, so no call is placed: ", parsed.status().message()));
   }
   if (parsed->id != in.profile_id || parsed->version != in.profile_version) {
-    return absl::FailedPreconditionError(
-        Cat("the contact-policy profile stored as ", in.profile_id, " v", in.profile_version,
-            " says it is ", parsed->id, " v", parsed->version, "; no call is placed"));
+    return absl::FailedPreconditionError(Cat("the contact-policy profile stored as ", in.profile_id,
+                                             " v", in.profile_version, " says it is ", parsed->id,
+                                             " v", parsed->version, "; no call is placed"));
   }
   absl::MutexLock lock(&mu_);
   return profiles_.emplace(key, *std::move(parsed)).first->second;

@@ -83,8 +83,7 @@ class PolicyRepository {
  public:
   virtual ~PolicyRepository() = default;
   virtual absl::StatusOr<PolicyInputs> LoadPolicyInputs(const PolicySubject& subject,
-                                                        policy::Channel channel,
-                                                        absl::Time at) = 0;
+                                                        policy::Channel channel, absl::Time at) = 0;
   // A refusal (nothing was placed). Allowed decisions are stored by BeginCall with the call.
   virtual absl::Status RecordDecision(const DecisionRecord& decision) = 0;
   // Appends to the consent ledger; the entry's id.

@@ -27,9 +27,7 @@ std::string IdempotencyKey(const grpc::CallbackServerContext* ctx) {
 }
 
 // A token with policy:override may pass a contact-policy refusal with a recorded reason.
-bool MayOverride(const common::Principal& p) {
-  return p.Has(common::Permission::kOverridePolicy);
-}
+bool MayOverride(const common::Principal& p) { return p.Has(common::Permission::kOverridePolicy); }
 
 // One WatchCallEvents stream: updates the hub hands over are queued and written one at a time;
 // a watcher that falls kMaxQueued updates behind is ended (RESOURCE_EXHAUSTED) rather than
@@ -202,9 +200,9 @@ grpc::ServerUnaryReactor* CallGatewayHandlers::RecordContact(grpc::CallbackServe
   });
 }
 
-grpc::ServerUnaryReactor* CallGatewayHandlers::ExportEvidence(
-    grpc::CallbackServerContext* ctx, const v1::ExportEvidenceRequest* req,
-    v1::ExportEvidenceResponse* resp) {
+grpc::ServerUnaryReactor* CallGatewayHandlers::ExportEvidence(grpc::CallbackServerContext* ctx,
+                                                              const v1::ExportEvidenceRequest* req,
+                                                              v1::ExportEvidenceResponse* resp) {
   if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
   return Dispatch(ctx, executor_, [this, req, resp] {
     auto r = ledger_.ExportEvidence(*req);

@@ -87,9 +87,8 @@ absl::Status Reconciler::PurgeRetention() {
     if (pass->calls < options_.retention_batch) break;
   }
   if (total.calls > 0) {
-    spdlog::info(
-        "retention: purged {} calls ({} transcript turns, {} recordings, {} inbox bodies)",
-        total.calls, total.transcript_turns, total.recordings, total.inbox_bodies);
+    spdlog::info("retention: purged {} calls ({} transcript turns, {} recordings, {} inbox bodies)",
+                 total.calls, total.transcript_turns, total.recordings, total.inbox_bodies);
   }
   return absl::OkStatus();
 }

@@ -487,8 +487,8 @@ elevenlabs::Result<std::string> FakeElevenLabs::UpdateTwilioCall(std::string_vie
 }
 
 absl::StatusOr<PolicyInputs> FakePolicyRepository::LoadPolicyInputs(const PolicySubject& subject,
-                                                                   policy::Channel,
-                                                                   absl::Time at) {
+                                                                    policy::Channel,
+                                                                    absl::Time at) {
   absl::MutexLock lock(&mu_);
   asked_.push_back(subject);
   if (!fail_load.ok()) return fail_load;

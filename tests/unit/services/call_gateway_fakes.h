@@ -78,9 +78,9 @@ class FakeCallRepository final : public CallRepository {
   absl::StatusOr<Begin> BeginCall(const NewCall& call, const std::string& principal,
                                   const std::string& idem_key,
                                   const std::string& request_sha256) override;
-  absl::StatusOr<std::optional<IdempotencyHit>> FindKey(
-      const std::string& principal, const std::string& idem_key,
-      const std::string& request_sha256) override;
+  absl::StatusOr<std::optional<IdempotencyHit>> FindKey(const std::string& principal,
+                                                        const std::string& idem_key,
+                                                        const std::string& request_sha256) override;
   absl::Status FinishKey(const std::string& principal, const std::string& idem_key,
                          int64_t call_row, int grpc_code,
                          const std::string& response_json) override;

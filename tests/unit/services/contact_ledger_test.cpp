@@ -1,9 +1,10 @@
 // The consent ledger and other-channel contacts over the API (ContactLedger), against the
 // in-memory fakes: what is refused (naming the field), what is appended, what a retry does.
+#include "contact_ledger.h"
+
 #include <gtest/gtest.h>
 
 #include "call_gateway_fakes.h"
-#include "contact_ledger.h"
 #include "outcall/common/clock.h"
 
 namespace outcall::call_gateway {
@@ -69,8 +70,7 @@ TEST_F(ContactLedgerTest, AnAuthorisationWithoutProofIsRefusedARevocationNeedsNo
   EXPECT_EQ(ledger_.RecordConsent("x", no_text).status().message(), "textVersion is required");
   auto no_evidence = Consent();
   no_evidence.clear_evidence_ref();
-  EXPECT_EQ(ledger_.RecordConsent("x", no_evidence).status().message(),
-            "evidenceRef is required");
+  EXPECT_EQ(ledger_.RecordConsent("x", no_evidence).status().message(), "evidenceRef is required");
   EXPECT_TRUE(policy_.consents().empty());
   auto revoke = Consent();
   revoke.set_state("revoked");
@@ -184,7 +184,8 @@ TEST_F(ContactLedgerTest, EvidenceIsPagedInBogotaTimeAndItsCsvCannotBeTurnedInto
             "\"completed\",\"kept\"\r\n");
   v1::ExportEvidenceRequest bad;
   bad.set_format("xml");
-  EXPECT_EQ(ledger_.ExportEvidence(bad).status().message(), "format: unknown value 'xml' (json, csv)");
+  EXPECT_EQ(ledger_.ExportEvidence(bad).status().message(),
+            "format: unknown value 'xml' (json, csv)");
   bad.set_format("");
   bad.set_page_token("abc");
   EXPECT_EQ(ledger_.ExportEvidence(bad).status().message(), "pageToken is not one this API gave");

@@ -37,9 +37,9 @@ Parsed ReadAll(const std::string& text, char delimiter, std::string* header = nu
 
 TEST(RneCsv, QuotesCrlfBomAndLineNumbers) {
   std::string header;
-  const Parsed p = ReadAll(
-      "\xEF\xBB\xBFnumero,canal\r\n 300 123 4567 , voz \r\n\"a,\"\"b\"\"\nc\",sms\r\nx,y",
-      ',', &header);
+  const Parsed p =
+      ReadAll("\xEF\xBB\xBFnumero,canal\r\n 300 123 4567 , voz \r\n\"a,\"\"b\"\"\nc\",sms\r\nx,y",
+              ',', &header);
   EXPECT_EQ(header, "numero,canal");
   ASSERT_EQ(p.records.size(), 3u);
   EXPECT_EQ(p.records[0], (std::vector<std::string>{"300 123 4567", "voz"}));
@@ -90,13 +90,19 @@ TEST(RneHeader, NamesAndDelimiters) {
 
 TEST(RneChannel, SpanishAndEnglishValues) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"voice", "voice"},          {"Voz", "voice"},
-      {"LLAMADA", "voice"},        {"llamadas telefónicas", "voice"},
-      {"sms", "sms"},              {"Mensaje de texto", "sms"},
-      {"mensajes_de_texto", "sms"}, {"WhatsApp", "whatsapp"},
+      {"voice", "voice"},
+      {"Voz", "voice"},
+      {"LLAMADA", "voice"},
+      {"llamadas telefónicas", "voice"},
+      {"sms", "sms"},
+      {"Mensaje de texto", "sms"},
+      {"mensajes_de_texto", "sms"},
+      {"WhatsApp", "whatsapp"},
       {"mensajería por aplicaciones", "whatsapp"},
-      {"email", "email"},          {"E-mail", "email"},
-      {"correo", "email"},         {"Correo electrónico", "email"},
+      {"email", "email"},
+      {"E-mail", "email"},
+      {"correo", "email"},
+      {"Correo electrónico", "email"},
       {"correo electr\xF3nico", "email"}};
   for (const auto& [in, want] : cases) {
     EXPECT_EQ(MapChannel(in).value_or("<none>"), want) << in;

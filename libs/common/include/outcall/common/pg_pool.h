@@ -1,8 +1,8 @@
 // A bounded PostgreSQL connection pool (libpqxx). One connection serves one thread at a time.
 // An idle connection the server has ended (a restart, a terminated backend) is found before it
 // is leased and replaced, so the work goes to a fresh one; a connection that breaks after a
-// statement was sent is discarded and its error returned (the statement may have run). Blocking: call it from a worker pool,
-// never from a gRPC reactor or an Asio event loop.
+// statement was sent is discarded and its error returned (the statement may have run). Blocking:
+// call it from a worker pool, never from a gRPC reactor or an Asio event loop.
 #pragma once
 
 #include <memory>
