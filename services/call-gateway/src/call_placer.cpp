@@ -9,7 +9,6 @@
 
 #include "outcall/common/crypto.h"
 #include "outcall/common/logging.h"
-#include "outcall/common/phone.h"
 #include "outcall/common/strings.h"
 
 namespace outcall::call_gateway {
@@ -102,9 +101,8 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::InitiateCall(
     const v1::InitiateCallRequest& request, bool may_override) {
   const v1::InitiateCallRequest* req = &request;
   if (req->phone_number().empty()) return absl::InvalidArgumentError("phoneNumber is required");
-  auto phone = common::NormalizePhone(req->phone_number(), options_.default_country_code);
-  if (!phone.ok())
-    return absl::InvalidArgumentError(Cat("phoneNumber: ", phone.status().message()));
+  auto phone = PhoneFromRequest(req->phone_number(), options_.default_country_code);
+  if (!phone.ok()) return phone.status();
   if (auto s = CheckScalars(req->custom_variables(), "customVariables"); !s.ok()) return s;
   if (req->has_patient_id() && req->patient_id() <= 0) {
     return absl::InvalidArgumentError("patientId must be a positive integer");
@@ -221,9 +219,8 @@ absl::StatusOr<v1::ContactPolicyDecision> CallPlacer::CheckContactPolicy(
   } else {
     if (req.phone_number().empty())
       return absl::InvalidArgumentError("patientId or phoneNumber is required");
-    auto phone = common::NormalizePhone(req.phone_number(), options_.default_country_code);
-    if (!phone.ok())
-      return absl::InvalidArgumentError(Cat("phoneNumber: ", phone.status().message()));
+    auto phone = PhoneFromRequest(req.phone_number(), options_.default_country_code);
+    if (!phone.ok()) return phone.status();
     subject.phone_e164 = *phone;
     auto p = store_.FindPatientByPhone(*phone);  // as a dial links it
     if (!p.ok()) return p.status();
@@ -231,9 +228,9 @@ absl::StatusOr<v1::ContactPolicyDecision> CallPlacer::CheckContactPolicy(
   }
   absl::Time at = clock_.Now();
   if (req.has_at()) {
-    if (req.at().nanos() < 0 || req.at().nanos() > 999999999)
-      return absl::InvalidArgumentError("at: nanos out of range");
-    at = absl::FromUnixSeconds(req.at().seconds()) + absl::Nanoseconds(req.at().nanos());
+    auto given = InstantFromRequest(req.at(), "at");
+    if (!given.ok()) return given.status();
+    at = *given;
   }
   auto outcome = policy_.Decide(subject, *purpose, *channel, at);
   if (!outcome.ok()) return outcome.status();
@@ -301,17 +298,16 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
     return outcome.status();
   }
   const policy::Decision& decision = outcome->decision;
-  DecisionRecord record{call.patient_id,
-                        call.purpose,
-                        "voice",
-                        now,
-                        decision.allowed,
-                        decision.rule,
-                        decision.profile_id,
-                        decision.profile_version,
-                        "",
-                        dial.principal,
-                        decision.record_json};
+  DecisionRecord record{.patient_id = call.patient_id,
+                        .purpose = call.purpose,
+                        .channel = "voice",
+                        .decided_at = now,
+                        .allowed = decision.allowed,
+                        .rule = decision.rule,
+                        .profile_id = decision.profile_id,
+                        .profile_version = decision.profile_version,
+                        .decided_for = dial.principal,
+                        .record_json = decision.record_json};
   if (!decision.allowed) {
     // An override passes any rule but the opt-out (the patient's own word: never overridden).
     if (dial.override_reason.empty() || decision.rule == "opt_out") {

@@ -189,6 +189,28 @@ void CompleteKeysInitiated(pqxx::transaction_base& tx, int64_t row,
        row, MessageJson(InitiatedResponse(conversation_id, call_id)));
 }
 
+// What an unexpired key holds: nullopt when unused, ALREADY_EXISTS when it was used with another
+// request (BeginCall's replay and FindKey).
+absl::StatusOr<std::optional<IdempotencyHit>> ReadKey(pqxx::transaction_base& tx,
+                                                      const std::string& principal,
+                                                      const std::string& idem_key,
+                                                      const std::string& request_sha256) {
+  auto r = Exec(tx,
+                {"call_gateway.key_find",
+                 "SELECT request_sha256, state, COALESCE(grpc_code, 0), "
+                 "COALESCE(response::text, '{}') FROM idempotency_keys WHERE scope = "
+                 "'InitiateCall' AND principal = $1 AND idem_key = $2 AND expires_at > now()"},
+                principal, idem_key);
+  if (r.empty()) return std::optional<IdempotencyHit>();
+  if (r[0][0].as<std::string>() != request_sha256) {
+    return absl::AlreadyExistsError(
+        "Idempotency-Key was already used with a different request; use a new key for a new "
+        "call");
+  }
+  return std::optional<IdempotencyHit>(IdempotencyHit{
+      r[0][1].as<std::string>() == "in_progress", r[0][2].as<int>(), r[0][3].as<std::string>()});
+}
+
 }  // namespace
 
 v1::InitiateCallResponse InitiatedResponse(const std::string& conversation_id,
@@ -281,20 +303,12 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
                 "RETURNING 1"},
                principal, idem_key, request_sha256);
       if (claimed.empty()) {
-        auto prev = Exec1(
-            tx,
-            {"call_gateway.key_read",
-             "SELECT request_sha256, state, COALESCE(grpc_code, 0), COALESCE(response::text, '{}') "
-             "FROM idempotency_keys WHERE scope = 'InitiateCall' AND principal = $1 AND idem_key = "
-             "$2"},
-            principal, idem_key);
-        if (prev[0].as<std::string>() != request_sha256) {
-          return absl::AlreadyExistsError(
-              "Idempotency-Key was already used with a different request; use a new key for a new "
-              "call");
-        }
-        out.replay = IdempotencyHit{prev[1].as<std::string>() == "in_progress", prev[2].as<int>(),
-                                    prev[3].as<std::string>()};
+        // Not claimed: the key holds an unexpired answer (the claim's WHERE saw it, and now()
+        // is the same in this transaction), so the look-up finds it.
+        auto prev = ReadKey(tx, principal, idem_key, request_sha256);
+        if (!prev.ok()) return prev.status();
+        if (!prev->has_value()) return absl::AbortedError("Idempotency-Key changed; retry");
+        out.replay = **prev;
         return out;
       }
     }
@@ -364,23 +378,10 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
 absl::StatusOr<std::optional<IdempotencyHit>> CallStore::FindKey(
     const std::string& principal, const std::string& idem_key, const std::string& request_sha256) {
   if (idem_key.empty()) return std::optional<IdempotencyHit>();
-  return pool_.InAutocommit([&](pqxx::transaction_base& tx)
-                                -> absl::StatusOr<std::optional<IdempotencyHit>> {
-    auto r = Exec(tx,
-                  {"call_gateway.key_find",
-                   "SELECT request_sha256, state, COALESCE(grpc_code, 0), "
-                   "COALESCE(response::text, '{}') FROM idempotency_keys WHERE scope = "
-                   "'InitiateCall' AND principal = $1 AND idem_key = $2 AND expires_at > now()"},
-                  principal, idem_key);
-    if (r.empty()) return std::optional<IdempotencyHit>();
-    if (r[0][0].as<std::string>() != request_sha256) {
-      return absl::AlreadyExistsError(
-          "Idempotency-Key was already used with a different request; use a new key for a new "
-          "call");
-    }
-    return std::optional<IdempotencyHit>(IdempotencyHit{
-        r[0][1].as<std::string>() == "in_progress", r[0][2].as<int>(), r[0][3].as<std::string>()});
-  });
+  return pool_.InAutocommit(
+      [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<IdempotencyHit>> {
+        return ReadKey(tx, principal, idem_key, request_sha256);
+      });
 }
 
 absl::Status CallStore::FinishKey(const std::string& principal, const std::string& idem_key,

@@ -2,7 +2,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
-#include "outcall/common/phone.h"
 #include "outcall/common/strings.h"
 
 namespace outcall::call_gateway {
@@ -14,9 +13,7 @@ using common::Cat;
 absl::StatusOr<absl::Time> TimeOr(const google::protobuf::Timestamp& t, bool set,
                                   std::string_view field, absl::Time fallback) {
   if (!set) return fallback;
-  if (t.nanos() < 0 || t.nanos() > 999999999 || t.seconds() < 0)
-    return absl::InvalidArgumentError(Cat(field, ": not a valid instant"));
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+  return InstantFromRequest(t, field);
 }
 
 absl::Status Text(const std::string& value, std::string_view field, bool required,
@@ -114,9 +111,8 @@ absl::StatusOr<v1::RecordContactResponse> ContactLedger::RecordContact(
     c.patient_id = req.patient_id();
   }
   if (!req.phone_number().empty()) {
-    auto phone = common::NormalizePhone(req.phone_number(), default_country_code_);
-    if (!phone.ok())
-      return absl::InvalidArgumentError(Cat("phoneNumber: ", phone.status().message()));
+    auto phone = PhoneFromRequest(req.phone_number(), default_country_code_);
+    if (!phone.ok()) return phone.status();
     c.phone_e164 = *phone;
   } else if (!c.patient_id) {
     return absl::InvalidArgumentError("patientId or phoneNumber is required");

@@ -1,5 +1,8 @@
 #include "contact_policy.h"
 
+#include <google/protobuf/util/time_util.h>
+
+#include "outcall/common/phone.h"
 #include "outcall/common/strings.h"
 
 namespace outcall::call_gateway {
@@ -25,6 +28,23 @@ absl::StatusOr<policy::Channel> ChannelFromRequest(std::string_view value) {
         Cat("channel: unknown value '", value, "' (voice, sms, whatsapp, email)"));
   }
   return *c;
+}
+
+absl::StatusOr<absl::Time> InstantFromRequest(const google::protobuf::Timestamp& t,
+                                              std::string_view field) {
+  using google::protobuf::util::TimeUtil;
+  if (t.seconds() < 0 || t.seconds() > TimeUtil::kTimestampMaxSeconds || t.nanos() < 0 ||
+      t.nanos() > 999999999)
+    return absl::InvalidArgumentError(Cat(field, ": not a valid instant"));
+  return absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(t));
+}
+
+absl::StatusOr<std::string> PhoneFromRequest(std::string_view value,
+                                             std::string_view default_country_code) {
+  auto phone = common::NormalizePhone(value, default_country_code);
+  if (!phone.ok())
+    return absl::InvalidArgumentError(Cat("phoneNumber: ", phone.status().message()));
+  return *phone;
 }
 
 absl::Status RefusalStatus(const policy::Decision& decision) {

@@ -130,6 +130,13 @@ class ContactPolicy {
 // confirmation, the seed's calls.
 absl::StatusOr<policy::Purpose> PurposeFromRequest(std::string_view value);
 absl::StatusOr<policy::Channel> ChannelFromRequest(std::string_view value);
+// A request's instant: INVALID_ARGUMENT "<field>: not a valid instant" outside 1970-9999 or with
+// nanos out of range.
+absl::StatusOr<absl::Time> InstantFromRequest(const google::protobuf::Timestamp& t,
+                                              std::string_view field);
+// A request's phoneNumber in E.164 (any common spelling): INVALID_ARGUMENT "phoneNumber: ...".
+absl::StatusOr<std::string> PhoneFromRequest(std::string_view value,
+                                             std::string_view default_country_code);
 
 // The FAILED_PRECONDITION a refused dial gets: the decision's message (the rule and the next
 // allowed time in the patient's zone).

@@ -26,6 +26,14 @@ std::string IdempotencyKey(const grpc::CallbackServerContext* ctx) {
   return std::string(it->second.data(), it->second.size());
 }
 
+// A logic class's answer into the RPC's response message.
+template <typename Response>
+absl::Status Answer(Response* resp, absl::StatusOr<Response> r) {
+  if (!r.ok()) return r.status();
+  *resp = *std::move(r);
+  return absl::OkStatus();
+}
+
 // A token with policy:override may pass a contact-policy refusal with a recorded reason.
 bool MayOverride(const common::Principal& p) { return p.Has(common::Permission::kOverridePolicy); }
 
@@ -140,10 +148,7 @@ grpc::ServerUnaryReactor* CallGatewayHandlers::InitiateCall(grpc::CallbackServer
   return Dispatch(ctx, executor_,
                   [this, req, resp, principal = p->subject, key = IdempotencyKey(ctx),
                    may_override = MayOverride(*p)] {
-                    auto r = placer_.InitiateCall(principal, key, *req, may_override);
-                    if (!r.ok()) return r.status();
-                    *resp = *std::move(r);
-                    return absl::OkStatus();
+                    return Answer(resp, placer_.InitiateCall(principal, key, *req, may_override));
                   });
 }
 
@@ -155,10 +160,7 @@ grpc::ServerUnaryReactor* CallGatewayHandlers::CallPatient(grpc::CallbackServerC
   return Dispatch(ctx, executor_,
                   [this, req, resp, principal = p->subject, key = IdempotencyKey(ctx),
                    may_override = MayOverride(*p)] {
-                    auto r = placer_.CallPatient(principal, key, *req, may_override);
-                    if (!r.ok()) return r.status();
-                    *resp = *std::move(r);
-                    return absl::OkStatus();
+                    return Answer(resp, placer_.CallPatient(principal, key, *req, may_override));
                   });
 }
 
@@ -166,12 +168,8 @@ grpc::ServerUnaryReactor* CallGatewayHandlers::CheckContactPolicy(
     grpc::CallbackServerContext* ctx, const v1::CheckContactPolicyRequest* req,
     v1::ContactPolicyDecision* resp) {
   if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
-  return Dispatch(ctx, executor_, [this, req, resp] {
-    auto r = placer_.CheckContactPolicy(*req);
-    if (!r.ok()) return r.status();
-    *resp = *std::move(r);
-    return absl::OkStatus();
-  });
+  return Dispatch(ctx, executor_,
+                  [this, req, resp] { return Answer(resp, placer_.CheckContactPolicy(*req)); });
 }
 
 grpc::ServerUnaryReactor* CallGatewayHandlers::RecordConsent(grpc::CallbackServerContext* ctx,
@@ -180,10 +178,7 @@ grpc::ServerUnaryReactor* CallGatewayHandlers::RecordConsent(grpc::CallbackServe
   auto p = auth_.Check(ctx);
   if (!p.ok()) return Finished(ctx, p.status());
   return Dispatch(ctx, executor_, [this, req, resp, principal = p->subject] {
-    auto r = ledger_.RecordConsent(principal, *req);
-    if (!r.ok()) return r.status();
-    *resp = *std::move(r);
-    return absl::OkStatus();
+    return Answer(resp, ledger_.RecordConsent(principal, *req));
   });
 }
 
@@ -193,10 +188,7 @@ grpc::ServerUnaryReactor* CallGatewayHandlers::RecordContact(grpc::CallbackServe
   auto p = auth_.Check(ctx);
   if (!p.ok()) return Finished(ctx, p.status());
   return Dispatch(ctx, executor_, [this, req, resp, principal = p->subject] {
-    auto r = ledger_.RecordContact(principal, *req);
-    if (!r.ok()) return r.status();
-    *resp = *std::move(r);
-    return absl::OkStatus();
+    return Answer(resp, ledger_.RecordContact(principal, *req));
   });
 }
 
@@ -204,12 +196,8 @@ grpc::ServerUnaryReactor* CallGatewayHandlers::ExportEvidence(grpc::CallbackServ
                                                               const v1::ExportEvidenceRequest* req,
                                                               v1::ExportEvidenceResponse* resp) {
   if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
-  return Dispatch(ctx, executor_, [this, req, resp] {
-    auto r = ledger_.ExportEvidence(*req);
-    if (!r.ok()) return r.status();
-    *resp = *std::move(r);
-    return absl::OkStatus();
-  });
+  return Dispatch(ctx, executor_,
+                  [this, req, resp] { return Answer(resp, ledger_.ExportEvidence(*req)); });
 }
 
 grpc::ServerUnaryReactor* CallGatewayHandlers::ExportPatientData(

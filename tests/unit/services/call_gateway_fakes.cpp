@@ -187,9 +187,14 @@ absl::StatusOr<std::optional<IdempotencyHit>> FakeCallRepository::FindKey(
   absl::MutexLock lock(&mu_);
   if (auto s = Enter("FindKey"); !s.ok()) return s;
   if (idem_key.empty()) return std::optional<IdempotencyHit>();
+  return ReadKey(principal, idem_key, request_sha256, clock_.Now());
+}
+
+absl::StatusOr<std::optional<IdempotencyHit>> FakeCallRepository::ReadKey(
+    const std::string& principal, const std::string& idem_key, const std::string& request_sha256,
+    absl::Time now) const {
   auto it = keys_.find({principal, idem_key});
-  if (it == keys_.end() || it->second.expires_at <= clock_.Now())
-    return std::optional<IdempotencyHit>();
+  if (it == keys_.end() || it->second.expires_at <= now) return std::optional<IdempotencyHit>();
   const FakeKey& k = it->second;
   if (k.request_sha256 != request_sha256) {
     return absl::AlreadyExistsError(
@@ -208,16 +213,10 @@ absl::StatusOr<CallRepository::Begin> FakeCallRepository::BeginCall(
   const absl::Time now = clock_.Now();
   Begin out;
   if (!idem_key.empty()) {
-    auto it = keys_.find({principal, idem_key});
-    if (it != keys_.end() && it->second.expires_at > now) {
-      const FakeKey& k = it->second;
-      if (k.request_sha256 != request_sha256) {
-        return absl::AlreadyExistsError(
-            "Idempotency-Key was already used with a different request; use a new key for a new "
-            "call");
-      }
-      out.replay = IdempotencyHit{k.in_progress, k.grpc_code,
-                                  k.response_json.empty() ? "{}" : k.response_json};
+    auto hit = ReadKey(principal, idem_key, request_sha256, now);
+    if (!hit.ok()) return hit.status();
+    if (hit->has_value()) {
+      out.replay = **hit;
       return out;
     }
   }

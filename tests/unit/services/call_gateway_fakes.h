@@ -106,6 +106,12 @@ class FakeCallRepository final : public CallRepository {
  private:
   using KeyId = std::pair<std::string, std::string>;  // (principal, idem_key)
 
+  // What an unexpired key holds (BeginCall's replay and FindKey, as CallStore's ReadKey).
+  absl::StatusOr<std::optional<IdempotencyHit>> ReadKey(const std::string& principal,
+                                                        const std::string& idem_key,
+                                                        const std::string& request_sha256,
+                                                        absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Counts the call and returns the failure queued for it, if any.
   absl::Status Enter(std::string_view method) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   FakeCall* Find(int64_t row) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
