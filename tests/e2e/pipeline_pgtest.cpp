@@ -162,12 +162,13 @@ class PipelineTest : public ::testing::Test {
     return Cat(db_.url(), db_.url().find('?') == std::string::npos ? "?" : "&",
                "options=-c%20role%3D", role);
   }
-  void Auth(grpc::ClientContext& ctx) {
+  void Auth(grpc::ClientContext& ctx,
+            std::vector<std::string> permissions = {"calls:read", "calls:write"}) {
     common::JwtClaims c;
     c.issuer = "outcall-test";
     c.subject = "clinic-app";
     c.audiences = {"outcall"};
-    c.permissions = {"calls:read", "calls:write"};
+    c.permissions = std::move(permissions);
     ctx.AddMetadata("authorization", "Bearer " + *common::SignJwt("HS256", jwt_secret_, c));
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   }
@@ -420,6 +421,131 @@ TEST_F(PipelineTest, WebhooksAfterAnErasureDoNotBringTheDataBack) {
                        "conversation_id = '",
                        conv, "'")),
             "t");
+}
+
+TEST_F(PipelineTest, ADeletionRequestErasesEveryCallHereAndAtElevenLabsAndTheFiguresStay) {
+  Query("INSERT INTO patients (id, full_name, phone_e164) VALUES (1, 'Ana Ruiz', '+573005550001')");
+  auto request = [&](v1::CreateDataRequestRequest req) {
+    grpc::ClientContext ctx;
+    Auth(ctx, {"privacy:admin"});
+    req.set_patient_id(1);
+    req.set_received_via("email");
+    v1::DataRequest out;
+    auto s = gateway_->CreateDataRequest(&ctx, req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  };
+  // A confirmed call, over.
+  const std::string first = Place("+57 300 555 0001", std::nullopt).data().conversation_id();
+  AdvanceSim(60);
+  ASSERT_TRUE(WaitForScalar(
+      Cat("SELECT count(*) FROM elevenlabs_audio WHERE conversation_id = '", first, "'"), "1"));
+  // The patient corrects the number (a rectification, done at once) and is called on the new one:
+  // a long call, still live when the patient asks for deletion.
+  v1::CreateDataRequestRequest rectify;
+  rectify.set_kind("rectification");
+  rectify.set_phone_number("300 555 0008");
+  const v1::DataRequest rectified = request(rectify);
+  EXPECT_EQ(rectified.state(), "completed");
+  EXPECT_EQ(rectified.legal_basis(), "Ley 1581 de 2012 art. 15");
+  EXPECT_EQ(Scalar("SELECT phone_e164 FROM patients WHERE id = 1"), "+573005550008");
+  const std::string second = Place("+57 300 555 0008", std::nullopt).data().conversation_id();
+  AdvanceSim(10);
+  EXPECT_EQ(Scalar(Cat("SELECT patient_id FROM elevenlabs_conversations WHERE conversation_id = '",
+                       second, "'")),
+            "1");
+
+  v1::CreateDataRequestRequest del;
+  del.set_kind("deletion");
+  del.set_external_ref("RAD-2026-0042");
+  const v1::DataRequest deletion = request(del);
+  EXPECT_EQ(deletion.state(), "in_progress");
+  EXPECT_EQ(deletion.erasures_pending(), 2);
+  EXPECT_FALSE(deletion.due_at().empty());
+  EXPECT_FALSE(deletion.overdue());
+  // The patient's own data goes at once; the row stays for the ledgers.
+  EXPECT_EQ(Scalar("SELECT (full_name IS NULL AND phone_e164 IS NULL AND erased_at IS NOT NULL)"
+                   "::text FROM patients WHERE id = 1"),
+            "true");
+  // The same filing number again: the same request, nothing new.
+  const v1::DataRequest again = request(del);
+  EXPECT_TRUE(again.duplicate());
+  EXPECT_EQ(again.request_id(), deletion.request_id());
+
+  // A pass erases the call that is over, at ElevenLabs and here; the live one waits.
+  ASSERT_TRUE(gateway_service_->ReconcileOnce().ok());
+  EXPECT_NE(SimGetRaw(Cat("/v1/convai/conversations/", first)).find("conversation_not_found"),
+            std::string::npos);
+  EXPECT_EQ(
+      Scalar(Cat("SELECT count(*) FROM elevenlabs_transcriptions WHERE conversation_id = '", first,
+                 "'")),
+      "0");
+  EXPECT_EQ(
+      Scalar(Cat("SELECT count(*) FROM elevenlabs_audio WHERE conversation_id = '", first, "'")),
+      "0");
+  EXPECT_EQ(SimGetRaw(Cat("/v1/convai/conversations/", second)).find("conversation_not_found"),
+            std::string::npos);
+  EXPECT_EQ(Scalar(Cat("SELECT count(*) FROM data_request_erasures WHERE done_at IS NULL")), "1");
+
+  // The live call ends; its webhooks are applied; then it is erased too.
+  {
+    grpc::ClientContext ctx;
+    Auth(ctx);
+    v1::EndCallRequest req;
+    req.set_conversation_id(second);
+    v1::EndCallResponse resp;
+    ASSERT_TRUE(gateway_->EndCall(&ctx, req, &resp).ok());
+  }
+  AdvanceSim(30);
+  ASSERT_TRUE(WaitForScalar(
+      Cat("SELECT count(*) FROM applied_call_events WHERE conversation_id = '", second, "'"), "2"));
+  const std::string figures_sql =
+      "SELECT string_agg(concat_ws(' ', status, duration_secs, cost, started_at, ended_at), ', ' "
+      "ORDER BY id) FROM elevenlabs_conversations";
+  const std::string rollups_sql =
+      "SELECT string_agg(to_jsonb(r)::text, ', ' ORDER BY to_jsonb(r)::text) FROM "
+      "call_daily_rollups r";
+  const std::string figures = Scalar(figures_sql), rollups = Scalar(rollups_sql);
+  // The waiting item's next look is a minute away (real time): brought forward.
+  Query("UPDATE data_request_erasures SET next_attempt_at = now() WHERE done_at IS NULL");
+  ASSERT_TRUE(gateway_service_->ReconcileOnce().ok());
+  EXPECT_NE(SimGetRaw(Cat("/v1/convai/conversations/", second)).find("conversation_not_found"),
+            std::string::npos);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM elevenlabs_transcriptions"), "0");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM elevenlabs_analysis"), "0");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM elevenlabs_conversations WHERE patient_name IS NOT NULL "
+                   "OR custom_variables <> '{}'"),
+            "0");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM webhook_inbox WHERE length(body) > 0"), "0");
+  // What stats reads is untouched: every call's figures and the daily rollups.
+  EXPECT_EQ(Scalar(figures_sql), figures);
+  EXPECT_EQ(Scalar(rollups_sql), rollups);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM elevenlabs_conversations"), "2");
+
+  grpc::ClientContext ctx;
+  Auth(ctx, {"privacy:admin"});
+  v1::GetDataRequestRequest get;
+  get.set_request_id(deletion.request_id());
+  v1::DataRequest done;
+  ASSERT_TRUE(gateway_->GetDataRequest(&ctx, get, &done).ok());
+  EXPECT_EQ(done.state(), "completed");
+  EXPECT_EQ(done.erasures_pending(), 0);
+  EXPECT_EQ(done.detail().fields().at("calls_erased").number_value(), 2);
+  // Nothing is left to delete or rectify, and without calls:write nothing may be asked.
+  grpc::ClientContext again_ctx;
+  Auth(again_ctx, {"privacy:admin"});
+  v1::CreateDataRequestRequest late = rectify;
+  late.set_patient_id(1);
+  late.set_received_via("email");
+  v1::DataRequest refused;
+  const grpc::Status s = gateway_->CreateDataRequest(&again_ctx, late, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(s.error_message(),
+            "patient 1's personal data was deleted on request: nothing is left to rectify");
+  grpc::ClientContext denied_ctx;
+  Auth(denied_ctx);
+  EXPECT_EQ(gateway_->GetDataRequest(&denied_ctx, get, &done).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 }
 
 // What webhook-ingest's HTTPS handler stores for a verified transcription webhook.

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "outcall/policy/data_requests.h"
 #include "outcall/v1/call_gateway.pb.h"
 
 namespace outcall::call_gateway {
@@ -162,6 +163,67 @@ class CallRepository {
   // Re-applies events kept for a conversation that was unknown when they came.
   virtual absl::Status ReplayUnmatched(const std::string& conversation_id,
                                        std::vector<StatusChange>& changes) = 0;
+};
+
+// A data subject's request (DataRequests, data_requests.h) as it is stored
+// (data_subject_requests, migration 0014).
+struct NewDataRequest {
+  int patient_id = 0;
+  policy::DataRequestKind kind = policy::DataRequestKind::kAccess;
+  std::string received_via;
+  std::string external_ref;  // "" when the clinic gave none
+  std::string requested_by;  // the principal
+  absl::Time received_at;
+  policy::Deadlines deadlines;
+  // Rectification: the corrected values (set ones only). time_zone "" clears the patient's zone.
+  std::optional<std::string> full_name, phone_e164, time_zone;
+};
+
+struct DataRequestRow {
+  int64_t id = 0;
+  int patient_id = 0;
+  std::string kind, state, received_via, external_ref, requested_by;
+  absl::Time received_at, due_at, extended_due_at;
+  std::optional<absl::Time> completed_at;
+  std::string detail_json = "{}";
+  int erasures_pending = 0;
+  std::string last_error;
+  bool duplicate = false;  // Create: the externalRef was registered before; nothing changed
+};
+
+// One call a deletion erases.
+struct ErasureItem {
+  int64_t request_id = 0;
+  int64_t call_row = 0;
+  std::string conversation_id;  // "" when ElevenLabs never gave one
+  bool call_final = false;
+  int attempts = 0;  // failed tries at ElevenLabs so far
+};
+
+class DataRequestRepository {
+ public:
+  virtual ~DataRequestRepository() = default;
+  // Registers the request and, in the same transaction, does what it does at once: a
+  // rectification's correction; a deletion's removal of the patient's personal data and one
+  // erasure per call (the request completes at once when the patient has no calls). nullopt
+  // when there is no such patient; FAILED_PRECONDITION when the patient's data was deleted
+  // before (anything but access); an externalRef registered before returns that request
+  // (duplicate), or ALREADY_EXISTS when it was for another patient or kind.
+  virtual absl::StatusOr<std::optional<DataRequestRow>> CreateDataRequest(
+      const NewDataRequest& request) = 0;
+  virtual absl::StatusOr<std::optional<DataRequestRow>> GetDataRequest(int64_t id) = 0;
+  // state "" for both; open ones by deadline first, then completed ones newest first.
+  virtual absl::StatusOr<std::vector<DataRequestRow>> ListDataRequests(
+      const std::string& state, std::optional<int> patient_id, int limit) = 0;
+  // Up to `limit` due erasures, each leased for `lease` (another replica skips it meanwhile).
+  virtual absl::StatusOr<std::vector<ErasureItem>> ClaimErasures(int limit,
+                                                                 absl::Duration lease) = 0;
+  // The call's content erased here (EraseData's), the item done and, with its last item, the
+  // request completed: one transaction.
+  virtual absl::Status FinishErasure(const ErasureItem& item) = 0;
+  // The item is tried again at `next`; a non-empty `error` counts a failed try and is kept.
+  virtual absl::Status PostponeErasure(const ErasureItem& item, absl::Time next,
+                                       const std::string& error) = 0;
 };
 
 }  // namespace outcall::call_gateway

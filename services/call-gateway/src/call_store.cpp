@@ -8,6 +8,7 @@
 #include <pqxx/pqxx>
 #include <set>
 
+#include "absl/strings/str_join.h"
 #include "outcall/common/crypto.h"
 #include "outcall/common/logging.h"
 #include "outcall/common/status.h"
@@ -237,7 +238,7 @@ absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatient(int id) {
       [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<PatientRow>> {
         auto r = Exec(tx,
                       {"call_gateway.patient_by_id",
-                       "SELECT id, full_name, phone_e164, do_not_call FROM patients WHERE id = $1"},
+                       "SELECT id, COALESCE(full_name, ''), phone_e164, do_not_call FROM patients WHERE id = $1"},
                       id);
         if (r.empty()) return std::optional<PatientRow>();
         return std::optional<PatientRow>(ReadPatient(r[0]));
@@ -249,7 +250,7 @@ absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatientByPhone(const st
       [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<PatientRow>> {
         auto r = Exec(tx,
                       {"call_gateway.patient_by_phone",
-                       "SELECT id, full_name, phone_e164, do_not_call FROM patients WHERE "
+                       "SELECT id, COALESCE(full_name, ''), phone_e164, do_not_call FROM patients WHERE "
                        "phone_e164 = $1 ORDER "
                        "BY id LIMIT 2"},
                       e164);
@@ -710,38 +711,267 @@ absl::StatusOr<std::optional<std::string>> CallStore::ExportPatientData(int pati
   });
 }
 
+namespace {
+
+// A call's content erased (EraseConversation, a deletion request): transcript, analysis,
+// recording, the inbox copies of its webhooks, the name and variables; the row and its figures
+// stay.
+void EraseCallContent(pqxx::work& tx, int64_t row) {
+  auto r = Exec1(tx,
+                 {"call_gateway.call_conversation_id",
+                  "SELECT COALESCE(conversation_id, '') FROM elevenlabs_conversations WHERE id = $1"},
+                 row);
+  const std::string conv = r[0].as<std::string>();
+  if (!conv.empty()) {
+    Exec(tx,
+         {"call_gateway.erase_transcriptions",
+          "DELETE FROM elevenlabs_transcriptions WHERE conversation_id = $1"},
+         conv);
+    Exec(tx,
+         {"call_gateway.erase_analysis",
+          "DELETE FROM elevenlabs_analysis WHERE conversation_id = $1"},
+         conv);
+    Exec(tx,
+         {"call_gateway.erase_audio", "DELETE FROM elevenlabs_audio WHERE conversation_id = $1"},
+         conv);
+    EraseInboxCopies(tx, conv);
+  }
+  // Nothing erased may come back: the reconciler no longer looks for the recording.
+  Exec(tx,
+       {"call_gateway.audio_need_delete", "DELETE FROM call_audio_recovery WHERE call_row_id = $1"},
+       row);
+  Exec(tx,
+       {"call_gateway.erase_call_data",
+        "UPDATE elevenlabs_conversations SET patient_name = NULL, custom_variables = '{}', "
+        "metadata = jsonb_build_object('erased_at', now()) WHERE id = $1"},
+       row);
+}
+
+#define DATA_REQUEST_COLUMNS                                                                    \
+  "r.id, r.patient_id, r.kind, r.state, r.received_via, COALESCE(r.external_ref, ''), "        \
+  "r.requested_by, extract(epoch FROM r.received_at)::float8, "                                \
+  "extract(epoch FROM r.due_at)::float8, extract(epoch FROM r.extended_due_at)::float8, "      \
+  "extract(epoch FROM r.completed_at)::float8, r.detail::text, (SELECT count(*) FROM "         \
+  "data_request_erasures e WHERE e.request_id = r.id AND e.done_at IS NULL)::int, "            \
+  "COALESCE(r.last_error, '')"
+
+absl::Time FromEpoch(const pqxx::field& f) {
+  return absl::FromUnixMicros(static_cast<int64_t>(f.as<double>() * 1e6));
+}
+
+DataRequestRow ReadDataRequest(const pqxx::row& r) {
+  DataRequestRow d;
+  d.id = r[0].as<int64_t>();
+  d.patient_id = r[1].as<int>();
+  d.kind = r[2].as<std::string>();
+  d.state = r[3].as<std::string>();
+  d.received_via = r[4].as<std::string>();
+  d.external_ref = r[5].as<std::string>();
+  d.requested_by = r[6].as<std::string>();
+  d.received_at = FromEpoch(r[7]);
+  d.due_at = FromEpoch(r[8]);
+  d.extended_due_at = FromEpoch(r[9]);
+  if (!r[10].is_null()) d.completed_at = FromEpoch(r[10]);
+  d.detail_json = r[11].as<std::string>();
+  d.erasures_pending = r[12].as<int>();
+  d.last_error = r[13].as<std::string>();
+  return d;
+}
+
+std::optional<DataRequestRow> LoadDataRequest(pqxx::transaction_base& tx, int64_t id) {
+  auto r = Exec(tx,
+                {"call_gateway.data_request_get",
+                 "SELECT " DATA_REQUEST_COLUMNS " FROM data_subject_requests r WHERE r.id = $1"},
+                id);
+  if (r.empty()) return std::nullopt;
+  return ReadDataRequest(r[0]);
+}
+
+}  // namespace
+
 absl::Status CallStore::EraseData(int64_t row) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
-    auto r =
-        Exec1(tx,
-              {"call_gateway.call_conversation_id",
-               "SELECT COALESCE(conversation_id, '') FROM elevenlabs_conversations WHERE id = $1"},
-              row);
-    const std::string conv = r[0].as<std::string>();
-    if (!conv.empty()) {
-      Exec(tx,
-           {"call_gateway.erase_transcriptions",
-            "DELETE FROM elevenlabs_transcriptions WHERE conversation_id = $1"},
-           conv);
-      Exec(tx,
-           {"call_gateway.erase_analysis",
-            "DELETE FROM elevenlabs_analysis WHERE conversation_id = $1"},
-           conv);
-      Exec(tx,
-           {"call_gateway.erase_audio", "DELETE FROM elevenlabs_audio WHERE conversation_id = $1"},
-           conv);
-      EraseInboxCopies(tx, conv);
+    EraseCallContent(tx, row);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<DataRequestRow>> CallStore::CreateDataRequest(
+    const NewDataRequest& q) {
+  using Result = absl::StatusOr<std::optional<DataRequestRow>>;
+  return pool_.InTransaction([&](pqxx::work& tx) -> Result {
+    const std::string kind(policy::DataRequestKindName(q.kind));
+    // The patient's row is locked: a deletion and a rectification of one patient never
+    // interleave, and a second registration of one filing number waits for the first.
+    auto p = Exec(tx,
+                  {"call_gateway.data_request_patient",
+                   "SELECT erased_at IS NOT NULL FROM patients WHERE id = $1 FOR UPDATE"},
+                  q.patient_id);
+    if (p.empty()) return std::optional<DataRequestRow>();
+    if (!q.external_ref.empty()) {
+      auto seen = Exec(tx,
+                       {"call_gateway.data_request_by_ref",
+                        "SELECT " DATA_REQUEST_COLUMNS
+                        " FROM data_subject_requests r WHERE r.external_ref = $1"},
+                       q.external_ref);
+      if (!seen.empty()) {
+        DataRequestRow d = ReadDataRequest(seen[0]);
+        if (d.patient_id != q.patient_id || d.kind != kind) {
+          return absl::AlreadyExistsError(
+              Cat("externalRef ", q.external_ref, " was registered for data request ", d.id,
+                  " (", d.kind, ", patient ", d.patient_id, "): use another"));
+        }
+        d.duplicate = true;
+        return std::optional<DataRequestRow>(std::move(d));
+      }
     }
-    // Nothing erased may come back: the reconciler no longer looks for the recording.
+    if (p[0][0].as<bool>() && q.kind != policy::DataRequestKind::kAccess) {
+      return absl::FailedPreconditionError(
+          Cat("patient ", q.patient_id,
+              "'s personal data was deleted on request: nothing is left to ", kind == "deletion" ? "delete" : "rectify"));
+    }
+    const bool deleting = q.kind == policy::DataRequestKind::kDeletion;
+    std::string detail = "{}";
+    if (q.kind == policy::DataRequestKind::kRectification) {
+      std::vector<std::string> fields;
+      if (q.full_name) fields.push_back("\"full_name\"");
+      if (q.phone_e164) fields.push_back("\"phone_number\"");
+      if (q.time_zone) fields.push_back("\"time_zone\"");
+      detail = Cat("{\"corrected\": [", absl::StrJoin(fields, ", "), "]}");
+      Exec(tx,
+           {"call_gateway.data_request_rectify",
+            "UPDATE patients SET full_name = CASE WHEN $2 THEN $3 ELSE full_name END, "
+            "phone_e164 = CASE WHEN $4 THEN $5 ELSE phone_e164 END, "
+            "time_zone = CASE WHEN $6 THEN NULLIF($7, '') ELSE time_zone END WHERE id = $1"},
+           q.patient_id, q.full_name.has_value(), q.full_name.value_or(""),
+           q.phone_e164.has_value(), q.phone_e164.value_or(""), q.time_zone.has_value(),
+           q.time_zone.value_or(""));
+    } else if (q.kind == policy::DataRequestKind::kAccess) {
+      detail = "{\"delivered\": \"document\"}";
+    }
+    auto ins = Exec1(
+        tx,
+        {"call_gateway.data_request_insert",
+         "INSERT INTO data_subject_requests (patient_id, kind, state, received_at, received_via, "
+         "external_ref, requested_by, due_at, extended_due_at, detail, completed_at) VALUES ($1, "
+         "$2, CASE WHEN $3 THEN 'in_progress' ELSE 'completed' END, to_timestamp($4::float8), $5, "
+         "NULLIF($6, ''), $7, to_timestamp($8::float8), to_timestamp($9::float8), $10::jsonb, "
+         "CASE WHEN $3 THEN NULL ELSE now() END) RETURNING id"},
+        q.patient_id, kind, deleting, UnixSeconds(q.received_at), q.received_via, q.external_ref,
+        q.requested_by, UnixSeconds(q.deadlines.due), UnixSeconds(q.deadlines.extended_due),
+        detail);
+    const int64_t id = ins[0].as<int64_t>();
+    if (deleting) {
+      // Every call of the patient is erased by the reconciler (here and at ElevenLabs); the
+      // patient's own data goes now. Nothing else depends on the name, number or zone: the
+      // ledgers keep their own copies, which the law asks the clinic to keep.
+      auto calls = Exec(tx,
+                        {"call_gateway.data_request_erasures",
+                         "INSERT INTO data_request_erasures (request_id, call_row_id) SELECT $1, "
+                         "c.id FROM elevenlabs_conversations c WHERE c.patient_id = $2"},
+                        id, q.patient_id);
+      const auto n = calls.affected_rows();
+      Exec(tx,
+           {"call_gateway.data_request_erase_patient",
+            "UPDATE patients SET full_name = NULL, phone_e164 = NULL, time_zone = NULL, "
+            "erased_at = now() WHERE id = $1"},
+           q.patient_id);
+      Exec(tx,
+           {"call_gateway.data_request_deletion_detail",
+            "UPDATE data_subject_requests SET detail = jsonb_build_object('calls', $2::int, "
+            "'patient', 'erased'), state = CASE WHEN $2::int = 0 THEN 'completed' ELSE state "
+            "END, completed_at = CASE WHEN $2::int = 0 THEN now() END WHERE id = $1"},
+           id, static_cast<int>(n));
+    }
+    return LoadDataRequest(tx, id);
+  });
+}
+
+absl::StatusOr<std::optional<DataRequestRow>> CallStore::GetDataRequest(int64_t id) {
+  return pool_.InAutocommit(
+      [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<DataRequestRow>> {
+        return LoadDataRequest(tx, id);
+      });
+}
+
+absl::StatusOr<std::vector<DataRequestRow>> CallStore::ListDataRequests(
+    const std::string& state, std::optional<int> patient_id, int limit) {
+  return pool_.InAutocommit(
+      [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::vector<DataRequestRow>> {
+        auto r = Exec(tx,
+                      {"call_gateway.data_request_list",
+                       "SELECT " DATA_REQUEST_COLUMNS
+                       " FROM data_subject_requests r WHERE ($1 = '' OR r.state = $1) AND "
+                       "($2::int IS NULL OR r.patient_id = $2) ORDER BY r.state = 'completed', "
+                       "CASE WHEN r.state <> 'completed' THEN r.due_at END, r.id DESC LIMIT $3"},
+                      state, patient_id, limit);
+        std::vector<DataRequestRow> out;
+        out.reserve(r.size());
+        for (const auto& row : r) out.push_back(ReadDataRequest(row));
+        return out;
+      });
+}
+
+absl::StatusOr<std::vector<ErasureItem>> CallStore::ClaimErasures(int limit,
+                                                                  absl::Duration lease) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::vector<ErasureItem>> {
+    auto r = Exec(
+        tx,
+        {"call_gateway.erasures_claim",
+         "WITH due AS (SELECT e.request_id, e.call_row_id FROM data_request_erasures e WHERE "
+         "e.done_at IS NULL AND e.next_attempt_at <= now() ORDER BY e.next_attempt_at LIMIT $1 "
+         "FOR UPDATE SKIP LOCKED) "
+         "UPDATE data_request_erasures e SET next_attempt_at = now() + make_interval(secs => "
+         "$2::float8) FROM due, elevenlabs_conversations c WHERE e.request_id = due.request_id "
+         "AND e.call_row_id = due.call_row_id AND c.id = e.call_row_id "
+         "RETURNING e.request_id, e.call_row_id, COALESCE(c.conversation_id, ''), "
+         "call_status_is_final(c.status), e.attempts"},
+        limit, absl::ToDoubleSeconds(lease));
+    std::vector<ErasureItem> out;
+    for (const auto& row : r) {
+      out.push_back({row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<std::string>(),
+                     row[3].as<bool>(), row[4].as<int>()});
+    }
+    return out;
+  });
+}
+
+absl::Status CallStore::FinishErasure(const ErasureItem& item) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
+    auto done = Exec(tx,
+                     {"call_gateway.erasure_done",
+                      "UPDATE data_request_erasures SET done_at = now(), last_error = NULL WHERE "
+                      "request_id = $1 AND call_row_id = $2 AND done_at IS NULL"},
+                     item.request_id, item.call_row);
+    if (done.affected_rows() == 0) return absl::OkStatus();  // another replica finished it
+    EraseCallContent(tx, item.call_row);
     Exec(tx,
-         {"call_gateway.audio_need_delete",
-          "DELETE FROM call_audio_recovery WHERE call_row_id = $1"},
-         row);
+         {"call_gateway.data_request_complete",
+          "UPDATE data_subject_requests r SET state = 'completed', completed_at = now(), "
+          "last_error = NULL, detail = r.detail || jsonb_build_object('calls_erased', (SELECT "
+          "count(*) FROM data_request_erasures e WHERE e.request_id = r.id)) WHERE r.id = $1 AND "
+          "r.state <> 'completed' AND NOT EXISTS (SELECT 1 FROM data_request_erasures e WHERE "
+          "e.request_id = r.id AND e.done_at IS NULL)"},
+         item.request_id);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status CallStore::PostponeErasure(const ErasureItem& item, absl::Time next,
+                                        const std::string& error) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
     Exec(tx,
-         {"call_gateway.erase_call_data",
-          "UPDATE elevenlabs_conversations SET patient_name = NULL, custom_variables = '{}', "
-          "metadata = jsonb_build_object('erased_at', now()) WHERE id = $1"},
-         row);
+         {"call_gateway.erasure_postpone",
+          "UPDATE data_request_erasures SET next_attempt_at = to_timestamp($3::float8), "
+          "attempts = attempts + CASE WHEN $4 = '' THEN 0 ELSE 1 END, last_error = NULLIF($4, "
+          "'') WHERE request_id = $1 AND call_row_id = $2 AND done_at IS NULL"},
+         item.request_id, item.call_row, UnixSeconds(next), error);
+    if (!error.empty()) {
+      Exec(tx,
+           {"call_gateway.data_request_error",
+            "UPDATE data_subject_requests SET last_error = $2 WHERE id = $1"},
+           item.request_id, error);
+    }
     return absl::OkStatus();
   });
 }

@@ -46,7 +46,9 @@ struct AudioTry {
   bool gave_up = false;  // this try ended the recovery (reason and error recorded)
 };
 
-class CallStore final : public CallRepository, public PolicyRepository {
+class CallStore final : public CallRepository,
+                        public PolicyRepository,
+                        public DataRequestRepository {
  public:
   explicit CallStore(common::PgPool& pool, CallStoreOptions options = {})
       : pool_(pool), options_(options) {}
@@ -159,6 +161,19 @@ class CallStore final : public CallRepository, public PolicyRepository {
                            std::vector<v1::ApplyOutcome>& outcomes,
                            std::vector<StatusChange>& changes,
                            std::map<int, std::string>& rejected);
+
+  // DataRequestRepository (data subjects' requests, migration 0014).
+  absl::StatusOr<std::optional<DataRequestRow>> CreateDataRequest(
+      const NewDataRequest& request) override;
+  absl::StatusOr<std::optional<DataRequestRow>> GetDataRequest(int64_t id) override;
+  absl::StatusOr<std::vector<DataRequestRow>> ListDataRequests(const std::string& state,
+                                                               std::optional<int> patient_id,
+                                                               int limit) override;
+  absl::StatusOr<std::vector<ErasureItem>> ClaimErasures(int limit,
+                                                         absl::Duration lease) override;
+  absl::Status FinishErasure(const ErasureItem& item) override;
+  absl::Status PostponeErasure(const ErasureItem& item, absl::Time next,
+                               const std::string& error) override;
 
  private:
   // One event (already validated) in its own transaction.

@@ -6,6 +6,7 @@
 #include "call_placer.h"
 #include "contact_ledger.h"
 #include "contact_policy.h"
+#include "data_requests.h"
 #include "event_applier.h"
 #include "grpc_handlers.h"
 #include "metrics.h"
@@ -31,10 +32,11 @@ struct GatewayService::Parts {
                store, api, policy, *o.clock, metrics, hub),
         control(o.agents_cache_ttl, store, api, metrics, hub),
         ledger(store, store, *o.clock, o.default_country_code),
+        data_requests(store, store, api, metrics, *o.clock, o.default_country_code),
         applier(store, metrics, hub),
-        reconciler(o, store, api, placer, metrics, hub),
+        reconciler(o, store, api, placer, data_requests, metrics, hub),
         executor(o.workers, o.max_queued),
-        gateway(auth, executor, placer, control, ledger, hub),
+        gateway(auth, executor, placer, control, ledger, data_requests, hub),
         sink(auth, executor, applier) {}
 
   GatewayMetrics metrics;
@@ -43,6 +45,7 @@ struct GatewayService::Parts {
   CallPlacer placer;
   CallControl control;
   ContactLedger ledger;
+  DataRequests data_requests;
   EventApplier applier;
   Reconciler reconciler;
   common::BlockingExecutor executor;

@@ -125,12 +125,13 @@ grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx,
 CallGatewayHandlers::CallGatewayHandlers(const common::CallAuthenticator& auth,
                                          common::BlockingExecutor& executor, CallPlacer& placer,
                                          CallControl& control, ContactLedger& ledger,
-                                         CallEventHub& hub)
+                                         DataRequests& data_requests, CallEventHub& hub)
     : auth_(auth),
       executor_(executor),
       placer_(placer),
       control_(control),
       ledger_(ledger),
+      data_requests_(data_requests),
       hub_(hub) {}
 
 grpc::ServerUnaryReactor* CallGatewayHandlers::ListAgents(grpc::CallbackServerContext* ctx,
@@ -206,6 +207,32 @@ grpc::ServerUnaryReactor* CallGatewayHandlers::ExportPatientData(
   if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
   return Dispatch(ctx, executor_,
                   [this, req, resp] { return control_.ExportPatientData(*req, resp); });
+}
+
+grpc::ServerUnaryReactor* CallGatewayHandlers::CreateDataRequest(
+    grpc::CallbackServerContext* ctx, const v1::CreateDataRequestRequest* req,
+    v1::DataRequest* resp) {
+  auto p = auth_.Check(ctx);
+  if (!p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_, [this, req, resp, principal = p->subject] {
+    return Answer(resp, data_requests_.Create(principal, *req));
+  });
+}
+
+grpc::ServerUnaryReactor* CallGatewayHandlers::GetDataRequest(
+    grpc::CallbackServerContext* ctx, const v1::GetDataRequestRequest* req,
+    v1::DataRequest* resp) {
+  if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_,
+                  [this, req, resp] { return Answer(resp, data_requests_.Get(*req)); });
+}
+
+grpc::ServerUnaryReactor* CallGatewayHandlers::ListDataRequests(
+    grpc::CallbackServerContext* ctx, const v1::ListDataRequestsRequest* req,
+    v1::ListDataRequestsResponse* resp) {
+  if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_,
+                  [this, req, resp] { return Answer(resp, data_requests_.List(*req)); });
 }
 
 grpc::ServerUnaryReactor* CallGatewayHandlers::GetConversation(

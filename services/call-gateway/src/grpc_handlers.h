@@ -14,6 +14,7 @@
 #include "call_event_hub.h"
 #include "call_placer.h"
 #include "contact_ledger.h"
+#include "data_requests.h"
 #include "event_applier.h"
 #include "outcall/common/auth_interceptor.h"
 #include "outcall/common/blocking_executor.h"
@@ -32,7 +33,7 @@ class CallGatewayHandlers final : public v1::CallGateway::CallbackService {
  public:
   CallGatewayHandlers(const common::CallAuthenticator& auth, common::BlockingExecutor& executor,
                       CallPlacer& placer, CallControl& control, ContactLedger& ledger,
-                      CallEventHub& hub);
+                      DataRequests& data_requests, CallEventHub& hub);
 
   grpc::ServerUnaryReactor* ListAgents(grpc::CallbackServerContext* ctx,
                                        const v1::ListAgentsRequest* req,
@@ -68,6 +69,15 @@ class CallGatewayHandlers final : public v1::CallGateway::CallbackService {
   grpc::ServerUnaryReactor* ExportPatientData(grpc::CallbackServerContext* ctx,
                                               const v1::ExportPatientDataRequest* req,
                                               v1::ExportPatientDataResponse* resp) override;
+  grpc::ServerUnaryReactor* CreateDataRequest(grpc::CallbackServerContext* ctx,
+                                              const v1::CreateDataRequestRequest* req,
+                                              v1::DataRequest* resp) override;
+  grpc::ServerUnaryReactor* GetDataRequest(grpc::CallbackServerContext* ctx,
+                                           const v1::GetDataRequestRequest* req,
+                                           v1::DataRequest* resp) override;
+  grpc::ServerUnaryReactor* ListDataRequests(grpc::CallbackServerContext* ctx,
+                                             const v1::ListDataRequestsRequest* req,
+                                             v1::ListDataRequestsResponse* resp) override;
 
  private:
   const common::CallAuthenticator& auth_;
@@ -75,6 +85,7 @@ class CallGatewayHandlers final : public v1::CallGateway::CallbackService {
   CallPlacer& placer_;
   CallControl& control_;
   ContactLedger& ledger_;
+  DataRequests& data_requests_;
   CallEventHub& hub_;
 };
 

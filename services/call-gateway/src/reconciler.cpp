@@ -15,11 +15,12 @@ using common::Cat;
 
 Reconciler::Reconciler(ReconcilerOptions options, CallStore& store,
                        const elevenlabs::ElevenLabsApi& api, CallPlacer& placer,
-                       GatewayMetrics& metrics, CallEventHub& hub)
+                       DataRequests& data_requests, GatewayMetrics& metrics, CallEventHub& hub)
     : options_(std::move(options)),
       store_(store),
       api_(api),
       placer_(placer),
+      data_requests_(data_requests),
       metrics_(metrics),
       hub_(hub) {}
 
@@ -67,8 +68,21 @@ absl::Status Reconciler::RunOnce() {
   const absl::Status calls = ReconcileCalls();
   const absl::Status audio = options_.save_call_audio ? RecoverAudio() : absl::OkStatus();
   const absl::Status retention = PurgeRetention();
-  if (!calls.ok()) return calls;
-  return audio.ok() ? retention : audio;
+  const absl::Status erasures = EraseRequested();
+  for (const absl::Status* s : {&calls, &audio, &retention})
+    if (!s->ok()) return *s;
+  return erasures;
+}
+
+absl::Status Reconciler::EraseRequested() {
+  auto pass = data_requests_.WorkErasures(options_.reconcile_batch);
+  if (!pass.ok()) return pass.status();
+  if (pass->erased + pass->failed > 0) {
+    spdlog::info("data requests: {} calls erased, {} not confirmed by ElevenLabs (retried), {} "
+                 "still live",
+                 pass->erased, pass->failed, pass->waiting);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Reconciler::PurgeRetention() {

@@ -3,7 +3,8 @@
 // open calls past their maximum duration are fetched from ElevenLabs and applied through the
 // same mapping and transaction as their webhook; a call ElevenLabs keeps answering 404 for ends
 // failed with the reason. With SAVE_CALL_AUDIO, recordings whose webhook was lost are fetched.
-// Fair (least recently tried first), backing off per call, bounded per pass.
+// Deletion requests' erasures (DataRequests::WorkErasures) and retention purges run in the same
+// pass. Fair (least recently tried first), backing off per call, bounded per pass.
 #pragma once
 
 #include <thread>
@@ -13,6 +14,7 @@
 #include "call_event_hub.h"
 #include "call_placer.h"
 #include "call_store.h"
+#include "data_requests.h"
 #include "gateway_options.h"
 #include "metrics.h"
 #include "outcall/elevenlabs/api.h"
@@ -24,7 +26,8 @@ using ReconcilerOptions = GatewayOptions;
 class Reconciler {
  public:
   Reconciler(ReconcilerOptions options, CallStore& store, const elevenlabs::ElevenLabsApi& api,
-             CallPlacer& placer, GatewayMetrics& metrics, CallEventHub& hub);
+             CallPlacer& placer, DataRequests& data_requests, GatewayMetrics& metrics,
+             CallEventHub& hub);
   ~Reconciler();  // stops the loop
 
   // One pass (the loop calls it; tests may too).
@@ -37,11 +40,13 @@ class Reconciler {
   absl::Status ReconcileCalls();
   absl::Status RecoverAudio();
   absl::Status PurgeRetention();
+  absl::Status EraseRequested();
 
   ReconcilerOptions options_;
   CallStore& store_;
   const elevenlabs::ElevenLabsApi& api_;
   CallPlacer& placer_;
+  DataRequests& data_requests_;
   GatewayMetrics& metrics_;
   CallEventHub& hub_;
   absl::Time last_retention_ = absl::InfinitePast();  // the loop's thread (or a test's) only

@@ -39,6 +39,9 @@ std::map<std::string, common::Permission> MethodPermissions() {
       {gw + "RecordContact", Permission::kWriteConsent},
       {gw + "ExportPatientData", Permission::kPrivacyAdmin},
       {gw + "ExportEvidence", Permission::kPrivacyAdmin},
+      {gw + "CreateDataRequest", Permission::kPrivacyAdmin},
+      {gw + "GetDataRequest", Permission::kPrivacyAdmin},
+      {gw + "ListDataRequests", Permission::kPrivacyAdmin},
       {"/outcall.v1.CallEventSink/ApplyEvents", Permission::kPublishEvents},
   };
 }

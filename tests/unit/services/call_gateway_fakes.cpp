@@ -476,8 +476,24 @@ elevenlabs::Result<elevenlabs::ConversationAudio> FakeElevenLabs::GetConversatio
   return absl::UnimplementedError("not in this fake");
 }
 
-elevenlabs::Result<elevenlabs::Done> FakeElevenLabs::DeleteConversation(std::string_view) const {
-  return absl::UnimplementedError("not in this fake");
+void FakeElevenLabs::QueueDelete(elevenlabs::Result<elevenlabs::Done> result) {
+  absl::MutexLock lock(&mu_);
+  delete_answers_.push_back(std::move(result));
+}
+
+std::vector<std::string> FakeElevenLabs::deleted() const {
+  absl::MutexLock lock(&mu_);
+  return deleted_;
+}
+
+elevenlabs::Result<elevenlabs::Done> FakeElevenLabs::DeleteConversation(
+    std::string_view conversation_id) const {
+  absl::MutexLock lock(&mu_);
+  deleted_.emplace_back(conversation_id);
+  if (delete_answers_.empty()) return elevenlabs::Done{};
+  auto answer = std::move(delete_answers_.front());
+  delete_answers_.pop_front();
+  return answer;
 }
 
 elevenlabs::Result<std::string> FakeElevenLabs::UpdateTwilioCall(std::string_view,

@@ -184,6 +184,9 @@ class FakeElevenLabs final : public elevenlabs::ElevenLabsApi {
   void QueueFind(elevenlabs::Result<std::vector<elevenlabs::ConversationBrief>> result);
   std::vector<elevenlabs::OutboundCall> placed() const;
   std::vector<FindRequest> finds() const;
+  // DeleteConversation answers from this queue (an empty queue: deleted); the ids asked, in order.
+  void QueueDelete(elevenlabs::Result<elevenlabs::Done> result);
+  std::vector<std::string> deleted() const;
 
   elevenlabs::Result<std::vector<elevenlabs::AgentInfo>> ListAgents() const override;
   elevenlabs::Result<elevenlabs::PlacedCall> PlaceTwilioCall(
@@ -211,6 +214,8 @@ class FakeElevenLabs final : public elevenlabs::ElevenLabsApi {
       ABSL_GUARDED_BY(mu_);
   mutable std::vector<elevenlabs::OutboundCall> placed_ ABSL_GUARDED_BY(mu_);
   mutable std::vector<FindRequest> finds_ ABSL_GUARDED_BY(mu_);
+  mutable std::deque<elevenlabs::Result<elevenlabs::Done>> delete_answers_ ABSL_GUARDED_BY(mu_);
+  mutable std::vector<std::string> deleted_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace outcall::call_gateway::fakes
