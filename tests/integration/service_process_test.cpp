@@ -24,6 +24,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_split.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "http_test_server.h"
 #include "outcall/common/crypto.h"
@@ -440,6 +441,62 @@ TEST(OutcallCli, CallsAnRpcWithAMintedTokenAndReportsErrors) {
   // A token is required: a wrong one is refused by the service.
   out = run("--token not.a.jwt Stats.GetCallStats", &code);
   EXPECT_EQ(code, 16) << out;  // UNAUTHENTICATED
+  kill(child.pid, SIGTERM);
+  EXPECT_EQ(WaitExit(child.pid, 15), 0);
+}
+
+// outcall-cli --csv against the real call-gateway binary: the evidence export as one CSV file,
+// every page followed, the header once; --permissions mints the token the method needs.
+TEST(OutcallCli, ExportsTheEvidenceAsOneCsvAcrossPages) {
+  testing::TestDatabase db;
+  ASSERT_TRUE(db.ok());
+  db.Migrate();
+  {
+    pqxx::connection c(db.url());
+    pqxx::nontransaction tx(c);
+    tx.exec(
+        "INSERT INTO policy_decisions (purpose, channel, decided_at, allowed, rule, profile_id, "
+        "profile_version, decided_for, record) SELECT 'promotion', 'voice', now() - make_interval("
+        "mins => g), false, 'hours', 'co_ley2300_v1', 1, 'clinic-app', '{}' FROM "
+        "generate_series(1, 5) g");
+  }
+  const int port = testing::FreeLoopbackPort();
+  const std::string secret = common::RandomHex(32);
+  std::string gateway_binary;
+  for (const auto& b : Binaries()) {
+    if (b.ends_with("/call-gateway")) gateway_binary = b;
+  }
+  Child child = Spawn(gateway_binary, BaseEnv(db.url(), port, secret));
+  ASSERT_GT(child.pid, 0);
+  auto run = [&](const std::string& args, int* code) {
+    const std::string out_path = ::testing::TempDir() + "cli_" + common::RandomHex(4) + ".out";
+    const std::string cmd = common::Cat(
+        "env -i JWT_ISSUER=outcall-test JWT_AUDIENCE=outcall JWT_HS256_SECRET=", secret, " ",
+        OUTCALL_CLI_BINARY, " --address 127.0.0.1:", port, " ", args, " >", out_path, " 2>&1");
+    const int status = std::system(cmd.c_str());
+    *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return testing::ReadFile(out_path);
+  };
+  int code = -1;
+  std::string out;
+  for (int i = 0; i < 50; ++i) {  // until the service is up; the default token lacks the right
+    out = run("--csv CallGateway.ExportEvidence '{\"format\": \"csv\"}'", &code);
+    if (code == 7) break;  // PERMISSION_DENIED: up, and privacy:admin is needed
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(code, 7) << out;
+  out = run("--permissions privacy:admin --csv CallGateway.ExportEvidence "
+            "'{\"format\": \"csv\", \"pageSize\": 2}'",
+            &code);
+  EXPECT_EQ(code, 0) << out;
+  std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 6u) << out;  // the header and five decisions, from three pages
+  EXPECT_TRUE(lines[0].starts_with("decision_id,")) << out;
+  for (int i = 1; i <= 5; ++i) EXPECT_TRUE(lines[i].starts_with(common::Cat(i, ","))) << out;
+  // --csv on a method without CSV pages is a usage error.
+  out = run("--csv CallGateway.ListAgents", &code);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("has no csv pages"), std::string::npos) << out;
   kill(child.pid, SIGTERM);
   EXPECT_EQ(WaitExit(child.pid, 15), 0);
 }

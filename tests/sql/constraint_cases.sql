@@ -24,7 +24,7 @@ INSERT INTO patients (id, full_name) VALUES (NULL, 'Otro Paciente');
 INSERT INTO patients (external_ref, full_name) VALUES ('FIXTURE-P1', 'Otro Paciente');
 -- expect: 23514 patients_external_ref_check: external_ref not blank
 INSERT INTO patients (external_ref, full_name) VALUES ('  ', 'Otro Paciente');
--- expect: 23502 patients.full_name: full_name NOT NULL
+-- expect: 23514 patients_full_name_present_check: a name unless the data was deleted on request
 INSERT INTO patients (full_name) VALUES (NULL);
 -- expect: 23514 patients_full_name_check: full_name not blank
 INSERT INTO patients (full_name) VALUES ('   ');
@@ -380,3 +380,17 @@ INSERT INTO idempotency_keys (scope, principal, idem_key, request_sha256, state,
 INSERT INTO idempotency_keys (scope, principal, idem_key, request_sha256, state, expires_at) VALUES ('InitiateCall', 'u', 'k', 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'in_progress', NULL);
 -- expect: 23514 idempotency_keys_expires_at_check: expires_at after created_at
 INSERT INTO idempotency_keys (scope, principal, idem_key, request_sha256, state, expires_at) VALUES ('InitiateCall', 'u', 'k', 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'in_progress', now());
+
+-- ============================================================================================
+-- data_subject_requests, data_request_erasures (0014)
+
+-- expect: 23514 data_subject_requests_kind_check: access, rectification or deletion only
+INSERT INTO data_subject_requests (patient_id, kind, state, received_at, received_via, requested_by, due_at, extended_due_at) VALUES (910001, 'forget', 'in_progress', now(), 'email', 'dpo', now() + interval '14 days', now() + interval '21 days');
+-- expect: 23514 data_subject_requests_due_check: the deadline is after the request
+INSERT INTO data_subject_requests (patient_id, kind, state, received_at, received_via, requested_by, due_at, extended_due_at) VALUES (910001, 'access', 'in_progress', now(), 'email', 'dpo', now() - interval '1 day', now());
+-- expect: 23514 data_subject_requests_completed_check: completed exactly when completed_at is set
+INSERT INTO data_subject_requests (patient_id, kind, state, received_at, received_via, requested_by, due_at, extended_due_at) VALUES (910001, 'access', 'completed', now(), 'email', 'dpo', now() + interval '14 days', now() + interval '21 days');
+-- expect: 23503 data_subject_requests_patient_id_fkey: a request is about a known patient
+INSERT INTO data_subject_requests (patient_id, kind, state, received_at, received_via, requested_by, due_at, extended_due_at) VALUES (999999, 'access', 'in_progress', now(), 'email', 'dpo', now() + interval '14 days', now() + interval '21 days');
+-- expect: 23503 data_request_erasures_request_id_fkey: an erasure belongs to a request
+INSERT INTO data_request_erasures (request_id, call_row_id) VALUES (999999, 930002);

@@ -1,8 +1,8 @@
 // outcall-cli: calls any outcall RPC from a shell, with JSON in and out (the REST bodies' field
 // names), for operators and the local setup, where no Envoy translates REST.
 //
-//   outcall-cli [--address HOST:PORT] [--token JWT] [--idempotency-key KEY] [--timeout SECS]
-//               SERVICE.METHOD ['JSON REQUEST']
+//   outcall-cli [--address HOST:PORT] [--token JWT] [--permissions P,P] [--idempotency-key KEY]
+//               [--timeout SECS] [--csv] SERVICE.METHOD ['JSON REQUEST']
 //
 //   outcall-cli CallGateway.InitiateCall '{"phoneNumber": "+57 300 555 0001", "patientName":
 //   "Ana"}' outcall-cli CallGateway.GetConversation '{"conversationId": "conv_..."}' outcall-cli
@@ -11,7 +11,12 @@
 //
 // SERVICE is CallGateway (default address 127.0.0.1:50051) or Stats (127.0.0.1:50052), as
 // scripts/up.sh starts them. Without --token, a five-minute token is minted from JWT_HS256_SECRET,
-// JWT_ISSUER and JWT_AUDIENCE (`set -a; . .local/env`) with the permission the method needs.
+// JWT_ISSUER and JWT_AUDIENCE (`set -a; . .local/env`) with --permissions (default
+// calls:read,calls:write; e.g. privacy:admin for the evidence export and data requests).
+// --csv prints a response's `csv` field as it is and follows `nextPageToken` to the last page
+// (the header once): the evidence export as one file,
+//   outcall-cli --permissions privacy:admin --csv CallGateway.ExportEvidence \
+//     '{"patientId": 7, "from": "2026-11-01T05:00:00Z", "format": "csv"}' > evidencia.csv
 // Exit status: 0 on success, the gRPC status code otherwise (2 for usage errors).
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/dynamic_message.h>
@@ -26,6 +31,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_split.h"
 #include "outcall/common/config.h"
 #include "outcall/common/jwt.h"
 #include "outcall/v1/call_gateway.pb.h"
@@ -38,7 +44,7 @@ namespace pb = google::protobuf;
 int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--address HOST:PORT] [--token JWT] [--idempotency-key KEY] "
-               "[--timeout SECS] SERVICE.METHOD ['JSON REQUEST']\n"
+               "[--permissions P,P] [--timeout SECS] [--csv] SERVICE.METHOD ['JSON REQUEST']\n"
                "  SERVICE: CallGateway (127.0.0.1:50051) or Stats (127.0.0.1:50052)\n",
                argv0);
   return 2;
@@ -84,13 +90,21 @@ int main(int argc, char** argv) {
   // The generated descriptors are registered when their messages are linked in.
   const pb::FileDescriptor* files[] = {outcall::v1::InitiateCallRequest::descriptor()->file(),
                                        outcall::v1::ListCallsRequest::descriptor()->file()};
-  std::string address, token, idempotency_key;
+  std::string address, token, idempotency_key, permissions = "calls:read,calls:write";
   int timeout_secs = 30;
+  bool csv = false;
   int i = 1;
   for (; i < argc && std::string_view(argv[i]).starts_with("--"); i += 2) {
-    if (i + 1 >= argc) return Usage(argv[0]);
     const std::string_view flag = argv[i];
-    if (flag == "--address") {
+    if (flag == "--csv") {
+      csv = true;
+      --i;  // a switch: no value
+      continue;
+    }
+    if (i + 1 >= argc) return Usage(argv[0]);
+    if (flag == "--permissions") {
+      permissions = argv[i + 1];
+    } else if (flag == "--address") {
       address = argv[i + 1];
     } else if (flag == "--token") {
       token = argv[i + 1];
@@ -155,7 +169,7 @@ int main(int argc, char** argv) {
     claims.audiences.resize(1);
     claims.subject = "outcall-cli";
     claims.lifetime = absl::Minutes(5);
-    claims.permissions = {"calls:read", "calls:write"};
+    claims.permissions = absl::StrSplit(permissions, ',', absl::SkipEmpty());
     auto minted = outcall::common::SignJwt("HS256", secret.Reveal(), claims);
     if (!minted.ok()) {
       std::fprintf(stderr, "outcall-cli: %s\n", std::string(minted.status().message()).c_str());
@@ -171,19 +185,47 @@ int main(int argc, char** argv) {
   const std::string path = "/" + service->full_name() + "/" + method->name();
   const grpc::ByteBuffer request_buffer = ToBuffer(Serialize(*request));
 
+  const pb::FieldDescriptor* csv_field = method->output_type()->FindFieldByName("csv");
+  const pb::FieldDescriptor* next_field =
+      method->output_type()->FindFieldByName("next_page_token");
+  const pb::FieldDescriptor* token_field = method->input_type()->FindFieldByName("page_token");
+  if (csv && (csv_field == nullptr || next_field == nullptr || token_field == nullptr)) {
+    std::fprintf(stderr, "--csv: %s has no csv pages\n", target.c_str());
+    return 2;
+  }
   if (!method->server_streaming()) {
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_secs));
-    grpc::ByteBuffer response_buffer;
-    std::promise<grpc::Status> done;
-    stub.UnaryCall(&ctx, path, grpc::StubOptions(), &request_buffer, &response_buffer,
-                   [&done](grpc::Status s) { done.set_value(std::move(s)); });
-    const grpc::Status s = done.get_future().get();
-    if (!s.ok()) return Fail(s);
-    if (!FromBuffer(response_buffer, response.get())) {
-      return Fail(grpc::Status(grpc::StatusCode::INTERNAL, "unparseable response"));
+    for (int page = 0;; ++page) {
+      grpc::ClientContext unary;
+      unary.AddMetadata("authorization", "Bearer " + token);
+      if (!idempotency_key.empty()) unary.AddMetadata("idempotency-key", idempotency_key);
+      unary.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_secs));
+      const grpc::ByteBuffer page_request = ToBuffer(Serialize(*request));
+      grpc::ByteBuffer response_buffer;
+      std::promise<grpc::Status> done;
+      stub.UnaryCall(&unary, path, grpc::StubOptions(), &page_request, &response_buffer,
+                     [&done](grpc::Status s) { done.set_value(std::move(s)); });
+      const grpc::Status s = done.get_future().get();
+      if (!s.ok()) return Fail(s);
+      if (!FromBuffer(response_buffer, response.get())) {
+        return Fail(grpc::Status(grpc::StatusCode::INTERNAL, "unparseable response"));
+      }
+      if (!csv) {
+        PrintJson(*response);
+        return 0;
+      }
+      const pb::Reflection* r = response->GetReflection();
+      std::string text = r->GetString(*response, csv_field);
+      // Every page starts with the header: printed once.
+      if (page > 0) text.erase(0, text.find('\n') == std::string::npos ? text.size()
+                                                                    : text.find('\n') + 1);
+      std::fputs(text.c_str(), stdout);
+      const std::string next = r->GetString(*response, next_field);
+      if (next.empty()) {
+        std::fflush(stdout);
+        return 0;
+      }
+      request->GetReflection()->SetString(request.get(), token_field, next);
     }
-    PrintJson(*response);
-    return 0;
   }
 
   // A server stream: one JSON document per update, until the server ends it or we are stopped.
