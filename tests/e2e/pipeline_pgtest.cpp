@@ -4,12 +4,12 @@
 // PostgreSQL and publishes them to call-gateway's CallEventSink (gRPC, self-minted token), and
 // call-gateway applies them. Nothing is stubbed: what a clinic sees at the end is what these
 // tests assert (status, transcript, analysis, appointment, recording, the live watch stream).
-#include <fstream>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
 #include <boost/json.hpp>
+#include <fstream>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -476,10 +476,9 @@ TEST_F(PipelineTest, ADeletionRequestErasesEveryCallHereAndAtElevenLabsAndTheFig
   ASSERT_TRUE(gateway_service_->ReconcileOnce().ok());
   EXPECT_NE(SimGetRaw(Cat("/v1/convai/conversations/", first)).find("conversation_not_found"),
             std::string::npos);
-  EXPECT_EQ(
-      Scalar(Cat("SELECT count(*) FROM elevenlabs_transcriptions WHERE conversation_id = '", first,
-                 "'")),
-      "0");
+  EXPECT_EQ(Scalar(Cat("SELECT count(*) FROM elevenlabs_transcriptions WHERE conversation_id = '",
+                       first, "'")),
+            "0");
   EXPECT_EQ(
       Scalar(Cat("SELECT count(*) FROM elevenlabs_audio WHERE conversation_id = '", first, "'")),
       "0");
@@ -578,11 +577,11 @@ TEST_F(PipelineTest, AnEventThatCannotBeAppliedIsQuarantinedAndOnlyItsConversati
   // with a silent 0 and not retried forever ahead of everyone else.
   const int64_t bad = store("post_call_transcription", bad_conv,
                             TranscriptionBody(bad_conv, R"({"call_duration_secs": -40})", turns));
-  const int64_t later = store(
-      "post_call_audio", bad_conv,
-      Cat(R"({"type": "post_call_audio", "data": {"agent_id": "a", "conversation_id": ")",
-          bad_conv, R"("}, "outcall_audio": {"stored": false, "size_bytes": 10, "sha256": ")",
-          std::string(64, 'b'), R"(", "content_type": "audio/mpeg"}})"));
+  const int64_t later =
+      store("post_call_audio", bad_conv,
+            Cat(R"({"type": "post_call_audio", "data": {"agent_id": "a", "conversation_id": ")",
+                bad_conv, R"("}, "outcall_audio": {"stored": false, "size_bytes": 10, "sha256": ")",
+                std::string(64, 'b'), R"(", "content_type": "audio/mpeg"}})"));
   // Another conversation's event, stored after both, still goes through, with a tool turn and an
   // unknown verdict kept as data.
   store("post_call_transcription", good_conv,
@@ -591,7 +590,8 @@ TEST_F(PipelineTest, AnEventThatCannotBeAppliedIsQuarantinedAndOnlyItsConversati
             R"( "metadata": {"call_duration_secs": 12}, "analysis": {"call_successful":)",
             R"( "maybe"}}})"));
   ASSERT_TRUE(WaitForScalar(Cat("SELECT status FROM elevenlabs_conversations WHERE "
-                                "conversation_id = '", good_conv, "'"),
+                                "conversation_id = '",
+                                good_conv, "'"),
                             "completed"));
   EXPECT_EQ(Scalar(Cat("SELECT role FROM elevenlabs_transcriptions WHERE conversation_id = '",
                        good_conv, "'")),
@@ -601,7 +601,8 @@ TEST_F(PipelineTest, AnEventThatCannotBeAppliedIsQuarantinedAndOnlyItsConversati
   EXPECT_EQ(StatusOf(bad_conv), "initiated");
   // The later event of the poisoned conversation waits behind it, untouched.
   EXPECT_EQ(Scalar(Cat("SELECT published_at IS NULL AND quarantined_at IS NULL AND "
-                       "publish_attempts = 0 FROM webhook_inbox WHERE id = ", later)),
+                       "publish_attempts = 0 FROM webhook_inbox WHERE id = ",
+                       later)),
             "t");
 
   // The operator sees it, fixes the body, and both events go through in order.
@@ -617,22 +618,21 @@ TEST_F(PipelineTest, AnEventThatCannotBeAppliedIsQuarantinedAndOnlyItsConversati
   EXPECT_NE(listed.find("call_duration_secs is negative"), std::string::npos) << listed;
   EXPECT_NE(listed.find("1 in quarantine"), std::string::npos) << listed;
   const std::string fixed = ::testing::TempDir() + "/fixed.json";
-  {
-    std::ofstream(fixed) << TranscriptionBody(bad_conv, R"({"call_duration_secs": 40})", turns);
-  }
+  { std::ofstream(fixed) << TranscriptionBody(bad_conv, R"({"call_duration_secs": 40})", turns); }
   EXPECT_EQ(std::system((env + cli + " replace " + std::to_string(bad) + " " + fixed).c_str()), 0);
-  EXPECT_NE(std::system((env + cli + " retry " + std::to_string(bad) + " 2>/dev/null").c_str()),
-            0)
+  EXPECT_NE(std::system((env + cli + " retry " + std::to_string(bad) + " 2>/dev/null").c_str()), 0)
       << "no longer in quarantine";
   ASSERT_TRUE(WaitForScalar(Cat("SELECT count(*) FROM webhook_inbox WHERE conversation_id = '",
                                 bad_conv, "' AND published_at IS NOT NULL"),
                             "2"));
   EXPECT_EQ(StatusOf(bad_conv), "completed");
   EXPECT_EQ(Scalar(Cat("SELECT duration_secs FROM elevenlabs_conversations WHERE "
-                       "conversation_id = '", bad_conv, "'")),
+                       "conversation_id = '",
+                       bad_conv, "'")),
             "40");
   EXPECT_EQ(Scalar(Cat("SELECT convert_from(original_body, 'UTF8') LIKE '%-40%' FROM "
-                       "webhook_inbox WHERE id = ", bad)),
+                       "webhook_inbox WHERE id = ",
+                       bad)),
             "t");
 }
 

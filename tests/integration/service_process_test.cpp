@@ -300,11 +300,10 @@ class WebhookIngestShutdown : public ::testing::Test {
     EXPECT_TRUE(c->ok());
     const std::string sig =
         elevenlabs::SignElevenLabsWebhook(secret_, absl::ToUnixSeconds(absl::Now()), body);
-    EXPECT_TRUE(c->Write(common::Cat("POST /api/webhooks/elevenlabs HTTP/1.1\r\nHost: x\r\n",
-                                     "ElevenLabs-Signature: ", sig, "\r\n",
-                                     "Content-Type: application/json\r\n",
-                                     "Content-Length: ", body.size(), "\r\n",
-                                     "Expect: 100-continue\r\n\r\n")));
+    EXPECT_TRUE(c->Write(
+        common::Cat("POST /api/webhooks/elevenlabs HTTP/1.1\r\nHost: x\r\n",
+                    "ElevenLabs-Signature: ", sig, "\r\n", "Content-Type: application/json\r\n",
+                    "Content-Length: ", body.size(), "\r\n", "Expect: 100-continue\r\n\r\n")));
     const std::string interim = c->ReadUntil("\r\n\r\n");
     EXPECT_TRUE(interim.starts_with("HTTP/1.1 100")) << interim;
     return c;
@@ -324,8 +323,8 @@ class WebhookIngestShutdown : public ::testing::Test {
 
   // The exit status, waiting no longer than the grace plus a margin for process teardown.
   int ExitStatusWithinGrace() {
-    const int code = WaitExitWithin(
-        child_.pid, sigterm_at_ + std::chrono::seconds(kGraceSecs) + std::chrono::milliseconds(1500));
+    const int code = WaitExitWithin(child_.pid, sigterm_at_ + std::chrono::seconds(kGraceSecs) +
+                                                    std::chrono::milliseconds(1500));
     child_.pid = -1;
     return code;
   }
@@ -358,8 +357,7 @@ TEST_F(WebhookIngestShutdown, DrainsTheInFlightWebhookBeforeStoppingGrpcThenExit
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
   grpc::health::v1::HealthCheckResponse resp;
-  const grpc::Status check =
-      health_->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp);
+  const grpc::Status check = health_->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp);
   EXPECT_TRUE(check.ok()) << check.error_code() << " " << check.error_message();
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
 
@@ -485,9 +483,10 @@ TEST(OutcallCli, ExportsTheEvidenceAsOneCsvAcrossPages) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(code, 7) << out;
-  out = run("--permissions privacy:admin --csv CallGateway.ExportEvidence "
-            "'{\"format\": \"csv\", \"pageSize\": 2}'",
-            &code);
+  out =
+      run("--permissions privacy:admin --csv CallGateway.ExportEvidence "
+          "'{\"format\": \"csv\", \"pageSize\": 2}'",
+          &code);
   EXPECT_EQ(code, 0) << out;
   std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 6u) << out;  // the header and five decisions, from three pages

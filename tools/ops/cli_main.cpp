@@ -186,8 +186,7 @@ int main(int argc, char** argv) {
   const grpc::ByteBuffer request_buffer = ToBuffer(Serialize(*request));
 
   const pb::FieldDescriptor* csv_field = method->output_type()->FindFieldByName("csv");
-  const pb::FieldDescriptor* next_field =
-      method->output_type()->FindFieldByName("next_page_token");
+  const pb::FieldDescriptor* next_field = method->output_type()->FindFieldByName("next_page_token");
   const pb::FieldDescriptor* token_field = method->input_type()->FindFieldByName("page_token");
   if (csv && (csv_field == nullptr || next_field == nullptr || token_field == nullptr)) {
     std::fprintf(stderr, "--csv: %s has no csv pages\n", target.c_str());
@@ -216,8 +215,8 @@ int main(int argc, char** argv) {
       const pb::Reflection* r = response->GetReflection();
       std::string text = r->GetString(*response, csv_field);
       // Every page starts with the header: printed once.
-      if (page > 0) text.erase(0, text.find('\n') == std::string::npos ? text.size()
-                                                                    : text.find('\n') + 1);
+      if (page > 0)
+        text.erase(0, text.find('\n') == std::string::npos ? text.size() : text.find('\n') + 1);
       std::fputs(text.c_str(), stdout);
       const std::string next = r->GetString(*response, next_field);
       if (next.empty()) {

@@ -23,8 +23,8 @@ absl::StatusOr<DataRequestKind> ParseDataRequestKind(std::string_view name) {
        {DataRequestKind::kAccess, DataRequestKind::kRectification, DataRequestKind::kDeletion}) {
     if (name == DataRequestKindName(k)) return k;
   }
-  return absl::InvalidArgumentError(
-      "kind \"" + std::string(name) + "\" is not one of access, rectification, deletion");
+  return absl::InvalidArgumentError("kind \"" + std::string(name) +
+                                    "\" is not one of access, rectification, deletion");
 }
 
 LegalTerm TermFor(DataRequestKind kind) {

@@ -234,26 +234,28 @@ std::string MessageJson(const google::protobuf::Message& m) {
 }
 
 absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatient(int id) {
-  return pool_.InAutocommit(
-      [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<PatientRow>> {
-        auto r = Exec(tx,
-                      {"call_gateway.patient_by_id",
-                       "SELECT id, COALESCE(full_name, ''), phone_e164, do_not_call FROM patients WHERE id = $1"},
-                      id);
-        if (r.empty()) return std::optional<PatientRow>();
-        return std::optional<PatientRow>(ReadPatient(r[0]));
-      });
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx)
+                                -> absl::StatusOr<std::optional<PatientRow>> {
+    auto r = Exec(
+        tx,
+        {"call_gateway.patient_by_id",
+         "SELECT id, COALESCE(full_name, ''), phone_e164, do_not_call FROM patients WHERE id = $1"},
+        id);
+    if (r.empty()) return std::optional<PatientRow>();
+    return std::optional<PatientRow>(ReadPatient(r[0]));
+  });
 }
 
 absl::StatusOr<std::optional<PatientRow>> CallStore::FindPatientByPhone(const std::string& e164) {
   return pool_.InAutocommit(
       [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<PatientRow>> {
-        auto r = Exec(tx,
-                      {"call_gateway.patient_by_phone",
-                       "SELECT id, COALESCE(full_name, ''), phone_e164, do_not_call FROM patients WHERE "
-                       "phone_e164 = $1 ORDER "
-                       "BY id LIMIT 2"},
-                      e164);
+        auto r =
+            Exec(tx,
+                 {"call_gateway.patient_by_phone",
+                  "SELECT id, COALESCE(full_name, ''), phone_e164, do_not_call FROM patients WHERE "
+                  "phone_e164 = $1 ORDER "
+                  "BY id LIMIT 2"},
+                 e164);
         if (r.size() != 1) return std::optional<PatientRow>();  // none, or ambiguous: no guess
         return std::optional<PatientRow>(ReadPatient(r[0]));
       });
@@ -717,10 +719,11 @@ namespace {
 // recording, the inbox copies of its webhooks, the name and variables; the row and its figures
 // stay.
 void EraseCallContent(pqxx::work& tx, int64_t row) {
-  auto r = Exec1(tx,
-                 {"call_gateway.call_conversation_id",
-                  "SELECT COALESCE(conversation_id, '') FROM elevenlabs_conversations WHERE id = $1"},
-                 row);
+  auto r =
+      Exec1(tx,
+            {"call_gateway.call_conversation_id",
+             "SELECT COALESCE(conversation_id, '') FROM elevenlabs_conversations WHERE id = $1"},
+            row);
   const std::string conv = r[0].as<std::string>();
   if (!conv.empty()) {
     Exec(tx,
@@ -747,12 +750,12 @@ void EraseCallContent(pqxx::work& tx, int64_t row) {
        row);
 }
 
-#define DATA_REQUEST_COLUMNS                                                                    \
-  "r.id, r.patient_id, r.kind, r.state, r.received_via, COALESCE(r.external_ref, ''), "        \
-  "r.requested_by, extract(epoch FROM r.received_at)::float8, "                                \
-  "extract(epoch FROM r.due_at)::float8, extract(epoch FROM r.extended_due_at)::float8, "      \
-  "extract(epoch FROM r.completed_at)::float8, r.detail::text, (SELECT count(*) FROM "         \
-  "data_request_erasures e WHERE e.request_id = r.id AND e.done_at IS NULL)::int, "            \
+#define DATA_REQUEST_COLUMNS                                                              \
+  "r.id, r.patient_id, r.kind, r.state, r.received_via, COALESCE(r.external_ref, ''), "   \
+  "r.requested_by, extract(epoch FROM r.received_at)::float8, "                           \
+  "extract(epoch FROM r.due_at)::float8, extract(epoch FROM r.extended_due_at)::float8, " \
+  "extract(epoch FROM r.completed_at)::float8, r.detail::text, (SELECT count(*) FROM "    \
+  "data_request_erasures e WHERE e.request_id = r.id AND e.done_at IS NULL)::int, "       \
   "COALESCE(r.last_error, '')"
 
 absl::Time FromEpoch(const pqxx::field& f) {
@@ -818,17 +821,17 @@ absl::StatusOr<std::optional<DataRequestRow>> CallStore::CreateDataRequest(
         DataRequestRow d = ReadDataRequest(seen[0]);
         if (d.patient_id != q.patient_id || d.kind != kind) {
           return absl::AlreadyExistsError(
-              Cat("externalRef ", q.external_ref, " was registered for data request ", d.id,
-                  " (", d.kind, ", patient ", d.patient_id, "): use another"));
+              Cat("externalRef ", q.external_ref, " was registered for data request ", d.id, " (",
+                  d.kind, ", patient ", d.patient_id, "): use another"));
         }
         d.duplicate = true;
         return std::optional<DataRequestRow>(std::move(d));
       }
     }
     if (p[0][0].as<bool>() && q.kind != policy::DataRequestKind::kAccess) {
-      return absl::FailedPreconditionError(
-          Cat("patient ", q.patient_id,
-              "'s personal data was deleted on request: nothing is left to ", kind == "deletion" ? "delete" : "rectify"));
+      return absl::FailedPreconditionError(Cat(
+          "patient ", q.patient_id, "'s personal data was deleted on request: nothing is left to ",
+          kind == "deletion" ? "delete" : "rectify"));
     }
     const bool deleting = q.kind == policy::DataRequestKind::kDeletion;
     std::string detail = "{}";
@@ -912,8 +915,7 @@ absl::StatusOr<std::vector<DataRequestRow>> CallStore::ListDataRequests(
       });
 }
 
-absl::StatusOr<std::vector<ErasureItem>> CallStore::ClaimErasures(int limit,
-                                                                  absl::Duration lease) {
+absl::StatusOr<std::vector<ErasureItem>> CallStore::ClaimErasures(int limit, absl::Duration lease) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::vector<ErasureItem>> {
     auto r = Exec(
         tx,

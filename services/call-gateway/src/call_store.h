@@ -169,8 +169,7 @@ class CallStore final : public CallRepository,
   absl::StatusOr<std::vector<DataRequestRow>> ListDataRequests(const std::string& state,
                                                                std::optional<int> patient_id,
                                                                int limit) override;
-  absl::StatusOr<std::vector<ErasureItem>> ClaimErasures(int limit,
-                                                         absl::Duration lease) override;
+  absl::StatusOr<std::vector<ErasureItem>> ClaimErasures(int limit, absl::Duration lease) override;
   absl::Status FinishErasure(const ErasureItem& item) override;
   absl::Status PostponeErasure(const ErasureItem& item, absl::Time next,
                                const std::string& error) override;

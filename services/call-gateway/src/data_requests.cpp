@@ -6,7 +6,6 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
-
 #include "contact_policy.h"
 #include "outcall/common/logging.h"
 #include "outcall/common/strings.h"
@@ -202,9 +201,9 @@ absl::StatusOr<DataRequests::ErasurePass> DataRequests::WorkErasures(int limit) 
       if (!del.ok() && del.status().code() != absl::StatusCode::kNotFound) {
         const absl::Duration wait =
             std::min(kMaxBackoff, absl::Minutes(1) * (int64_t{1} << std::min(item.attempts, 6)));
-        const std::string error = Cat("ElevenLabs did not erase conversation ",
-                                      item.conversation_id, ": ",
-                                      common::ToStd(del.status().message()));
+        const std::string error =
+            Cat("ElevenLabs did not erase conversation ", item.conversation_id, ": ",
+                common::ToStd(del.status().message()));
         if (auto s = repo_.PostponeErasure(item, now + wait, error); !s.ok()) return s;
         spdlog::warn("data request {}: {} (try {}, next in {})", item.request_id, error,
                      item.attempts + 1, absl::FormatDuration(wait));

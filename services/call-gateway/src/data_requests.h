@@ -39,9 +39,9 @@ class DataRequests {
   absl::StatusOr<v1::ListDataRequestsResponse> List(const v1::ListDataRequestsRequest& req);
 
   struct ErasurePass {
-    int erased = 0;     // calls erased at ElevenLabs and here
-    int waiting = 0;    // calls still live: tried again when they have ended
-    int failed = 0;     // ElevenLabs did not confirm: retried with backoff
+    int erased = 0;   // calls erased at ElevenLabs and here
+    int waiting = 0;  // calls still live: tried again when they have ended
+    int failed = 0;   // ElevenLabs did not confirm: retried with backoff
   };
   // The due erasures, at most `limit` (the reconciler's pass).
   absl::StatusOr<ErasurePass> WorkErasures(int limit);

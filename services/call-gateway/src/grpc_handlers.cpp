@@ -219,9 +219,9 @@ grpc::ServerUnaryReactor* CallGatewayHandlers::CreateDataRequest(
   });
 }
 
-grpc::ServerUnaryReactor* CallGatewayHandlers::GetDataRequest(
-    grpc::CallbackServerContext* ctx, const v1::GetDataRequestRequest* req,
-    v1::DataRequest* resp) {
+grpc::ServerUnaryReactor* CallGatewayHandlers::GetDataRequest(grpc::CallbackServerContext* ctx,
+                                                              const v1::GetDataRequestRequest* req,
+                                                              v1::DataRequest* resp) {
   if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
   return Dispatch(ctx, executor_,
                   [this, req, resp] { return Answer(resp, data_requests_.Get(*req)); });

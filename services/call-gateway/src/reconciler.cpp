@@ -78,9 +78,10 @@ absl::Status Reconciler::EraseRequested() {
   auto pass = data_requests_.WorkErasures(options_.reconcile_batch);
   if (!pass.ok()) return pass.status();
   if (pass->erased + pass->failed > 0) {
-    spdlog::info("data requests: {} calls erased, {} not confirmed by ElevenLabs (retried), {} "
-                 "still live",
-                 pass->erased, pass->failed, pass->waiting);
+    spdlog::info(
+        "data requests: {} calls erased, {} not confirmed by ElevenLabs (retried), {} "
+        "still live",
+        pass->erased, pass->failed, pass->waiting);
   }
   return absl::OkStatus();
 }

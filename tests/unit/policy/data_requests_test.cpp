@@ -36,13 +36,11 @@ TEST(DataRequests, AccessIsTenBusinessDaysExtendableByFive) {
 TEST(DataRequests, ClaimsAreFifteenBusinessDaysAcrossTheYearEnd) {
   // Friday 18 December 2026: Christmas, New Year and Reyes Magos (moved to Monday 11 January
   // 2027) do not count.
-  const Deadlines d =
-      DeadlinesFor(DataRequestKind::kDeletion, At(2026, 12, 18, 16, 0), Bogota());
+  const Deadlines d = DeadlinesFor(DataRequestKind::kDeletion, At(2026, 12, 18, 16, 0), Bogota());
   EXPECT_EQ(d.due, At(2027, 1, 14, 0, 0));
   // Eight more: 14, 15, 18, 19, 20, 21, 22, 25 January.
   EXPECT_EQ(d.extended_due, At(2027, 1, 26, 0, 0));
-  EXPECT_EQ(DeadlinesFor(DataRequestKind::kRectification, At(2026, 12, 18, 16, 0), Bogota())
-                .due,
+  EXPECT_EQ(DeadlinesFor(DataRequestKind::kRectification, At(2026, 12, 18, 16, 0), Bogota()).due,
             d.due);
 }
 
@@ -62,8 +60,8 @@ TEST(DataRequests, ARequestOnASaturdayCountsFromMonday) {
 }
 
 TEST(DataRequests, KindNames) {
-  for (auto k : {DataRequestKind::kAccess, DataRequestKind::kRectification,
-                 DataRequestKind::kDeletion}) {
+  for (auto k :
+       {DataRequestKind::kAccess, DataRequestKind::kRectification, DataRequestKind::kDeletion}) {
     auto parsed = ParseDataRequestKind(DataRequestKindName(k));
     ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(*parsed, k);

@@ -96,9 +96,9 @@ TEST_F(DataRequestsTest, ARequestGetsItsLegalDeadlineInBusinessDays) {
   EXPECT_EQ(r->received_at(), "2026-12-01 10:00:00");
   EXPECT_FALSE(r->overdue());
   // Access answers with the patient's document (the fake's: the patient's id and name).
-  EXPECT_EQ(r->document().fields().at("patient").struct_value().fields().at("full_name")
-                .string_value(),
-            "Ana Ruiz");
+  EXPECT_EQ(
+      r->document().fields().at("patient").struct_value().fields().at("full_name").string_value(),
+      "Ana Ruiz");
   ASSERT_EQ(repo_.created.size(), 1u);
   EXPECT_EQ(repo_.created[0].requested_by, "dpo");
 }
