@@ -8,6 +8,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/json.hpp>
 #include <pqxx/pqxx>
 #include <set>
@@ -18,7 +19,6 @@
 #include "http_test_server.h"
 #include "outcall/common/auth_interceptor.h"
 #include "outcall/common/clock.h"
-#include "outcall/policy/profile.h"
 #include "outcall/common/crypto.h"
 #include "outcall/common/grpc_server.h"
 #include "outcall/common/http_client.h"
@@ -26,6 +26,7 @@
 #include "outcall/common/pg_pool.h"
 #include "outcall/common/strings.h"
 #include "outcall/elevenlabs/client.h"
+#include "outcall/policy/profile.h"
 #include "outcall/v1/call_gateway.grpc.pb.h"
 #include "outcall/v1/events.grpc.pb.h"
 #include "service_config.h"
@@ -283,6 +284,44 @@ TEST_F(GatewayTest, ASecondCallWhileOneIsLiveIsRefused) {
       "days')");
   EXPECT_TRUE(Initiate(Req("3005550001", 8), &second).ok());
   EXPECT_EQ(Dialled("+573005550001"), 2);
+}
+
+// Two requests for a capped purpose (promotion) at the same moment both pass the decision,
+// which reads the ledger before either call exists; the insert's lock per number and patient
+// lets exactly one start.
+TEST_F(GatewayTest, ConcurrentCappedCallsToOnePatientStartOnlyOne) {
+  Exec(
+      "INSERT INTO patients (id, full_name, phone_e164) VALUES (1, 'Ana Ruiz', '+573005550001');"
+      "INSERT INTO appointments (id, patient_id, scheduled_at) SELECT g, 1, now() + "
+      "make_interval(days => g) FROM generate_series(1, 8) g");
+  std::vector<std::thread> threads;
+  std::atomic<int> started{0}, waited{0}, failed{0};
+  for (int i = 1; i <= 8; ++i) {
+    threads.emplace_back([&, i] {
+      NewCall c;
+      c.agent_id = "agent_test";
+      c.patient_id = 1;
+      c.appointment_id = i;
+      c.phone_number = "+573005550001";
+      c.purpose = "promotion";
+      c.one_live_contact = true;
+      auto b = store_->BeginCall(c, "clinic", i % 2 ? "" : common::Cat("key-", i), "sha");
+      if (!b.ok()) {
+        ++failed;
+      } else if (b->call) {
+        ++started;
+      } else if (b->live_contact) {
+        ++waited;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(started.load(), 1);
+  EXPECT_EQ(waited.load(), 7);
+  EXPECT_EQ(Count("SELECT count(*) FROM elevenlabs_conversations"), 1);
+  // Nothing written for the refused ones: no key was claimed.
+  EXPECT_EQ(Count("SELECT count(*) FROM idempotency_keys WHERE call_row_id IS NULL"), 0);
 }
 
 TEST_F(GatewayTest, IdempotencyKeyReturnsTheFirstAnswer) {
@@ -595,7 +634,8 @@ TEST_F(GatewayTest, AnEventThatCannotBeAppliedIsRejectedAndOnlyItsConversationWa
 
 // Our clock and ElevenLabs' differ: a call we marked started after ElevenLabs says it started
 // (and ended) still completes, with ElevenLabs' times (before, the end came before our start and
-// the apply failed on elevenlabs_conversations_ended_after_started_check, one by one or in a batch).
+// the apply failed on elevenlabs_conversations_ended_after_started_check, one by one or in a
+// batch).
 TEST_F(GatewayTest, ATranscriptFromAClockBehindOursStillApplies) {
   v1::InitiateCallResponse a, b, c;
   ASSERT_TRUE(Initiate(Req("3005550001"), &a).ok());
@@ -731,15 +771,14 @@ TEST_F(GatewayTest, ReconcilerSettlesDialingCalls) {
 // 404s from ElevenLabs for a few open calls must not keep a call stuck in "dialing" forever
 // (its patient could not be called: "already live"), nor be retried every pass forever.
 TEST_F(GatewayTest, ReconcilerIsFairBacksOffAndGivesUpAfterRepeated404s) {
-  GatewayService reconciler(
-      GatewayOptions{.default_agent_id = "agent_sim_confirmaciones",
-                     .agent_phone_number_id = "phnum_sim_twilio",
-                     .dialing_grace_secs = 0,
-                     .reconcile_every = absl::Hours(1),
-                     .reconcile_batch = 2,
-                     .reconcile_max_backoff = absl::Hours(24),
-                     .reconcile_max_not_found = 3},
-      *store_, *elevenlabs_, *auth_, nullptr);
+  GatewayService reconciler(GatewayOptions{.default_agent_id = "agent_sim_confirmaciones",
+                                           .agent_phone_number_id = "phnum_sim_twilio",
+                                           .dialing_grace_secs = 0,
+                                           .reconcile_every = absl::Hours(1),
+                                           .reconcile_batch = 2,
+                                           .reconcile_max_backoff = absl::Hours(24),
+                                           .reconcile_max_not_found = 3},
+                            *store_, *elevenlabs_, *auth_, nullptr);
   // Three open calls ElevenLabs does not know (404), long past their maximum, ahead in id order
   // of a call left dialing that never reached ElevenLabs.
   Exec(
@@ -752,7 +791,8 @@ TEST_F(GatewayTest, ReconcilerIsFairBacksOffAndGivesUpAfterRepeated404s) {
       "interval '1 minute', '44444444-4444-4444-8444-444444444444')");
   const std::string gone = "status = 'initiated' AND conversation_id LIKE 'conv_gone_%'";
   auto state = [&](const std::string& what) {
-    return Count(Cat("SELECT ", what, " FROM call_reconcile_state s JOIN elevenlabs_conversations "
+    return Count(Cat("SELECT ", what,
+                     " FROM call_reconcile_state s JOIN elevenlabs_conversations "
                      "c ON c.id = s.call_row_id WHERE c.conversation_id LIKE 'conv_gone_%'"));
   };
   ASSERT_TRUE(reconciler.ReconcileOnce().ok());  // two of the 404 calls
@@ -810,13 +850,12 @@ TEST_F(GatewayTest, ReconcilerSettlesTheIdempotencyKeyWithItsCall) {
       "expires_at, call_row_id) SELECT 'InitiateCall', 'clinic-app', k.key, k.sha, 'in_progress', "
       "now() + interval '24 hours', c.id FROM elevenlabs_conversations c JOIN (VALUES ('",
       placed_id, "'::uuid, 'crash-1', '", common::Sha256::Hex(placed_req.SerializeAsString()),
-      "'), ('", lost_id, "'::uuid, 'crash-2', '",
-      common::Sha256::Hex(lost_req.SerializeAsString()),
+      "'), ('", lost_id, "'::uuid, 'crash-2', '", common::Sha256::Hex(lost_req.SerializeAsString()),
       "')) AS k(call_id, key, sha) ON c.call_id = k.call_id"));
   ASSERT_EQ(Count("SELECT count(*) FROM idempotency_keys WHERE state = 'in_progress'"), 2);
   // The first dial reached ElevenLabs (its answer died with the process); the second did not.
-  OutboundCall out{"agent_sim_confirmaciones", "phnum_sim_twilio", "+573005550001", placed_id, {},
-                   600};
+  OutboundCall out{
+      "agent_sim_confirmaciones", "phnum_sim_twilio", "+573005550001", placed_id, {}, 600};
   auto placed = elevenlabs_->PlaceTwilioCall(out);
   ASSERT_TRUE(placed.ok()) << placed.status();
   ASSERT_EQ(Dialled("+573005550001"), 1);
@@ -1091,8 +1130,9 @@ TEST_F(GatewayTest, OutcomesProviderLatencyAndErrorsAreMeasured) {
 // A transcription whose conversation has audio, as ElevenLabs sends it for a connected call.
 TEST_F(GatewayTest, RetentionPurgesTranscriptsAndRecordingsPerPurposeOnceAndKeepsTheFigures) {
   // Confirmations keep their transcript and recording 7 days; surveys have no limit.
-  Exec("INSERT INTO retention_policies (purpose, transcript_days, audio_days, updated_by) VALUES "
-       "('confirmation', 7, 7, 'dpo')");
+  Exec(
+      "INSERT INTO retention_policies (purpose, transcript_days, audio_days, updated_by) VALUES "
+      "('confirmation', 7, 7, 'dpo')");
   v1::InitiateCallResponse a, b;
   ASSERT_TRUE(Initiate(Req("300 555 0201"), &a).ok());
   v1::InitiateCallRequest survey = Req("300 555 0202");
@@ -1102,10 +1142,15 @@ TEST_F(GatewayTest, RetentionPurgesTranscriptsAndRecordingsPerPurposeOnceAndKeep
   // The transcriptions say the calls ended on 2026-11-18, more than 7 days before any run.
   ASSERT_EQ(Apply({Transcription(ca, 0), Transcription(cb, 0)}),
             (std::vector<v1::ApplyOutcome>{v1::APPLY_OUTCOME_APPLIED, v1::APPLY_OUTCOME_APPLIED}));
-  Exec(Cat("INSERT INTO elevenlabs_audio (conversation_id, content_type, size_bytes, sha256, audio) "
-           "VALUES ('", ca, "', 'audio/mpeg', 3, encode(sha256('\\x010203'::bytea), 'hex'), "
-           "'\\x010203'::bytea), ('", cb, "', 'audio/mpeg', 3, encode(sha256('\\x010203'::bytea), "
-           "'hex'), '\\x010203'::bytea)"));
+  Exec(
+      Cat("INSERT INTO elevenlabs_audio (conversation_id, content_type, size_bytes, sha256, audio) "
+          "VALUES ('",
+          ca,
+          "', 'audio/mpeg', 3, encode(sha256('\\x010203'::bytea), 'hex'), "
+          "'\\x010203'::bytea), ('",
+          cb,
+          "', 'audio/mpeg', 3, encode(sha256('\\x010203'::bytea), "
+          "'hex'), '\\x010203'::bytea)"));
   ASSERT_TRUE(service_->ReconcileOnce().ok());
   auto count = [&](const std::string& table, const std::string& conv) {
     return Count(Cat("SELECT count(*) FROM ", table, " WHERE conversation_id = '", conv, "'"));
@@ -1115,8 +1160,8 @@ TEST_F(GatewayTest, RetentionPurgesTranscriptsAndRecordingsPerPurposeOnceAndKeep
   EXPECT_EQ(count("elevenlabs_transcriptions", cb), 1) << "no limit for surveys";
   EXPECT_EQ(count("elevenlabs_audio", cb), 1);
   EXPECT_EQ(count("elevenlabs_analysis", ca), 1) << "the analysis and figures stay";
-  EXPECT_EQ(Count(Cat("SELECT count(*) FROM elevenlabs_conversations WHERE conversation_id = '",
-                      ca, "' AND duration_secs = 31 AND metadata ? 'retention_purged_at'")),
+  EXPECT_EQ(Count(Cat("SELECT count(*) FROM elevenlabs_conversations WHERE conversation_id = '", ca,
+                      "' AND duration_secs = 31 AND metadata ? 'retention_purged_at'")),
             1);
   EXPECT_EQ(Count("SELECT count(*) FROM retention_runs WHERE calls = 1 AND transcript_turns = 1 "
                   "AND recordings = 1"),
@@ -1532,15 +1577,17 @@ TEST_F(ContactPolicyTest, ARefusalPlacesNothingAndEveryDecisionIsStoredWithItsAt
   // Monday 10:00: allowed, and the decision is stored with the call.
   clock_.Advance(absl::Hours(2 * 24 - 6));
   ASSERT_TRUE(Initiate(Req("300 555 0101"), &resp).ok());
-  EXPECT_EQ(Count("SELECT count(*) FROM policy_decisions d JOIN elevenlabs_conversations c ON "
-                  "c.id = d.call_row_id WHERE d.allowed AND d.rule IS NULL AND c.call_id::text = '" +
-                  resp.data().call_id() + "' AND c.contact_purpose = 'confirmation'"),
-            1);
+  EXPECT_EQ(
+      Count("SELECT count(*) FROM policy_decisions d JOIN elevenlabs_conversations c ON "
+            "c.id = d.call_row_id WHERE d.allowed AND d.rule IS NULL AND c.call_id::text = '" +
+            resp.data().call_id() + "' AND c.contact_purpose = 'confirmation'"),
+      1);
 }
 
 TEST_F(ContactPolicyTest, CapsHoldAcrossChannelsAndConsentIsRead) {
-  Exec("INSERT INTO patients (id, full_name, phone_e164) VALUES (7, 'Ana Ruiz', '+573005550107');"
-       "INSERT INTO excluded_number_lists (list_version, entries) VALUES ('2027-01-10', 0);");
+  Exec(
+      "INSERT INTO patients (id, full_name, phone_e164) VALUES (7, 'Ana Ruiz', '+573005550107');"
+      "INSERT INTO excluded_number_lists (list_version, entries) VALUES ('2027-01-10', 0);");
   v1::InitiateCallRequest req = Req("300 555 0107");
   req.set_purpose("promotion");
   v1::InitiateCallResponse resp;
@@ -1548,15 +1595,16 @@ TEST_F(ContactPolicyTest, CapsHoldAcrossChannelsAndConsentIsRead) {
   EXPECT_EQ(no_consent.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(no_consent.error_message().find("(consent)"), std::string::npos)
       << no_consent.error_message();
-  Exec("INSERT INTO patient_consents (patient_id, purpose, channel, state, source, text_version, "
-       "evidence_ref, recorded_at, recorded_by) VALUES (7, 'promotion', 'voice', 'authorised', "
-       "'form', 'v3', 'doc-881', to_timestamp(1799852400 - 86400), 'front-desk'), "
-       "(7, 'promotion', 'whatsapp', 'authorised', 'form', 'v3', 'doc-881', "
-       "to_timestamp(1799852400 - 86400), 'front-desk');"
-       // The clinic's WhatsApp system reached the patient for a promotion this morning.
-       "INSERT INTO contact_records (patient_id, channel, purpose, at, answered, source, "
-       "external_ref, recorded_by) VALUES (7, 'whatsapp', 'promotion', "
-       "to_timestamp(1799852400 - 3600), true, 'crm', 'wa-1', 'crm-sync')");
+  Exec(
+      "INSERT INTO patient_consents (patient_id, purpose, channel, state, source, text_version, "
+      "evidence_ref, recorded_at, recorded_by) VALUES (7, 'promotion', 'voice', 'authorised', "
+      "'form', 'v3', 'doc-881', to_timestamp(1799852400 - 86400), 'front-desk'), "
+      "(7, 'promotion', 'whatsapp', 'authorised', 'form', 'v3', 'doc-881', "
+      "to_timestamp(1799852400 - 86400), 'front-desk');"
+      // The clinic's WhatsApp system reached the patient for a promotion this morning.
+      "INSERT INTO contact_records (patient_id, channel, purpose, at, answered, source, "
+      "external_ref, recorded_by) VALUES (7, 'whatsapp', 'promotion', "
+      "to_timestamp(1799852400 - 3600), true, 'crm', 'wa-1', 'crm-sync')");
   auto capped = Initiate(req, &resp);
   EXPECT_EQ(capped.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_NE(capped.error_message().find("(daily_cap)"), std::string::npos)
@@ -1586,8 +1634,9 @@ TEST_F(ContactPolicyTest, CapsHoldAcrossChannelsAndConsentIsRead) {
 }
 
 TEST_F(ContactPolicyTest, ConsentsAndContactsRecordedThroughTheApiDecideTheNextDial) {
-  Exec("INSERT INTO patients (id, full_name, phone_e164) VALUES (9, 'Eva Paz', '+573005550109');"
-       "INSERT INTO excluded_number_lists (list_version, entries) VALUES ('2027-01-10', 0);");
+  Exec(
+      "INSERT INTO patients (id, full_name, phone_e164) VALUES (9, 'Eva Paz', '+573005550109');"
+      "INSERT INTO excluded_number_lists (list_version, entries) VALUES ('2027-01-10', 0);");
   auto call = [&](auto rpc, const auto& req, auto* resp, std::vector<std::string> perms) {
     grpc::ClientContext ctx;
     Auth(ctx, std::move(perms));
@@ -1656,10 +1705,11 @@ TEST_F(ContactPolicyTest, ConsentsAndContactsRecordedThroughTheApiDecideTheNextD
 }
 
 TEST_F(ContactPolicyTest, AnAccessRequestExportsEverythingHeldAboutThePatient) {
-  Exec("INSERT INTO patients (id, full_name, phone_e164) VALUES (11, 'Rosa Gil', '+573005550111');"
-       "INSERT INTO patient_consents (patient_id, purpose, channel, state, source, text_version, "
-       "evidence_ref, recorded_at, recorded_by) VALUES (11, 'survey', 'voice', 'authorised', "
-       "'form', 'v1', 'doc-11', now(), 'front-desk');");
+  Exec(
+      "INSERT INTO patients (id, full_name, phone_e164) VALUES (11, 'Rosa Gil', '+573005550111');"
+      "INSERT INTO patient_consents (patient_id, purpose, channel, state, source, text_version, "
+      "evidence_ref, recorded_at, recorded_by) VALUES (11, 'survey', 'voice', 'authorised', "
+      "'form', 'v1', 'doc-11', now(), 'front-desk');");
   v1::InitiateCallRequest req = Req("300 555 0111");
   req.set_patient_id(11);
   v1::InitiateCallResponse placed;
@@ -1736,8 +1786,9 @@ TEST_F(ContactPolicyTest, AnAccessRequestExportsEverythingHeldAboutThePatient) {
 TEST_F(ContactPolicyTest, APatientsOwnZoneDecidesTheHours) {
   // America/Mazatlan is UTC-7 all year, two hours behind Bogotá: 08:00 there is 06:00.
   clock_.Advance(-absl::Hours(2));  // Wednesday 08:00 Bogotá
-  Exec("INSERT INTO patients (id, full_name, phone_e164, time_zone) VALUES (8, 'Luis Mora', "
-       "'+573005550108', 'America/Mazatlan')");
+  Exec(
+      "INSERT INTO patients (id, full_name, phone_e164, time_zone) VALUES (8, 'Luis Mora', "
+      "'+573005550108', 'America/Mazatlan')");
   v1::CheckContactPolicyRequest check;
   check.set_patient_id(8);
   v1::ContactPolicyDecision d;

@@ -326,12 +326,32 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
     spdlog::warn("contact policy rule {} overridden by {} for a call to {} ({})", decision.rule,
                  dial.principal, common::MaskPhone(call.phone_number), call.purpose);
   }
-  call.decision = std::move(record);
+  call.one_live_contact = outcome->capped && record.override_reason.empty();
+  call.decision = record;
   auto begun = store_.BeginCall(call, dial.principal, dial.idem_key, dial.request_sha256);
   if (!begun.ok()) {
     metrics_.Call(begun.status().code() == absl::StatusCode::kAlreadyExists ? "refused_duplicate"
                                                                             : "error");
     return begun.status();
+  }
+  if (begun->live_contact) {
+    // Checked with the insert, under a lock per number and patient: the decision above could not
+    // see a call that another request was starting at the same moment.
+    auto replay =
+        Refuse(dial, absl::FailedPreconditionError(
+                         Cat("contact policy ", decision.profile_id, " v", decision.profile_version,
+                             " (daily_cap): another call to this patient is live (call ",
+                             *begun->live_contact, "); its answer counts toward the caps, so this ",
+                             call.purpose, " call waits until it has ended")));
+    if (!replay.ok() && replay.status().code() == absl::StatusCode::kFailedPrecondition) {
+      metrics_.Call("policy_refused");
+      record.allowed = false;
+      record.rule = "daily_cap";
+      if (auto s = policy_.RecordRefusal(record); !s.ok()) {
+        spdlog::warn("contact-policy refusal not stored: {}", common::ToStd(s.message()));
+      }
+    }
+    return replay;
   }
   if (begun->replay) return Replay(*begun->replay);
   const CallRow row = *begun->call;

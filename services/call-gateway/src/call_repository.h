@@ -51,6 +51,10 @@ struct NewCall {
   std::string purpose = "confirmation";  // the contact's purpose (contact policy)
   // The contact-policy decision that allowed the call, stored with it (policy_decisions).
   std::optional<DecisionRecord> decision;
+  // A purpose under the policy's frequency rules: BeginCall refuses to start the call while
+  // another call to the patient or the number is live (its answer may yet count toward the
+  // caps), serialised per number and patient, so two such calls never pass the check together.
+  bool one_live_contact = false;
 };
 
 struct CallRow {
@@ -113,9 +117,12 @@ class CallRepository {
   // row, or an IdempotencyHit when the key was used before with the same request;
   // ALREADY_EXISTS when the key was used with another request or a live call exists (one live
   // call per phone number and appointment).
+  // With one_live_contact, a live call to the patient or the number leaves nothing written and
+  // names that call in live_contact.
   struct Begin {
     std::optional<CallRow> call;
     std::optional<IdempotencyHit> replay;
+    std::optional<std::string> live_contact;  // its call id
   };
   virtual absl::StatusOr<Begin> BeginCall(const NewCall& call, const std::string& principal,
                                           const std::string& idem_key,

@@ -291,6 +291,24 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
                                                       const std::string& request_sha256) {
   auto begin = [&](pqxx::transaction_base& tx) -> absl::StatusOr<Begin> {
     Begin out;
+    if (call.one_live_contact) {
+      // Held to the end of the transaction: a second call for the same number or patient waits
+      // here and then sees the first one live. Always the number first, then the patient, so
+      // two callers never wait on each other.
+      auto live = Exec(
+          tx,
+          {"call_gateway.contact_lock_live",
+           "SELECT pg_advisory_xact_lock(hashtextextended('outcall.contact.phone:' || $1, 0)), "
+           "pg_advisory_xact_lock(hashtextextended('outcall.contact.patient:' || "
+           "COALESCE($2::int, 0), 0)), (SELECT call_id::text FROM elevenlabs_conversations WHERE "
+           "(phone_number = $1 OR patient_id = $2) AND status IN ('queued', 'dialing', "
+           "'initiated', 'ringing', 'in_progress') LIMIT 1)"},
+          call.phone_number, call.patient_id);
+      if (!live[0][2].is_null()) {
+        out.live_contact = live[0][2].as<std::string>();
+        return out;
+      }
+    }
     if (!idem_key.empty()) {
       auto claimed =
           Exec(tx,
@@ -373,8 +391,8 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
     }
     return out;
   };
-  // Without a key the INSERT is the only write: one statement, one round trip.
-  if (idem_key.empty()) return pool_.InAutocommit(begin);
+  // Without a key (or a lock) the INSERT is the only write: one statement, one round trip.
+  if (idem_key.empty() && !call.one_live_contact) return pool_.InAutocommit(begin);
   return pool_.InTransaction([&](pqxx::work& tx) { return begin(tx); });
 }
 

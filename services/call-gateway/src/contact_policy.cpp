@@ -95,6 +95,9 @@ absl::StatusOr<ContactPolicy::Outcome> ContactPolicy::Decide(const PolicySubject
             "' (the patient's or the clinic's) is not in the time-zone database; fix it before "
             "calling"));
   }
+  const bool capped = profile->Applies(purpose, policy::Rule::kDailyCap) ||
+                      profile->Applies(purpose, policy::Rule::kWeeklyCap) ||
+                      profile->Applies(purpose, policy::Rule::kWeeklyChannel);
   policy::DecisionRequest req;
   req.profile = *std::move(profile);
   req.purpose = purpose;
@@ -107,7 +110,7 @@ absl::StatusOr<ContactPolicy::Outcome> ContactPolicy::Decide(const PolicySubject
   req.excluded_number = in->excluded_number;
   auto d = policy::Decide(req);
   if (!d.ok()) return d.status();
-  return Outcome{*std::move(d), in->time_zone};
+  return Outcome{*std::move(d), in->time_zone, capped};
 }
 
 }  // namespace outcall::call_gateway

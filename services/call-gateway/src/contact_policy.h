@@ -104,6 +104,10 @@ class ContactPolicy {
   struct Outcome {
     policy::Decision decision;
     std::string time_zone;
+    // The purpose is under a frequency rule (daily_cap, weekly_cap, weekly_channel): a call
+    // still live for the patient or number may yet count, so none may start beside it
+    // (NewCall::one_live_contact).
+    bool capped = false;
   };
   // The decision for contacting `subject` for `purpose` on `channel` at `at`. A profile in the
   // database that does not parse is FAILED_PRECONDITION (no call leaves under a policy nobody

@@ -212,6 +212,18 @@ absl::StatusOr<CallRepository::Begin> FakeCallRepository::BeginCall(
   if (auto s = Enter("BeginCall"); !s.ok()) return s;
   const absl::Time now = clock_.Now();
   Begin out;
+  // A purpose under the frequency rules: no call beside a live one to the number or patient
+  // (CallStore checks it first, under its locks).
+  if (call.one_live_contact) {
+    for (const auto& [row, c] : calls_) {
+      if (!IsLive(c.row.status)) continue;
+      if (c.row.phone_number == call.phone_number ||
+          (call.patient_id && c.request.patient_id == call.patient_id)) {
+        out.live_contact = c.row.call_id;
+        return out;
+      }
+    }
+  }
   if (!idem_key.empty()) {
     auto hit = ReadKey(principal, idem_key, request_sha256, now);
     if (!hit.ok()) return hit.status();

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "call_event_hub.h"
 #include "call_gateway_fakes.h"
 #include "metrics.h"
@@ -815,6 +816,49 @@ TEST_F(CallPlacerTest, APromotionNeedsTheRegisterAndTheConsent) {
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(second.status().message().find("(daily_cap)"), absl::string_view::npos)
       << second.status();
+}
+
+TEST_F(CallPlacerTest, ACappedPurposeNeverStartsBesideALiveCallToThePatient) {
+  store_.AddPatient({5, "Ana Ruiz", "+573001234567", false});
+  store_.AddAppointment(10, 5);
+  store_.AddAppointment(11, 5);
+  policy_store_.inputs.excluded_number = policy::ExcludedNumberCheck{false, "2027-01-10"};
+  policy_store_.inputs.consents.push_back({policy::Purpose::kPromotion, policy::Channel::kVoice,
+                                           policy::ConsentState::kAuthorised, "form-77",
+                                           absl::FromUnixSeconds(kStart - 86400)});
+  auto req = Req();
+  req.set_purpose("promotion");
+  req.set_appointment_id(10);
+  api_.QueuePlace(Placed("conv_1"));
+  auto first = placer_.InitiateCall("clinic", "", req);
+  ASSERT_TRUE(first.ok()) << first.status();
+  // Live and not yet answered, so the ledger does not count it; the number and appointment
+  // differ from the first call's (the live-call guard would not stop it), yet its answer would
+  // make a second contact today.
+  req.set_appointment_id(11);
+  auto second = placer_.InitiateCall("clinic", "", req);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(second.status().message(),
+            absl::StrCat("contact policy co_ley2300_v1 v1 (daily_cap): another call to this "
+                         "patient is live (call ",
+                         first->data().call_id(),
+                         "); its answer counts toward the caps, so this promotion call waits "
+                         "until it has ended"));
+  EXPECT_EQ(api_.placed().size(), 1u);
+  const auto refusals = policy_store_.refusals();
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_EQ(refusals[0].rule, "daily_cap");
+  EXPECT_FALSE(refusals[0].allowed);
+  // A reminder is under no frequency rule: it may go beside it.
+  req.set_purpose("reminder");
+  api_.QueuePlace(Placed("conv_2"));
+  EXPECT_TRUE(placer_.InitiateCall("clinic", "", req).ok());
+  // Once the first call has ended, a promotion is decided by the ledger again.
+  ASSERT_TRUE(store_.AdvanceStatus(store_.calls()[0].row.id, "no_answer", "test").ok());
+  ASSERT_TRUE(store_.AdvanceStatus(store_.calls()[1].row.id, "no_answer", "test").ok());
+  req.set_purpose("promotion");
+  api_.QueuePlace(Placed("conv_3"));
+  EXPECT_TRUE(placer_.InitiateCall("clinic", "", req).ok());
 }
 
 TEST_F(CallPlacerTest, AnOverrideNeedsThePermissionAndIsStoredWithTheCall) {
