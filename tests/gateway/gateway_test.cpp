@@ -307,6 +307,7 @@ TEST_F(GatewayTest, ConcurrentCappedCallsToOnePatientStartOnlyOne) {
       c.one_live_contact = true;
       auto b = store_->BeginCall(c, "clinic", i % 2 ? "" : common::Cat("key-", i), "sha");
       if (!b.ok()) {
+        ADD_FAILURE() << b.status();
         ++failed;
       } else if (b->call) {
         ++started;

@@ -295,17 +295,27 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
       // Held to the end of the transaction: a second call for the same number or patient waits
       // here and then sees the first one live. Always the number first, then the patient, so
       // two callers never wait on each other.
-      auto live = Exec(
-          tx,
-          {"call_gateway.contact_lock_live",
-           "SELECT pg_advisory_xact_lock(hashtextextended('outcall.contact.phone:' || $1, 0)), "
-           "pg_advisory_xact_lock(hashtextextended('outcall.contact.patient:' || "
-           "COALESCE($2::int, 0), 0)), (SELECT call_id::text FROM elevenlabs_conversations WHERE "
-           "(phone_number = $1 OR patient_id = $2) AND status IN ('queued', 'dialing', "
-           "'initiated', 'ringing', 'in_progress') LIMIT 1)"},
-          call.phone_number, call.patient_id);
-      if (!live[0][2].is_null()) {
-        out.live_contact = live[0][2].as<std::string>();
+      // Three statements: in READ COMMITTED each statement sees what was committed when it
+      // began, so the look-up must begin after the locks were granted.
+      Exec(tx,
+           {"call_gateway.contact_lock_phone",
+            "SELECT pg_advisory_xact_lock(hashtextextended('outcall.contact.phone:' || $1, 0))"},
+           call.phone_number);
+      if (call.patient_id) {
+        Exec(tx,
+             {"call_gateway.contact_lock_patient",
+              "SELECT pg_advisory_xact_lock(hashtextextended('outcall.contact.patient:' || "
+              "$1::text, 0))"},
+             *call.patient_id);
+      }
+      auto live = Exec(tx,
+                       {"call_gateway.contact_live_call",
+                        "SELECT call_id::text FROM elevenlabs_conversations WHERE (phone_number = "
+                        "$1 OR patient_id = $2) AND status IN ('queued', 'dialing', 'initiated', "
+                        "'ringing', 'in_progress') LIMIT 1"},
+                       call.phone_number, call.patient_id);
+      if (!live.empty()) {
+        out.live_contact = live[0][0].as<std::string>();
         return out;
       }
     }
