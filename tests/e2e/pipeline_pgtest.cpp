@@ -547,6 +547,30 @@ TEST_F(PipelineTest, ADeletionRequestErasesEveryCallHereAndAtElevenLabsAndTheFig
             grpc::StatusCode::PERMISSION_DENIED);
 }
 
+TEST_F(PipelineTest, NoMeLlamenMasInACallStopsThePatientsQueuedAttempts) {
+  Query(
+      "INSERT INTO patients (id, full_name, phone_e164) VALUES (1, 'Ana Ruiz', '+573005550003'), "
+      "(2, 'Luis Gómez', '+573005550004');"
+      "INSERT INTO campaigns (id, name, purpose, agent_id, created_by) VALUES (1, 'Recordatorios', "
+      "'reminder', 'agent_sim_confirmaciones', 'test');"
+      "INSERT INTO campaign_recipients (id, campaign_id, patient_id, phone_e164, state) VALUES "
+      "(1, 1, 1, '+573005550003', 'pending'), (2, 1, 2, '+573005550004', 'scheduled')");
+  // The opt-out scenario: the patient says "no me llamen más"; the analysis' do_not_call comes
+  // through ingest's verified webhook, the publisher and ApplyEvents.
+  const std::string conv = Place("+57 300 555 0003", std::nullopt).data().conversation_id();
+  AdvanceSim(60);
+  ASSERT_TRUE(
+      WaitForScalar("SELECT count(*) FROM call_opt_outs WHERE phone_e164 = '+573005550003'", "1"));
+  EXPECT_EQ(Scalar("SELECT state || ':' || outcome FROM campaign_recipients WHERE id = 1"),
+            "opted_out:opt_out");
+  EXPECT_EQ(Scalar("SELECT state FROM campaign_recipients WHERE id = 2"), "scheduled");
+  // The consent ledger has the revocations, with the conversation as evidence.
+  EXPECT_NE(Scalar(Cat("SELECT count(*) FROM patient_consents WHERE patient_id = 1 AND state = "
+                       "'revoked' AND evidence_ref LIKE '%",
+                       conv, "%'")),
+            "0");
+}
+
 // What webhook-ingest's HTTPS handler stores for a verified transcription webhook.
 std::string TranscriptionBody(const std::string& conv, const std::string& metadata,
                               const std::string& transcript) {
