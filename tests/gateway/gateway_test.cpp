@@ -325,6 +325,27 @@ TEST_F(GatewayTest, ConcurrentCappedCallsToOnePatientStartOnlyOne) {
   EXPECT_EQ(Count("SELECT count(*) FROM idempotency_keys WHERE call_row_id IS NULL"), 0);
 }
 
+// The 3 a.m. signal for data subjects' requests: each reconciler pass reports how many are open
+// and how many of them are past their legal deadline.
+TEST_F(GatewayTest, OpenAndOverdueDataRequestsAreOnTheMetrics) {
+  Exec(
+      "INSERT INTO patients (id, full_name, phone_e164) VALUES (1, 'Ana Ruiz', '+573005550001');"
+      "INSERT INTO data_subject_requests (patient_id, kind, state, received_at, received_via, "
+      "requested_by, due_at, extended_due_at) VALUES "
+      "(1, 'deletion', 'in_progress', now() - interval '40 days', 'email', 'dpo', now() - "
+      "interval '19 days', now() - interval '8 days'), "
+      "(1, 'deletion', 'in_progress', now(), 'email', 'dpo', now() + interval '21 days', now() + "
+      "interval '32 days');"
+      "INSERT INTO data_subject_requests (patient_id, kind, state, received_at, received_via, "
+      "requested_by, due_at, extended_due_at, completed_at) VALUES (1, 'access', 'completed', "
+      "now() - interval '30 days', 'web', 'dpo', now() - interval '16 days', now() - interval "
+      "'9 days', now() - interval '29 days')");
+  ASSERT_TRUE(service_->ReconcileOnce().ok());
+  const std::string m = Metrics();
+  EXPECT_NE(m.find(R"(outcall_data_requests_open{overdue="true"} 1)"), std::string::npos) << m;
+  EXPECT_NE(m.find(R"(outcall_data_requests_open{overdue="false"} 1)"), std::string::npos) << m;
+}
+
 TEST_F(GatewayTest, IdempotencyKeyReturnsTheFirstAnswer) {
   v1::InitiateCallResponse a, b, c;
   ASSERT_TRUE(Initiate(Req("3005550001"), &a, "key-1").ok());

@@ -231,6 +231,10 @@ class DataRequestRepository {
   // The item is tried again at `next`; a non-empty `error` counts a failed try and is kept.
   virtual absl::Status PostponeErasure(const ErasureItem& item, absl::Time next,
                                        const std::string& error) = 0;
+  struct OpenCount {
+    int open = 0, overdue = 0;  // overdue: still open at or after due_at
+  };
+  virtual absl::StatusOr<OpenCount> CountOpenDataRequests() = 0;
 };
 
 }  // namespace outcall::call_gateway

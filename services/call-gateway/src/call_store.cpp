@@ -987,6 +987,15 @@ absl::Status CallStore::FinishErasure(const ErasureItem& item) {
   });
 }
 
+absl::StatusOr<DataRequestRepository::OpenCount> CallStore::CountOpenDataRequests() {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<OpenCount> {
+    auto r = Exec1(tx, {"call_gateway.data_requests_open",
+                        "SELECT count(*)::int, (count(*) FILTER (WHERE due_at <= now()))::int FROM "
+                        "data_subject_requests WHERE state <> 'completed'"});
+    return OpenCount{r[0].as<int>(), r[1].as<int>()};
+  });
+}
+
 absl::Status CallStore::PostponeErasure(const ErasureItem& item, absl::Time next,
                                         const std::string& error) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {

@@ -173,6 +173,7 @@ class CallStore final : public CallRepository,
   absl::Status FinishErasure(const ErasureItem& item) override;
   absl::Status PostponeErasure(const ErasureItem& item, absl::Time next,
                                const std::string& error) override;
+  absl::StatusOr<OpenCount> CountOpenDataRequests() override;
 
  private:
   // One event (already validated) in its own transaction.

@@ -214,6 +214,12 @@ absl::StatusOr<DataRequests::ErasurePass> DataRequests::WorkErasures(int limit) 
     if (auto s = repo_.FinishErasure(item); !s.ok()) return s;
     ++pass.erased;
   }
+  metrics_.Erasure("erased", pass.erased);
+  metrics_.Erasure("failed", pass.failed);
+  // What an operator watches: requests open, and those past their legal deadline.
+  auto open = repo_.CountOpenDataRequests();
+  if (!open.ok()) return open.status();
+  metrics_.DataRequests(open->open, open->overdue);
   return pass;
 }
 

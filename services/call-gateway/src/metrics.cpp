@@ -1,6 +1,7 @@
 #include "metrics.h"
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
@@ -32,6 +33,16 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry* r) {
                     "Recordings the reconciler looked for after their webhook was lost, by "
                     "outcome")
                 .Register(*r);
+  data_requests_ = &prometheus::BuildGauge()
+                        .Name("outcall_data_requests_open")
+                        .Help(
+                            "Data subjects' requests (Ley 1581) still open; overdue=\"true\": "
+                            "past their legal deadline")
+                        .Register(*r);
+  erasures_ = &prometheus::BuildCounter()
+                   .Name("outcall_data_request_erasures_total")
+                   .Help("Calls a deletion request erased, or failed to erase at ElevenLabs")
+                   .Register(*r);
 }
 
 void GatewayMetrics::Call(std::string_view outcome) {
@@ -58,6 +69,16 @@ void GatewayMetrics::Event(std::string_view type, std::string_view outcome) {
   if (events_) {
     events_->Add({{"type", std::string(type)}, {"outcome", std::string(outcome)}}).Increment();
   }
+}
+
+void GatewayMetrics::DataRequests(int open, int overdue) {
+  if (!data_requests_) return;
+  data_requests_->Add({{"overdue", "false"}}).Set(open - overdue);
+  data_requests_->Add({{"overdue", "true"}}).Set(overdue);
+}
+
+void GatewayMetrics::Erasure(std::string_view outcome, int n) {
+  if (erasures_ && n > 0) erasures_->Add({{"outcome", std::string(outcome)}}).Increment(n);
 }
 
 }  // namespace outcall::call_gateway

@@ -13,6 +13,7 @@ namespace prometheus {
 class Registry;
 class Counter;
 class Histogram;
+class Gauge;
 template <typename T>
 class Family;
 }  // namespace prometheus
@@ -32,6 +33,10 @@ class GatewayMetrics {
   void Audio(std::string_view outcome);
   // A webhook event applied, by type and outcome.
   void Event(std::string_view type, std::string_view outcome);
+  // Data subjects' requests still open, and those of them past their legal deadline (set by
+  // each reconciler pass); calls a deletion erased or failed to erase at ElevenLabs.
+  void DataRequests(int open, int overdue);
+  void Erasure(std::string_view outcome, int n);
 
  private:
   prometheus::Family<prometheus::Counter>* calls_ = nullptr;
@@ -39,6 +44,8 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>* errors_ = nullptr;
   prometheus::Family<prometheus::Counter>* events_ = nullptr;
   prometheus::Family<prometheus::Counter>* audio_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* data_requests_ = nullptr;
+  prometheus::Family<prometheus::Counter>* erasures_ = nullptr;
 };
 
 // Runs `fn` (a provider request returning a Status or StatusOr) and records it as `operation`.

@@ -52,6 +52,8 @@ class FakeDataRequestRepository final : public DataRequestRepository {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<OpenCount> CountOpenDataRequests() override { return OpenCount{2, 1}; }
+
   struct Postponed {
     int64_t call_row;
     absl::Time next;
