@@ -392,6 +392,18 @@ TEST_F(WebhookIngestShutdown, ARequestNeverFinishedIsCutOffAtTheOneGraceNotTwice
   EXPECT_EQ(tx.exec1("SELECT count(*) FROM webhook_inbox")[0].as<int>(), 0);
 }
 
+// outcall-cli with only the JWT settings in its environment (it mints its token from them),
+// against 127.0.0.1:`port`: its output (stdout and stderr), its exit status in `code`.
+std::string RunCli(const std::string& secret, int port, const std::string& args, int* code) {
+  const std::string out_path = ::testing::TempDir() + "cli_" + common::RandomHex(4) + ".out";
+  const std::string cmd = common::Cat(
+      "env -i JWT_ISSUER=outcall-test JWT_AUDIENCE=outcall JWT_HS256_SECRET=", secret, " ",
+      OUTCALL_CLI_BINARY, " --address 127.0.0.1:", port, " ", args, " >", out_path, " 2>&1");
+  const int status = std::system(cmd.c_str());
+  *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return testing::ReadFile(out_path);
+}
+
 // outcall-cli against the real stats binary: JSON in, JSON out, the gRPC code as exit status.
 TEST(OutcallCli, CallsAnRpcWithAMintedTokenAndReportsErrors) {
   testing::TestDatabase db;
@@ -405,15 +417,7 @@ TEST(OutcallCli, CallsAnRpcWithAMintedTokenAndReportsErrors) {
   }
   Child child = Spawn(stats_binary, BaseEnv(db.url(), port, secret));
   ASSERT_GT(child.pid, 0);
-  auto run = [&](const std::string& args, int* code) {
-    const std::string out_path = ::testing::TempDir() + "cli_" + common::RandomHex(4) + ".out";
-    const std::string cmd = common::Cat(
-        "env -i JWT_ISSUER=outcall-test JWT_AUDIENCE=outcall JWT_HS256_SECRET=", secret, " ",
-        OUTCALL_CLI_BINARY, " --address 127.0.0.1:", port, " ", args, " >", out_path, " 2>&1");
-    const int status = std::system(cmd.c_str());
-    *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return testing::ReadFile(out_path);
-  };
+  auto run = [&](const std::string& args, int* code) { return RunCli(secret, port, args, code); };
   int code = -1;
   std::string out;
   for (int i = 0; i < 50; ++i) {  // until the service is up
@@ -466,15 +470,7 @@ TEST(OutcallCli, ExportsTheEvidenceAsOneCsvAcrossPages) {
   }
   Child child = Spawn(gateway_binary, BaseEnv(db.url(), port, secret));
   ASSERT_GT(child.pid, 0);
-  auto run = [&](const std::string& args, int* code) {
-    const std::string out_path = ::testing::TempDir() + "cli_" + common::RandomHex(4) + ".out";
-    const std::string cmd = common::Cat(
-        "env -i JWT_ISSUER=outcall-test JWT_AUDIENCE=outcall JWT_HS256_SECRET=", secret, " ",
-        OUTCALL_CLI_BINARY, " --address 127.0.0.1:", port, " ", args, " >", out_path, " 2>&1");
-    const int status = std::system(cmd.c_str());
-    *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return testing::ReadFile(out_path);
-  };
+  auto run = [&](const std::string& args, int* code) { return RunCli(secret, port, args, code); };
   int code = -1;
   std::string out;
   for (int i = 0; i < 50; ++i) {  // until the service is up; the default token lacks the right

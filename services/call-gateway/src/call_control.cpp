@@ -1,8 +1,8 @@
 #include "call_control.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
+#include "contact_policy.h"
 #include "outcall/common/logging.h"
 #include "outcall/common/strings.h"
 
@@ -151,14 +151,9 @@ absl::Status CallControl::EraseConversation(const v1::EraseConversationRequest& 
 
 absl::Status CallControl::ExportPatientData(const v1::ExportPatientDataRequest& request,
                                             v1::ExportPatientDataResponse* response) {
-  if (request.patient_id() <= 0)
-    return absl::InvalidArgumentError("patientId must be a positive integer");
-  auto doc = store_.ExportPatientData(request.patient_id());
-  if (!doc.ok()) return doc.status();
-  if (!doc->has_value())
-    return absl::NotFoundError(common::Cat("patient ", request.patient_id(), " not found"));
-  if (!google::protobuf::util::JsonStringToMessage(**doc, response->mutable_document()).ok())
-    return absl::InternalError("the patient's record could not be assembled");
+  if (auto s = PatientIdFromRequest(request.patient_id()); !s.ok()) return s;
+  if (auto s = PatientDocument(store_, request.patient_id(), response->mutable_document()); !s.ok())
+    return s;
   // Ids only: the document itself is the patient's data and is never logged.
   spdlog::info("access export for patient {}", request.patient_id());
   return absl::OkStatus();

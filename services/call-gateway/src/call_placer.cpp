@@ -139,12 +139,10 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::InitiateCall(
   call.purpose = std::string(policy::PurposeName(dial.purpose));
   if (req->has_appointment_id()) call.appointment_id = req->appointment_id();
   if (req->has_patient_id()) {
-    auto p = store_.FindPatient(req->patient_id());
+    auto p = KnownPatient(store_, req->patient_id());
     if (!p.ok()) return p.status();
-    if (!p->has_value())
-      return absl::NotFoundError(Cat("patient ", req->patient_id(), " not found"));
     call.patient_id = req->patient_id();
-    if (call.patient_name.empty()) call.patient_name = (*p)->full_name;
+    if (call.patient_name.empty()) call.patient_name = p->full_name;
   } else {
     auto p = store_.FindPatientByPhone(*phone);  // a known patient is linked by number
     if (!p.ok()) return p.status();
@@ -177,12 +175,10 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::CallPatient(
     const std::string& principal, const std::string& idem_key,
     const v1::CallPatientRequest& request, bool may_override) {
   const v1::CallPatientRequest* req = &request;
-  if (req->patient_id() <= 0)
-    return absl::InvalidArgumentError("patientId must be a positive integer");
-  auto p = store_.FindPatient(req->patient_id());
+  if (auto s = PatientIdFromRequest(req->patient_id()); !s.ok()) return s;
+  auto p = KnownPatient(store_, req->patient_id());
   if (!p.ok()) return p.status();
-  if (!p->has_value()) return absl::NotFoundError(Cat("patient ", req->patient_id(), " not found"));
-  const PatientRow& patient = **p;
+  const PatientRow& patient = *p;
   if (patient.phone_e164.empty()) {
     return absl::FailedPreconditionError(
         Cat("patient ", patient.id, " has no usable phone number"));
@@ -208,14 +204,11 @@ absl::StatusOr<v1::ContactPolicyDecision> CallPlacer::CheckContactPolicy(
   if (!channel.ok()) return channel.status();
   PolicySubject subject;
   if (req.has_patient_id()) {
-    if (req.patient_id() <= 0)
-      return absl::InvalidArgumentError("patientId must be a positive integer");
-    auto p = store_.FindPatient(req.patient_id());
+    if (auto s = PatientIdFromRequest(req.patient_id()); !s.ok()) return s;
+    auto p = KnownPatient(store_, req.patient_id());
     if (!p.ok()) return p.status();
-    if (!p->has_value())
-      return absl::NotFoundError(Cat("patient ", req.patient_id(), " not found"));
     subject.patient_id = req.patient_id();
-    subject.phone_e164 = (*p)->phone_e164;
+    subject.phone_e164 = p->phone_e164;
   } else {
     if (req.phone_number().empty())
       return absl::InvalidArgumentError("patientId or phoneNumber is required");

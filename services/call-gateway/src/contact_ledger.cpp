@@ -16,14 +16,6 @@ absl::StatusOr<absl::Time> TimeOr(const google::protobuf::Timestamp& t, bool set
   return InstantFromRequest(t, field);
 }
 
-absl::Status Text(const std::string& value, std::string_view field, bool required,
-                  size_t max = 200) {
-  if (required && value.empty()) return absl::InvalidArgumentError(Cat(field, " is required"));
-  if (value.size() > max)
-    return absl::InvalidArgumentError(Cat(field, " is longer than ", max, " characters"));
-  return absl::OkStatus();
-}
-
 // One CSV field (RFC 4180): always quoted, quotes doubled. Free text that a spreadsheet would
 // run as a formula (=, +, -, @ first) gets a leading apostrophe.
 std::string CsvField(std::string_view v, bool free_text = false) {
@@ -38,15 +30,11 @@ std::string CsvField(std::string_view v, bool free_text = false) {
   return out;
 }
 
-// Clocks of other systems drift: a minute ahead of ours is still "now".
-constexpr absl::Duration kFutureSlack = absl::Minutes(1);
-
 }  // namespace
 
 absl::StatusOr<v1::RecordConsentResponse> ContactLedger::RecordConsent(
     const std::string& principal, const v1::RecordConsentRequest& req) {
-  if (req.patient_id() <= 0)
-    return absl::InvalidArgumentError("patientId must be a positive integer");
+  if (auto s = PatientIdFromRequest(req.patient_id()); !s.ok()) return s;
   auto purpose = PurposeFromRequest(req.purpose());
   if (!purpose.ok()) return purpose.status();
   if (req.channel().empty()) return absl::InvalidArgumentError("channel is required");
@@ -56,20 +44,19 @@ absl::StatusOr<v1::RecordConsentResponse> ContactLedger::RecordConsent(
     return absl::InvalidArgumentError(
         Cat("state: unknown value '", req.state(), "' (authorised, revoked)"));
   }
-  if (auto s = Text(req.source(), "source", true); !s.ok()) return s;
+  if (auto s = TextFromRequest(req.source(), "source", true); !s.ok()) return s;
   const bool authorising = req.state() == "authorised";
   // Health data is sensitive (Ley 1581 art. 6): an authorisation without its proof is no
   // authorisation. A revocation needs none: the patient's word is enough.
-  if (auto s = Text(req.text_version(), "textVersion", authorising); !s.ok()) return s;
-  if (auto s = Text(req.evidence_ref(), "evidenceRef", authorising, 500); !s.ok()) return s;
+  if (auto s = TextFromRequest(req.text_version(), "textVersion", authorising); !s.ok()) return s;
+  if (auto s = TextFromRequest(req.evidence_ref(), "evidenceRef", authorising, 500); !s.ok())
+    return s;
   const absl::Time now = clock_.Now();
   auto at = TimeOr(req.recorded_at(), req.has_recorded_at(), "recordedAt", now);
   if (!at.ok()) return at.status();
-  if (*at > now + kFutureSlack) return absl::InvalidArgumentError("recordedAt is in the future");
-  auto patient = calls_.FindPatient(req.patient_id());
-  if (!patient.ok()) return patient.status();
-  if (!patient->has_value())
-    return absl::NotFoundError(Cat("patient ", req.patient_id(), " not found"));
+  if (*at > now + kRequestClockSlack)
+    return absl::InvalidArgumentError("recordedAt is in the future");
+  if (auto patient = KnownPatient(calls_, req.patient_id()); !patient.ok()) return patient.status();
   ConsentRecord c{req.patient_id(),
                   std::string(policy::PurposeName(*purpose)),
                   std::string(policy::ChannelName(*channel)),
@@ -94,20 +81,18 @@ absl::StatusOr<v1::RecordContactResponse> ContactLedger::RecordContact(
   if (!channel.ok()) return channel.status();
   auto purpose = PurposeFromRequest(req.purpose());
   if (!purpose.ok()) return purpose.status();
-  if (auto s = Text(req.source(), "source", true); !s.ok()) return s;
-  if (auto s = Text(req.external_ref(), "externalRef", false, 500); !s.ok()) return s;
-  if (auto s = Text(req.outcome(), "outcome", false); !s.ok()) return s;
+  if (auto s = TextFromRequest(req.source(), "source", true); !s.ok()) return s;
+  if (auto s = TextFromRequest(req.external_ref(), "externalRef", false, 500); !s.ok()) return s;
+  if (auto s = TextFromRequest(req.outcome(), "outcome", false); !s.ok()) return s;
   if (!req.has_at()) return absl::InvalidArgumentError("at is required");
   auto at = TimeOr(req.at(), true, "at", absl::Time());
   if (!at.ok()) return at.status();
-  if (*at > clock_.Now() + kFutureSlack) return absl::InvalidArgumentError("at is in the future");
+  if (*at > clock_.Now() + kRequestClockSlack)
+    return absl::InvalidArgumentError("at is in the future");
   if (req.has_patient_id()) {
-    if (req.patient_id() <= 0)
-      return absl::InvalidArgumentError("patientId must be a positive integer");
-    auto patient = calls_.FindPatient(req.patient_id());
-    if (!patient.ok()) return patient.status();
-    if (!patient->has_value())
-      return absl::NotFoundError(Cat("patient ", req.patient_id(), " not found"));
+    if (auto s = PatientIdFromRequest(req.patient_id()); !s.ok()) return s;
+    if (auto patient = KnownPatient(calls_, req.patient_id()); !patient.ok())
+      return patient.status();
     c.patient_id = req.patient_id();
   }
   if (!req.phone_number().empty()) {
@@ -143,8 +128,7 @@ absl::StatusOr<v1::ExportEvidenceResponse> ContactLedger::ExportEvidence(
   const absl::Time now = clock_.Now();
   EvidenceQuery q;
   if (req.has_patient_id()) {
-    if (req.patient_id() <= 0)
-      return absl::InvalidArgumentError("patientId must be a positive integer");
+    if (auto s = PatientIdFromRequest(req.patient_id()); !s.ok()) return s;
     q.patient_id = req.patient_id();
   }
   auto to = TimeOr(req.to(), req.has_to(), "to", now);
@@ -159,9 +143,6 @@ absl::StatusOr<v1::ExportEvidenceResponse> ContactLedger::ExportEvidence(
     return absl::InvalidArgumentError("pageToken is not one this API gave");
   auto rows = policy_.Evidence(q);
   if (!rows.ok()) return rows.status();
-  absl::TimeZone bogota;
-  if (!absl::LoadTimeZone("America/Bogota", &bogota))
-    return absl::InternalError("time zone America/Bogota is not in the time-zone database");
   v1::ExportEvidenceResponse out;
   std::string csv;
   const bool as_csv = req.format() == "csv";
@@ -174,7 +155,7 @@ absl::StatusOr<v1::ExportEvidenceResponse> ContactLedger::ExportEvidence(
   for (const EvidenceRecord& e : *rows) {
     v1::EvidenceRow row;
     row.set_decision_id(e.decision_id);
-    row.set_decided_at(absl::FormatTime("%Y-%m-%d %H:%M:%S", e.decided_at, bogota));
+    row.set_decided_at(BogotaTime(e.decided_at));
     if (e.patient_id) row.set_patient_id(*e.patient_id);
     row.set_phone_number(e.phone_e164);
     row.set_purpose(e.purpose);

@@ -1,5 +1,6 @@
 #include "contact_policy.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "outcall/common/phone.h"
@@ -45,6 +46,48 @@ absl::StatusOr<std::string> PhoneFromRequest(std::string_view value,
   if (!phone.ok())
     return absl::InvalidArgumentError(Cat("phoneNumber: ", phone.status().message()));
   return *phone;
+}
+
+absl::Status TextFromRequest(const std::string& value, std::string_view field, bool required,
+                             size_t max) {
+  if (required && value.empty()) return absl::InvalidArgumentError(Cat(field, " is required"));
+  if (value.size() > max)
+    return absl::InvalidArgumentError(Cat(field, " is longer than ", max, " characters"));
+  return absl::OkStatus();
+}
+
+absl::Status PatientIdFromRequest(int id) {
+  if (id <= 0) return absl::InvalidArgumentError("patientId must be a positive integer");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PatientRow> KnownPatient(CallRepository& calls, int id) {
+  auto p = calls.FindPatient(id);
+  if (!p.ok()) return p.status();
+  if (!p->has_value()) return absl::NotFoundError(Cat("patient ", id, " not found"));
+  return **std::move(p);
+}
+
+absl::Status PatientDocument(CallRepository& calls, int id, google::protobuf::Struct* out) {
+  auto doc = calls.ExportPatientData(id);
+  if (!doc.ok()) return doc.status();
+  if (!doc->has_value()) return absl::NotFoundError(Cat("patient ", id, " not found"));
+  if (!google::protobuf::util::JsonStringToMessage(**doc, out).ok())
+    return absl::InternalError("the patient's record could not be assembled");
+  return absl::OkStatus();
+}
+
+absl::TimeZone BogotaZone() {
+  static const absl::TimeZone bogota = [] {
+    absl::TimeZone tz;
+    if (!absl::LoadTimeZone("America/Bogota", &tz)) tz = absl::FixedTimeZone(-5 * 3600);
+    return tz;
+  }();
+  return bogota;
+}
+
+std::string BogotaTime(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", t, BogotaZone());
 }
 
 absl::Status RefusalStatus(const policy::Decision& decision) {

@@ -141,6 +141,24 @@ absl::StatusOr<absl::Time> InstantFromRequest(const google::protobuf::Timestamp&
 // A request's phoneNumber in E.164 (any common spelling): INVALID_ARGUMENT "phoneNumber: ...".
 absl::StatusOr<std::string> PhoneFromRequest(std::string_view value,
                                              std::string_view default_country_code);
+// Clocks of other systems drift: an instant a request gives a minute ahead of ours is still
+// "now".
+inline constexpr absl::Duration kRequestClockSlack = absl::Minutes(1);
+// A request's free-text field: INVALID_ARGUMENT "<field> is required" (when `required` and
+// empty) or "<field> is longer than <max> characters".
+absl::Status TextFromRequest(const std::string& value, std::string_view field, bool required,
+                             size_t max = 200);
+// A patientId a request gave: INVALID_ARGUMENT "patientId must be a positive integer".
+absl::Status PatientIdFromRequest(int id);
+// The patient a request names: NOT_FOUND "patient <id> not found".
+absl::StatusOr<PatientRow> KnownPatient(CallRepository& calls, int id);
+// Everything held about the patient (an access request) as one document into `out`: NOT_FOUND
+// "patient <id> not found" when there is no such patient.
+absl::Status PatientDocument(CallRepository& calls, int id, google::protobuf::Struct* out);
+// An instant as the clinic's staff and the evidence read it: "2026-12-01 10:00:00", Bogotá time
+// (Colombia's only zone; UTC-5 since 1993, used as such if tzdata were missing).
+std::string BogotaTime(absl::Time t);
+absl::TimeZone BogotaZone();
 
 // The FAILED_PRECONDITION a refused dial gets: the decision's message (the rule and the next
 // allowed time in the patient's zone).

@@ -15,8 +15,6 @@ namespace {
 
 using common::Cat;
 
-// Clocks of other systems drift: a minute ahead of ours is still "now".
-constexpr absl::Duration kFutureSlack = absl::Minutes(1);
 // A claimed erasure is skipped by other replicas this long (a pass that dies leaves it to the
 // next one after that).
 constexpr absl::Duration kLease = absl::Minutes(5);
@@ -24,30 +22,6 @@ constexpr absl::Duration kLease = absl::Minutes(5);
 // up to an hour.
 constexpr absl::Duration kLiveCallWait = absl::Minutes(1);
 constexpr absl::Duration kMaxBackoff = absl::Hours(1);
-
-absl::TimeZone Bogota() {
-  absl::TimeZone tz;
-  // The legal terms are Colombian business days, counted in Colombia's only zone. tzdata is a
-  // dependency (install-deps.sh); without it the fixed UTC-5 Colombia has kept since 1993.
-  if (!absl::LoadTimeZone("America/Bogota", &tz)) tz = absl::FixedTimeZone(-5 * 3600);
-  return tz;
-}
-
-std::string BogotaTime(absl::Time t) { return absl::FormatTime("%Y-%m-%d %H:%M:%S", t, Bogota()); }
-
-absl::Status Text(const std::string& value, std::string_view field, bool required,
-                  size_t max = 200) {
-  if (required && value.empty()) return absl::InvalidArgumentError(Cat(field, " is required"));
-  if (value.size() > max)
-    return absl::InvalidArgumentError(Cat(field, " is longer than ", max, " characters"));
-  return absl::OkStatus();
-}
-
-absl::Status ToStruct(const std::string& json, google::protobuf::Struct* out) {
-  if (!google::protobuf::util::JsonStringToMessage(json, out).ok())
-    return absl::InternalError("the request's record could not be assembled");
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -77,19 +51,19 @@ v1::DataRequest DataRequests::ToProto(const DataRequestRow& row) const {
 
 absl::StatusOr<v1::DataRequest> DataRequests::Create(const std::string& principal,
                                                      const v1::CreateDataRequestRequest& req) {
-  if (req.patient_id() <= 0)
-    return absl::InvalidArgumentError("patientId must be a positive integer");
+  if (auto s = PatientIdFromRequest(req.patient_id()); !s.ok()) return s;
   if (req.kind().empty()) return absl::InvalidArgumentError("kind is required");
   auto kind = policy::ParseDataRequestKind(req.kind());
   if (!kind.ok()) return kind.status();
-  if (auto s = Text(req.received_via(), "receivedVia", true, 50); !s.ok()) return s;
-  if (auto s = Text(req.external_ref(), "externalRef", false, 200); !s.ok()) return s;
+  if (auto s = TextFromRequest(req.received_via(), "receivedVia", true, 50); !s.ok()) return s;
+  if (auto s = TextFromRequest(req.external_ref(), "externalRef", false, 200); !s.ok()) return s;
   const absl::Time now = clock_.Now();
   absl::Time received = now;
   if (req.has_received_at()) {
     auto at = InstantFromRequest(req.received_at(), "receivedAt");
     if (!at.ok()) return at.status();
-    if (*at > now + kFutureSlack) return absl::InvalidArgumentError("receivedAt is in the future");
+    if (*at > now + kRequestClockSlack)
+      return absl::InvalidArgumentError("receivedAt is in the future");
     received = std::min(*at, now);
   }
   NewDataRequest r{.patient_id = req.patient_id(),
@@ -98,7 +72,7 @@ absl::StatusOr<v1::DataRequest> DataRequests::Create(const std::string& principa
                    .external_ref = req.external_ref(),
                    .requested_by = principal,
                    .received_at = received,
-                   .deadlines = policy::DeadlinesFor(*kind, received, Bogota())};
+                   .deadlines = policy::DeadlinesFor(*kind, received, BogotaZone())};
   const bool rectifying = *kind == policy::DataRequestKind::kRectification;
   if (!rectifying && (req.has_full_name() || req.has_phone_number() || req.has_time_zone())) {
     return absl::InvalidArgumentError(
@@ -111,7 +85,7 @@ absl::StatusOr<v1::DataRequest> DataRequests::Create(const std::string& principa
     }
     if (req.has_full_name()) {
       const std::string name(absl::StripAsciiWhitespace(req.full_name()));
-      if (auto s = Text(name, "fullName", true, 200); !s.ok()) return s;
+      if (auto s = TextFromRequest(name, "fullName", true, 200); !s.ok()) return s;
       r.full_name = name;
     }
     if (req.has_phone_number()) {
@@ -129,22 +103,17 @@ absl::StatusOr<v1::DataRequest> DataRequests::Create(const std::string& principa
     }
   }
   // Access: the document is assembled first, so a request recorded as completed was delivered.
-  std::optional<std::string> document;
-  if (*kind == policy::DataRequestKind::kAccess) {
-    auto doc = calls_.ExportPatientData(req.patient_id());
-    if (!doc.ok()) return doc.status();
-    if (!doc->has_value())
-      return absl::NotFoundError(Cat("patient ", req.patient_id(), " not found"));
-    document = **std::move(doc);
+  google::protobuf::Struct document;
+  const bool access = *kind == policy::DataRequestKind::kAccess;
+  if (access) {
+    if (auto s = PatientDocument(calls_, req.patient_id(), &document); !s.ok()) return s;
   }
   auto row = repo_.CreateDataRequest(r);
   if (!row.ok()) return row.status();
   if (!row->has_value())
     return absl::NotFoundError(Cat("patient ", req.patient_id(), " not found"));
   v1::DataRequest out = ToProto(**row);
-  if (document) {
-    if (auto s = ToStruct(*document, out.mutable_document()); !s.ok()) return s;
-  }
+  if (access) *out.mutable_document() = std::move(document);
   // Ids and kinds only: the request's values are the patient's data.
   spdlog::info("data request {} ({}) for patient {}{}", out.request_id(), out.kind(),
                out.patient_id(), out.duplicate() ? ": registered before" : "");
@@ -171,8 +140,7 @@ absl::StatusOr<v1::ListDataRequestsResponse> DataRequests::List(
     return absl::InvalidArgumentError("limit must be between 1 and 1000");
   std::optional<int> patient;
   if (req.has_patient_id()) {
-    if (req.patient_id() <= 0)
-      return absl::InvalidArgumentError("patientId must be a positive integer");
+    if (auto s = PatientIdFromRequest(req.patient_id()); !s.ok()) return s;
     patient = req.patient_id();
   }
   auto rows = repo_.ListDataRequests(req.state(), patient, req.limit() == 0 ? 100 : req.limit());
