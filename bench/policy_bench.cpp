@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "bench_db.h"
 #include "call_store.h"
 #include "contact_policy.h"
 #include "outcall/common/pg_pool.h"
@@ -37,7 +38,10 @@
 namespace {
 
 using namespace outcall;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::Ms;
+using bench::ReplaceDb;
+using bench::Say;
 
 constexpr int kGeneratorVersion = 1;
 // The instant every decision is taken at: a Tuesday, 10:00 in Bogotá (inside the hours), the end
@@ -53,31 +57,15 @@ struct Options {
   bool reload = false;
 };
 
-void Say(const std::string& s) {
-  std::printf("%s\n", s.c_str());
-  std::fflush(stdout);
-}
-
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-std::string ReplaceDb(const std::string& url, const std::string& db) {
-  const size_t scheme = url.find("://");
-  const size_t slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  if (slash == std::string::npos) return url + "/" + db;
-  const size_t query = url.find('?', slash);
-  return url.substr(0, slash + 1) + db + (query == std::string::npos ? "" : url.substr(query));
-}
-
 int64_t Patients(int64_t rows) { return std::max<int64_t>(1000, rows / 10); }
 
 // ---------------------------------------------------------------------------------------------
 // The data set
 
+constexpr char kMarker[] = "bench_policy_dataset";
+
 bool DatasetReady(pqxx::connection& c, int64_t rows) {
-  pqxx::work tx(c);
-  if (tx.exec1("SELECT to_regclass('bench_policy_dataset') IS NULL")[0].as<bool>()) return false;
-  auto r = tx.exec("SELECT rows, version FROM bench_policy_dataset");
-  return r.size() == 1 && r[0][0].as<int64_t>() == rows && r[0][1].as<int>() == kGeneratorVersion;
+  return bench::DatasetReady(c, kMarker, rows, kGeneratorVersion);
 }
 
 void Load(pqxx::connection& c, int64_t rows) {
@@ -232,25 +220,9 @@ void Load(pqxx::connection& c, int64_t rows) {
         "WHERE list_version = '2025-10-01'");
     tx.exec("SET session_replication_role = DEFAULT");
   }
-  {
-    pqxx::nontransaction tx(c);
-    const auto t1 = Clock::now();
-    tx.exec("VACUUM (ANALYZE) elevenlabs_conversations");
-    tx.exec("VACUUM (ANALYZE) contact_records");
-    tx.exec("VACUUM (ANALYZE) patients");
-    tx.exec("VACUUM (ANALYZE) patient_consents");
-    Say("  vacuum analyze: " + std::to_string(static_cast<int>(Ms(Clock::now() - t1) / 1000)) +
-        " s");
-  }
-  {
-    pqxx::work tx(c);
-    tx.exec(
-        "CREATE TABLE bench_policy_dataset (rows bigint NOT NULL, version integer NOT NULL, "
-        "loaded_at timestamptz NOT NULL DEFAULT now())");
-    tx.exec("INSERT INTO bench_policy_dataset (rows, version) VALUES (" + std::to_string(rows) +
-            ", " + std::to_string(kGeneratorVersion) + ")");
-    tx.commit();
-  }
+  bench::FinishDataset(
+      c, kMarker, rows, kGeneratorVersion,
+      {"elevenlabs_conversations", "contact_records", "patients", "patient_consents"});
   Say("  load total: " + std::to_string(static_cast<int>(Ms(Clock::now() - t0) / 1000)) + " s");
 }
 
@@ -259,13 +231,7 @@ void Load(pqxx::connection& c, int64_t rows) {
 
 struct Lat {
   std::vector<double> ms;
-  double Pct(double p) const {
-    if (ms.empty()) return 0;
-    std::vector<double> v = ms;
-    std::sort(v.begin(), v.end());
-    const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
-    return v[i];
-  }
+  double Pct(double p) const { return bench::Percentile(ms, p); }
   double Max() const { return ms.empty() ? 0 : *std::max_element(ms.begin(), ms.end()); }
 };
 

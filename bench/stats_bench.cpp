@@ -25,14 +25,15 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "bench_db.h"
 #include "outcall/common/auth_interceptor.h"
+#include "outcall/common/blocking_executor.h"
 #include "outcall/common/crypto.h"
 #include "outcall/common/grpc_server.h"
 #include "outcall/common/jwt.h"
 #include "outcall/common/migrations.h"
 #include "outcall/common/pg_pool.h"
 #include "outcall/v1/stats.grpc.pb.h"
-#include "outcall/common/blocking_executor.h"
 #include "stats_service.h"
 #include "stats_store.h"
 
@@ -43,7 +44,10 @@ std::map<std::string, common::Permission> MethodPermissions();
 namespace {
 
 using namespace outcall;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::Ms;
+using bench::ReplaceDb;
+using bench::Say;
 
 constexpr int kGeneratorVersion = 1;
 constexpr int kDays = 730;                  // two years of history
@@ -60,31 +64,10 @@ struct Options {
   bool reload = false;
 };
 
-std::string ReplaceDb(const std::string& url, const std::string& db) {
-  const size_t scheme = url.find("://");
-  const size_t slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  if (slash == std::string::npos) return url + "/" + db;
-  const size_t query = url.find('?', slash);
-  return url.substr(0, slash + 1) + db + (query == std::string::npos ? "" : url.substr(query));
-}
-
-void Say(const std::string& s) {
-  std::printf("%s\n", s.c_str());
-  std::fflush(stdout);
-}
-
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
 struct Sample {
   std::string name;
   std::vector<double> ms;
-  double Pct(double p) const {
-    std::vector<double> v = ms;
-    std::sort(v.begin(), v.end());
-    if (v.empty()) return 0;
-    const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5));
-    return v[i];
-  }
+  double Pct(double p) const { return bench::Percentile(ms, p); }
   double Mean() const {
     double s = 0;
     for (double x : ms) s += x;
@@ -108,11 +91,10 @@ Sample Measure(const std::string& name, int warmup, int iterations,
 // ---------------------------------------------------------------------------------------------
 // The data set
 
+constexpr char kMarker[] = "bench_dataset";
+
 bool DatasetReady(pqxx::connection& c, int64_t rows) {
-  pqxx::work tx(c);
-  if (tx.exec1("SELECT to_regclass('bench_dataset') IS NULL")[0].as<bool>()) return false;
-  auto r = tx.exec("SELECT rows, version FROM bench_dataset");
-  return r.size() == 1 && r[0][0].as<int64_t>() == rows && r[0][1].as<int>() == kGeneratorVersion;
+  return bench::DatasetReady(c, kMarker, rows, kGeneratorVersion);
 }
 
 void Load(pqxx::connection& c, int64_t rows) {
@@ -202,26 +184,9 @@ void Load(pqxx::connection& c, int64_t rows) {
     Say("  rollups rebuilt: " + std::to_string(groups) + " (day, status, agent) groups in " +
         std::to_string(static_cast<int>(Ms(Clock::now() - t1))) + " ms");
   }
-  {
-    pqxx::nontransaction tx(c);
-    const auto t1 = Clock::now();
-    tx.exec("SET maintenance_work_mem = '512MB'");
-    tx.exec("VACUUM (ANALYZE) elevenlabs_conversations");
-    tx.exec("VACUUM (ANALYZE) elevenlabs_call_errors");
-    tx.exec("VACUUM (ANALYZE) call_daily_rollups");
-    tx.exec("VACUUM (ANALYZE) patients");
-    Say("  vacuum analyze: " + std::to_string(static_cast<int>(Ms(Clock::now() - t1) / 1000)) +
-        " s");
-  }
-  {
-    pqxx::work tx(c);
-    tx.exec(
-        "CREATE TABLE bench_dataset (rows bigint NOT NULL, version integer NOT NULL, "
-        "loaded_at timestamptz NOT NULL DEFAULT now())");
-    tx.exec("INSERT INTO bench_dataset (rows, version) VALUES (" + std::to_string(rows) + ", " +
-            std::to_string(kGeneratorVersion) + ")");
-    tx.commit();
-  }
+  bench::FinishDataset(
+      c, kMarker, rows, kGeneratorVersion,
+      {"elevenlabs_conversations", "elevenlabs_call_errors", "call_daily_rollups", "patients"});
   Say("  load total: " + std::to_string(static_cast<int>(Ms(Clock::now() - t0) / 1000)) + " s");
 }
 
