@@ -51,11 +51,19 @@ int main() {
        // a short queue beyond that, then RESOURCE_EXHAUSTED. 64 workers doubled the RSS under
        // load (a malloc arena per busy thread) for no throughput.
        .workers = std::max(8, 2 * cc.database_pool_size),
-       .max_queued = std::max(8, 2 * cc.database_pool_size) * 16},
+       .max_queued = std::max(8, 2 * cc.database_pool_size) * 16,
+       .dispatcher = config->dispatcher.enabled,
+       .dispatch_every = absl::Milliseconds(config->dispatcher.tick_ms),
+       .max_concurrent_calls = config->dispatcher.max_concurrent_calls,
+       .campaign_reserved_calls = config->dispatcher.reserved_calls,
+       .dial_workers = config->dispatcher.dial_workers,
+       .dispatch_lease = absl::Seconds(config->dispatcher.lease_secs)},
       store, elevenlabs, svc.authenticator(), &svc.server().metrics());
   svc.server().AddService(service.call_gateway());
   svc.server().AddService(service.event_sink());
+  svc.server().AddService(service.campaigns());
   service.StartReconciler();
+  if (config->dispatcher.enabled) service.StartDispatcher();
   spdlog::info("call-gateway: SAVE_CALL_AUDIO={}, lost recordings fetched after {} s",
                el.save_call_audio, rc.audio_grace_secs);
   return svc.Serve();

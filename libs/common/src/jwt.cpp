@@ -65,6 +65,7 @@ std::string_view PermissionName(Permission p) {
     case Permission::kReadPolicy: return "policy:read";
     case Permission::kWriteConsent: return "consent:write";
     case Permission::kPrivacyAdmin: return "privacy:admin";
+    case Permission::kWriteCampaigns: return "campaigns:write";
   }
   return "";
 }

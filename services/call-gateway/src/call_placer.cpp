@@ -48,11 +48,13 @@ json::value ToJsonValue(const google::protobuf::Value& v) {
 
 std::string MessageFor(const absl::Status& s) { return std::string(s.message()); }
 
+}  // namespace
+
 // The bytes an Idempotency-Key's request hash covers. Map fields (the Structs' fields) serialise
 // in their iteration order, which protobuf seeds per map instance: a retry, parsed into a new
 // message, would hash differently and be refused as "another request". Deterministic
 // serialisation orders map entries by key.
-std::string CanonicalBytes(const google::protobuf::Message& m) {
+static std::string CanonicalBytes(const google::protobuf::Message& m) {
   std::string out;
   {
     google::protobuf::io::StringOutputStream stream(&out);
@@ -63,7 +65,9 @@ std::string CanonicalBytes(const google::protobuf::Message& m) {
   return out;
 }
 
-}  // namespace
+std::string RequestSha256(const google::protobuf::Message& m) {
+  return common::Sha256::Hex(CanonicalBytes(m));
+}
 
 struct CallPlacer::Dial {
   NewCall call;
@@ -73,6 +77,7 @@ struct CallPlacer::Dial {
   std::string idem_key;
   std::string request_sha256;
   json::object dynamic_variables;
+  AttemptPlacement* attempt = nullptr;  // a campaign's attempt: what happened, for the dispatcher
 };
 
 CallPlacer::CallPlacer(PlacerOptions options, CallRepository& store,
@@ -129,7 +134,7 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::InitiateCall(
   if (dial.idem_key.size() > 255) {
     return absl::InvalidArgumentError("Idempotency-Key is longer than 255 characters");
   }
-  dial.request_sha256 = common::Sha256::Hex(CanonicalBytes(*req));
+  dial.request_sha256 = RequestSha256(*req);
   NewCall& call = dial.call;
   call.agent_id = req->agent_id().empty() ? options_.default_agent_id : req->agent_id();
   call.agent_phone_number_id = options_.agent_phone_number_id;
@@ -194,6 +199,72 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::CallPatient(
   call.set_purpose(req->purpose());
   call.set_policy_override_reason(req->policy_override_reason());
   return InitiateCall(principal, idem_key, call, may_override);
+}
+
+AttemptPlacement CallPlacer::PlaceAttempt(const AttemptDial& a) {
+  AttemptPlacement out;
+  auto purpose = PurposeFromRequest(a.purpose);
+  if (!purpose.ok()) {
+    out.status = purpose.status();
+    return out;
+  }
+  if (auto s = CheckScalars(a.variables, "variables"); !s.ok()) {
+    out.status = s;
+    return out;
+  }
+  Dial dial;
+  dial.purpose = *purpose;
+  dial.principal = a.principal;
+  dial.attempt = &out;
+  NewCall& call = dial.call;
+  call.agent_id = a.agent_id.empty() ? options_.default_agent_id : a.agent_id;
+  call.agent_phone_number_id = options_.agent_phone_number_id;
+  call.phone_number = a.phone_e164;
+  call.patient_id = a.patient_id;
+  call.appointment_id = a.appointment_id;
+  call.patient_name = a.patient_name;
+  call.max_duration_secs = options_.max_call_duration_secs;
+  call.purpose = std::string(policy::PurposeName(dial.purpose));
+  call.custom_variables_json = MessageJson(a.variables);
+  call.metadata_json = a.metadata_json;
+  call.attempt = a.attempt;
+  for (const auto& [k, v] : a.variables.fields()) dial.dynamic_variables[k] = ToJsonValue(v);
+  if (!call.patient_id) {
+    auto p = store_.FindPatientByPhone(a.phone_e164);  // a known patient is linked by number
+    if (!p.ok()) {
+      out.kind = AttemptPlacement::Kind::kRetryLater;
+      out.status = p.status();
+      return out;
+    }
+    if (p->has_value()) {
+      call.patient_id = (*p)->id;
+      if (call.patient_name.empty()) call.patient_name = (*p)->full_name;
+    }
+  }
+  auto placed = Place(dial);
+  out.status = placed.status();
+  using Kind = AttemptPlacement::Kind;
+  if (out.back_pressure) {
+    out.kind = Kind::kBackPressure;
+  } else if (out.call_row) {
+    out.kind = Kind::kPlaced;
+  } else if (!out.rule.empty()) {
+    out.kind = Kind::kRefused;
+  } else {
+    switch (out.status.code()) {
+      case absl::StatusCode::kAlreadyExists:  // a live call to the number for the appointment
+      case absl::StatusCode::kUnavailable:
+      case absl::StatusCode::kDeadlineExceeded:
+      case absl::StatusCode::kAborted:
+      case absl::StatusCode::kInternal:
+      case absl::StatusCode::kResourceExhausted:
+        out.kind = Kind::kRetryLater;
+        break;
+      default:
+        out.kind = Kind::kInvalid;
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<v1::ContactPolicyDecision> CallPlacer::CheckContactPolicy(
@@ -278,6 +349,7 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
   if (!opted_out.ok()) return opted_out.status();
   if (*opted_out) {
     metrics_.Call("opted_out");
+    if (dial.attempt) dial.attempt->rule = "opt_out";
     return Refuse(dial,
                   absl::FailedPreconditionError("the patient asked not to be called (opt-out)"));
   }
@@ -304,6 +376,10 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
   if (!decision.allowed) {
     // An override passes any rule but the opt-out (the patient's own word: never overridden).
     if (dial.override_reason.empty() || decision.rule == "opt_out") {
+      if (dial.attempt) {
+        dial.attempt->rule = decision.rule;
+        dial.attempt->next_allowed_at = decision.next_allowed_at;
+      }
       auto replay = Refuse(dial, RefusalStatus(decision));
       if (!replay.ok() && replay.status().code() == absl::StatusCode::kFailedPrecondition) {
         metrics_.Call("policy_refused");
@@ -327,6 +403,13 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
                                                                             : "error");
     return begun.status();
   }
+  if (begun->live_contact && dial.attempt) {
+    // Not a refusal of the patient: the attempt waits for the live call to end.
+    dial.attempt->rule = "daily_cap";
+    dial.attempt->next_allowed_at = now + absl::Minutes(2);
+    return absl::FailedPreconditionError(
+        Cat("another call to this patient is live (call ", *begun->live_contact, ")"));
+  }
   if (begun->live_contact) {
     // Checked with the insert, under a lock per number and patient: the decision above could not
     // see a call that another request was starting at the same moment.
@@ -348,6 +431,13 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
   }
   if (begun->replay) return Replay(*begun->replay);
   const CallRow row = *begun->call;
+  if (dial.attempt) dial.attempt->call_row = row.id;
+  if (begun->attempt_existed) {
+    metrics_.Call("refused_duplicate");
+    return absl::AlreadyExistsError(Cat("attempt ", dial.call.attempt->attempt_no,
+                                        " of this recipient was placed before (call ", row.call_id,
+                                        ")"));
+  }
   OutboundCall out{call.agent_id, call.agent_phone_number_id, call.phone_number,
                    row.call_id,   dial.dynamic_variables,     call.max_duration_secs};
   out.dynamic_variables["call_id"] = row.call_id;
@@ -410,6 +500,14 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
         settled = settled_call.ok();  // not recorded: still "dialing", for the reconciler
         answer = settled ? not_placed : placed.status();
       }
+    } else if (dial.attempt && failure.http_status == 429 &&
+               store_.DiscardUnplaced(row.id).ok()) {
+      // Back-pressure for a campaign: ElevenLabs placed nothing, so the attempt never happened
+      // and is dialled again later under the same key; it is not a failed call.
+      metrics_.Call("back_pressure");
+      dial.attempt->call_row.reset();
+      dial.attempt->back_pressure = true;
+      answer = placed.status();
     } else {
       ProviderErrorRecord e{"provider", failure.code, failure.http_status,
                             std::string(placed.status().message())};

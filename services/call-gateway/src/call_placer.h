@@ -29,6 +29,37 @@ struct PlacerOptions {
   std::string default_country_code = "57";
 };
 
+// One campaign attempt to dial (the dispatcher's): who, with what, under which key.
+struct AttemptDial {
+  std::string principal;  // "campaign:<uuid>": decisions are made for it
+  NewCall::Attempt attempt;
+  std::string agent_id;   // "" = the default agent
+  std::string purpose;
+  std::string phone_e164;
+  std::string patient_name;
+  std::optional<int> patient_id, appointment_id;
+  google::protobuf::Struct variables;  // the call's dynamic variables, rendered
+  std::string metadata_json = "{}";
+};
+
+// What an attempt's dial came to.
+struct AttemptPlacement {
+  enum class Kind {
+    kPlaced,        // a call exists for the attempt (placed, failed or being settled): follow it
+    kRefused,       // the contact policy or an opt-out refused it (rule; next_allowed_at when a
+                    // time-based rule did): nothing was dialled
+    kBackPressure,  // ElevenLabs answered 429 (concurrent calls): nothing was placed
+    kRetryLater,    // a passing obstacle (the database, a live call to the number)
+    kInvalid,       // the attempt cannot be placed as it is (status says why)
+  };
+  Kind kind = Kind::kInvalid;
+  absl::Status status;
+  std::string rule;
+  std::optional<absl::Time> next_allowed_at;
+  std::optional<int64_t> call_row;
+  bool back_pressure = false;
+};
+
 class CallPlacer {
  public:
   // `policy` decides before every dial, at `clock`'s time.
@@ -48,6 +79,10 @@ class CallPlacer {
                                                        const std::string& idem_key,
                                                        const v1::CallPatientRequest& request,
                                                        bool may_override = false);
+
+  // A campaign's attempt, through the same checks as InitiateCall: the opt-out, the contact
+  // policy immediately before the dial, the one-live-contact lock, the attempt's own key.
+  AttemptPlacement PlaceAttempt(const AttemptDial& dial);
 
   // The decision a dial would get (CheckContactPolicy): nothing is dialled or recorded.
   absl::StatusOr<v1::ContactPolicyDecision> CheckContactPolicy(

@@ -55,6 +55,15 @@ struct NewCall {
   // another call to the patient or the number is live (its answer may yet count toward the
   // caps), serialised per number and patient, so two such calls never pass the check together.
   bool one_live_contact = false;
+  // A campaign's attempt (campaign_dispatcher.h): its recipient and number, and the call id
+  // derived from them. At most one call exists per attempt (a unique index): BeginCall of an
+  // attempt begun before places nothing and returns that call (Begin::attempt_existed).
+  struct Attempt {
+    int64_t recipient_id = 0;
+    int attempt_no = 0;
+    std::string call_id;
+  };
+  std::optional<Attempt> attempt;
 };
 
 struct CallRow {
@@ -99,6 +108,9 @@ v1::InitiateCallResponse InitiatedResponse(const std::string& conversation_id,
 // protobuf's JSON mapping (lowerCamelCase names): what an idempotency key's answer and a
 // call's variables are stored as.
 std::string MessageJson(const google::protobuf::Message& m);
+// The SHA-256 (hex) an Idempotency-Key's request is compared by: the request's deterministic
+// serialisation (map entries ordered by key, so a retry parsed anew hashes the same).
+std::string RequestSha256(const google::protobuf::Message& m);
 
 class CallRepository {
  public:
@@ -123,6 +135,7 @@ class CallRepository {
     std::optional<CallRow> call;
     std::optional<IdempotencyHit> replay;
     std::optional<std::string> live_contact;  // its call id
+    bool attempt_existed = false;             // `call` is the attempt's call, begun before
   };
   virtual absl::StatusOr<Begin> BeginCall(const NewCall& call, const std::string& principal,
                                           const std::string& idem_key,
@@ -153,6 +166,9 @@ class CallRepository {
                                                   const absl::Status& answer) = 0;
   virtual absl::Status RecordError(int64_t row, const std::string& conversation_id,
                                    const ProviderErrorRecord& e) = 0;
+  // Removes a call ElevenLabs definitely did not place (a campaign attempt refused with 429
+  // concurrent_limit_exceeded: back-pressure, so the same attempt is dialled again later).
+  virtual absl::Status DiscardUnplaced(int64_t row) = 0;
 
   // By ElevenLabs' conversation id or by our call id (a UUID).
   virtual absl::StatusOr<std::optional<CallRow>> FindCall(const std::string& id) = 0;

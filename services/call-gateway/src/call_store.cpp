@@ -355,9 +355,10 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
          "WITH c AS (INSERT INTO elevenlabs_conversations (agent_id, "
          "agent_phone_number_id, patient_id, appointment_id, "
          "phone_number, patient_name, status, custom_variables, metadata, "
-         "max_duration_secs, dial_attempted_at, contact_purpose) "
+         "max_duration_secs, dial_attempted_at, contact_purpose, campaign_recipient_id, "
+         "attempt_no, call_id) "
          "VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), 'dialing', $7::jsonb, "
-         "$8::jsonb, $9, now(), $10) "
+         "$8::jsonb, $9, now(), $10, $19, $20, COALESCE($21::uuid, gen_random_uuid())) "
          "ON CONFLICT DO NOTHING RETURNING *), "
          "d AS (INSERT INTO policy_decisions (call_row_id, patient_id, purpose, channel, "
          "decided_at, allowed, rule, profile_id, profile_version, override_reason, decided_for, "
@@ -369,7 +370,24 @@ absl::StatusOr<CallStore::Begin> CallStore::BeginCall(const NewCall& call,
         call.phone_number, call.patient_name, call.custom_variables_json, call.metadata_json,
         call.max_duration_secs, call.purpose, d.channel.empty() ? std::string("voice") : d.channel,
         UnixSeconds(d.decided_at), d.rule, d.profile_id, d.profile_version, d.override_reason,
-        d.decided_for, d.record_json.empty() ? std::string("{}") : d.record_json);
+        d.decided_for, d.record_json.empty() ? std::string("{}") : d.record_json,
+        call.attempt ? std::optional<int64_t>(call.attempt->recipient_id) : std::nullopt,
+        call.attempt ? std::optional<int>(call.attempt->attempt_no) : std::nullopt,
+        call.attempt ? std::optional<std::string>(call.attempt->call_id) : std::nullopt);
+    if (r.empty() && call.attempt) {
+      // The attempt was begun before (another replica, or this one before a restart): its call
+      // is the attempt's, and nothing is dialled again.
+      auto begun = Exec(tx,
+                        {"call_gateway.attempt_call",
+                         "SELECT " CALL_COLUMNS " FROM elevenlabs_conversations WHERE "
+                         "campaign_recipient_id = $1 AND attempt_no = $2"},
+                        call.attempt->recipient_id, call.attempt->attempt_no);
+      if (!begun.empty()) {
+        out.call = ReadCall(begun[0]);
+        out.attempt_existed = true;
+        return out;
+      }
+    }
     if (r.empty()) {
       auto live = Exec(
           tx,
@@ -512,6 +530,17 @@ absl::Status CallStore::RecordError(int64_t row, const std::string& conversation
                                     const ProviderErrorRecord& e) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::Status {
     InsertError(tx, row, conversation_id, e);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status CallStore::DiscardUnplaced(int64_t row) {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::Status {
+    Exec(tx,
+         {"call_gateway.discard_unplaced",
+          "DELETE FROM elevenlabs_conversations WHERE id = $1 AND status = 'dialing' AND "
+          "conversation_id IS NULL"},
+         row);
     return absl::OkStatus();
   });
 }

@@ -52,6 +52,7 @@ class CallStore final : public CallRepository,
  public:
   explicit CallStore(common::PgPool& pool, CallStoreOptions options = {})
       : pool_(pool), options_(options) {}
+  common::PgPool& pool() { return pool_; }
 
   absl::StatusOr<std::optional<PatientRow>> FindPatient(int id) override;
   absl::StatusOr<std::optional<PatientRow>> FindPatientByPhone(const std::string& e164) override;
@@ -74,6 +75,7 @@ class CallStore final : public CallRepository,
                                           const absl::Status& answer) override;
   absl::Status RecordError(int64_t row, const std::string& conversation_id,
                            const ProviderErrorRecord& e) override;
+  absl::Status DiscardUnplaced(int64_t row) override;
   absl::StatusOr<std::optional<CallRow>> FindCall(const std::string& id) override;
   absl::StatusOr<v1::Conversation> LoadConversation(int64_t row) override;
   absl::StatusOr<StatusChange> AdvanceStatus(

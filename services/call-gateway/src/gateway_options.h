@@ -39,6 +39,15 @@ struct GatewayOptions {
   // Retention (retention_policies): a purge pass at most this often, this many calls per pass.
   absl::Duration retention_every = absl::Hours(1);
   int retention_batch = 500;
+  // The campaign dispatcher (campaign_dispatcher.h): a tick this often; the ElevenLabs plan's
+  // concurrent calls, of which campaigns leave `campaign_reserved_calls` to ad-hoc calls; a
+  // claim's lease (a replica that dies holding it gives its attempts back after this).
+  bool dispatcher = true;
+  absl::Duration dispatch_every = absl::Seconds(1);
+  int max_concurrent_calls = 10;
+  int campaign_reserved_calls = 2;
+  int dial_workers = 8;
+  absl::Duration dispatch_lease = absl::Minutes(2);
   // The time the contact policy and the watch hub read (tests set their own).
   const common::Clock* clock = &common::Clock::Real();
 };

@@ -4,6 +4,9 @@
 
 #include "call_control.h"
 #include "call_placer.h"
+#include "campaign_dispatcher.h"
+#include "campaign_store.h"
+#include "campaigns.h"
 #include "contact_ledger.h"
 #include "contact_policy.h"
 #include "data_requests.h"
@@ -35,9 +38,29 @@ struct GatewayService::Parts {
         data_requests(store, store, api, metrics, *o.clock, o.default_country_code),
         applier(store, metrics, hub),
         reconciler(o, store, api, placer, data_requests, metrics, hub),
+        campaign_store(store.pool()),
+        campaigns({.default_agent_id = o.default_agent_id,
+                   .default_country_code = o.default_country_code},
+                  campaign_store, store,
+                  [this](const std::string& agent) -> absl::StatusOr<bool> {
+                    v1::ListAgentsResponse agents;
+                    if (auto s = control.ListAgents(&agents); !s.ok()) return s;
+                    for (const auto& a : agents.data())
+                      if (a.agent_id() == agent) return true;
+                    return false;
+                  },
+                  *o.clock),
+        dispatcher({.limits = {.max_concurrent_calls = o.max_concurrent_calls,
+                               .reserved_calls = o.campaign_reserved_calls,
+                               .lease = o.dispatch_lease,
+                               .burst = o.dispatch_every},
+                    .tick = o.dispatch_every,
+                    .dial_workers = o.dial_workers},
+                   campaign_store, placer, policy, *o.clock, metrics),
         executor(o.workers, o.max_queued),
         gateway(auth, executor, placer, control, ledger, data_requests, hub),
-        sink(auth, executor, applier) {}
+        sink(auth, executor, applier),
+        campaign_handlers(auth, executor, campaigns) {}
 
   GatewayMetrics metrics;
   CallEventHub hub;
@@ -48,9 +71,13 @@ struct GatewayService::Parts {
   DataRequests data_requests;
   EventApplier applier;
   Reconciler reconciler;
+  CampaignStore campaign_store;
+  Campaigns campaigns;
+  CampaignDispatcher dispatcher;
   common::BlockingExecutor executor;
   CallGatewayHandlers gateway;
   CallEventSinkHandlers sink;
+  CampaignsHandlers campaign_handlers;
 };
 
 GatewayService::GatewayService(GatewayOptions options, CallStore& store,
@@ -65,10 +92,18 @@ GatewayService::GatewayService(GatewayOptions options, CallStore& store,
   }
 }
 
-GatewayService::~GatewayService() { StopReconciler(); }
+GatewayService::~GatewayService() {
+  StopDispatcher();
+  StopReconciler();
+}
 
 grpc::Service* GatewayService::call_gateway() { return &parts_->gateway; }
 grpc::Service* GatewayService::event_sink() { return &parts_->sink; }
+grpc::Service* GatewayService::campaigns() { return &parts_->campaign_handlers; }
+absl::Status GatewayService::DispatchOnce() { return parts_->dispatcher.Tick(); }
+void GatewayService::WaitForDials() { parts_->dispatcher.WaitIdle(); }
+void GatewayService::StartDispatcher() { parts_->dispatcher.Start(); }
+void GatewayService::StopDispatcher() { parts_->dispatcher.Stop(); }
 absl::Status GatewayService::ReconcileOnce() { return parts_->reconciler.RunOnce(); }
 void GatewayService::StartReconciler() { parts_->reconciler.Start(); }
 void GatewayService::StopReconciler() { parts_->reconciler.Stop(); }

@@ -31,11 +31,18 @@ class GatewayService {
   // For GrpcServer::AddService: CallGateway and CallEventSink (callback API).
   grpc::Service* call_gateway();
   grpc::Service* event_sink();
+  grpc::Service* campaigns();
 
   // One reconciliation pass (the background loop runs them; tests may call it).
   absl::Status ReconcileOnce();
   void StartReconciler();
   void StopReconciler();
+
+  // The campaign dispatcher: one tick (tests), the dials it started finished, the loop.
+  absl::Status DispatchOnce();
+  void WaitForDials();
+  void StartDispatcher();
+  void StopDispatcher();
 
 
  private:

@@ -277,4 +277,117 @@ grpc::ServerUnaryReactor* CallEventSinkHandlers::ApplyEvents(grpc::CallbackServe
   return Dispatch(ctx, executor_, [this, req, resp] { return applier_.Apply(*req, resp); });
 }
 
+// ---- Campaigns ------------------------------------------------------------------------------
+
+CampaignsHandlers::CampaignsHandlers(const common::CallAuthenticator& auth,
+                                     common::BlockingExecutor& executor, Campaigns& campaigns)
+    : auth_(auth), executor_(executor), campaigns_(campaigns) {}
+
+template <typename Resp, typename Fn>
+grpc::ServerUnaryReactor* CampaignsHandlers::Serve(grpc::CallbackServerContext* ctx, Resp* resp,
+                                                   Fn fn) {
+  auto p = auth_.Check(ctx);
+  if (!p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_,
+                  [resp, fn = std::move(fn), principal = p->subject, key = IdempotencyKey(ctx)] {
+                    return Answer(resp, fn(principal, key));
+                  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::CreateCampaign(grpc::CallbackServerContext* ctx,
+                                                            const v1::CreateCampaignRequest* req,
+                                                            v1::Campaign* resp) {
+  return Serve(ctx, resp, [this, req](const std::string& principal, const std::string& key) {
+    return campaigns_.Create(principal, key, *req);
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::GetCampaign(grpc::CallbackServerContext* ctx,
+                                                         const v1::GetCampaignRequest* req,
+                                                         v1::Campaign* resp) {
+  return Serve(ctx, resp, [this, req](const std::string&, const std::string&) {
+    return campaigns_.Get(*req);
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::ListCampaigns(grpc::CallbackServerContext* ctx,
+                                                           const v1::ListCampaignsRequest* req,
+                                                           v1::ListCampaignsResponse* resp) {
+  return Serve(ctx, resp, [this, req](const std::string&, const std::string&) {
+    return campaigns_.List(*req);
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::UpdateCampaign(grpc::CallbackServerContext* ctx,
+                                                            const v1::UpdateCampaignRequest* req,
+                                                            v1::Campaign* resp) {
+  return Serve(ctx, resp, [this, req](const std::string&, const std::string&) {
+    return campaigns_.Update(*req);
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::AddRecipients(grpc::CallbackServerContext* ctx,
+                                                           const v1::AddRecipientsRequest* req,
+                                                           v1::AddRecipientsResponse* resp) {
+  return Serve(ctx, resp, [this, req](const std::string&, const std::string&) {
+    return campaigns_.AddRecipients(*req);
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::ListRecipients(grpc::CallbackServerContext* ctx,
+                                                            const v1::ListRecipientsRequest* req,
+                                                            v1::ListRecipientsResponse* resp) {
+  return Serve(ctx, resp, [this, req](const std::string&, const std::string&) {
+    return campaigns_.ListRecipients(*req);
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::StartCampaign(grpc::CallbackServerContext* ctx,
+                                                           const v1::CampaignActionRequest* req,
+                                                           v1::Campaign* resp) {
+  return Serve(ctx, resp, [this, req](const std::string&, const std::string&) {
+    return campaigns_.Start(*req);
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::PauseCampaign(grpc::CallbackServerContext* ctx,
+                                                           const v1::CampaignActionRequest* req,
+                                                           v1::Campaign* resp) {
+  return Serve(ctx, resp, [this, req](const std::string&, const std::string&) {
+    return campaigns_.Pause(*req);
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::ResumeCampaign(grpc::CallbackServerContext* ctx,
+                                                            const v1::CampaignActionRequest* req,
+                                                            v1::Campaign* resp) {
+  return Serve(ctx, resp, [this, req](const std::string&, const std::string&) {
+    return campaigns_.Resume(*req);
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::CancelCampaign(grpc::CallbackServerContext* ctx,
+                                                            const v1::CampaignActionRequest* req,
+                                                            v1::Campaign* resp) {
+  return Serve(ctx, resp, [this, req](const std::string&, const std::string&) {
+    return campaigns_.Cancel(*req);
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::RetryFailed(grpc::CallbackServerContext* ctx,
+                                                         const v1::CampaignActionRequest* req,
+                                                         v1::Campaign* resp) {
+  return Serve(ctx, resp, [this, req](const std::string&, const std::string&) {
+    return campaigns_.RetryFailed(*req);
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::DuplicateCampaign(
+    grpc::CallbackServerContext* ctx, const v1::DuplicateCampaignRequest* req,
+    v1::Campaign* resp) {
+  return Serve(ctx, resp, [this, req](const std::string& principal, const std::string&) {
+    return campaigns_.Duplicate(principal, *req);
+  });
+}
+
 }  // namespace outcall::call_gateway

@@ -13,12 +13,14 @@
 #include "call_control.h"
 #include "call_event_hub.h"
 #include "call_placer.h"
+#include "campaigns.h"
 #include "contact_ledger.h"
 #include "data_requests.h"
 #include "event_applier.h"
 #include "outcall/common/auth_interceptor.h"
 #include "outcall/common/blocking_executor.h"
 #include "outcall/v1/call_gateway.grpc.pb.h"
+#include "outcall/v1/campaigns.grpc.pb.h"
 #include "outcall/v1/events.grpc.pb.h"
 
 namespace outcall::call_gateway {
@@ -102,6 +104,58 @@ class CallEventSinkHandlers final : public v1::CallEventSink::CallbackService {
   const common::CallAuthenticator& auth_;
   common::BlockingExecutor& executor_;
   EventApplier& applier_;
+};
+
+class CampaignsHandlers final : public v1::Campaigns::CallbackService {
+ public:
+  CampaignsHandlers(const common::CallAuthenticator& auth, common::BlockingExecutor& executor,
+                    Campaigns& campaigns);
+
+  grpc::ServerUnaryReactor* CreateCampaign(grpc::CallbackServerContext* ctx,
+                                           const v1::CreateCampaignRequest* req,
+                                           v1::Campaign* resp) override;
+  grpc::ServerUnaryReactor* GetCampaign(grpc::CallbackServerContext* ctx,
+                                        const v1::GetCampaignRequest* req,
+                                        v1::Campaign* resp) override;
+  grpc::ServerUnaryReactor* ListCampaigns(grpc::CallbackServerContext* ctx,
+                                          const v1::ListCampaignsRequest* req,
+                                          v1::ListCampaignsResponse* resp) override;
+  grpc::ServerUnaryReactor* UpdateCampaign(grpc::CallbackServerContext* ctx,
+                                           const v1::UpdateCampaignRequest* req,
+                                           v1::Campaign* resp) override;
+  grpc::ServerUnaryReactor* AddRecipients(grpc::CallbackServerContext* ctx,
+                                          const v1::AddRecipientsRequest* req,
+                                          v1::AddRecipientsResponse* resp) override;
+  grpc::ServerUnaryReactor* ListRecipients(grpc::CallbackServerContext* ctx,
+                                           const v1::ListRecipientsRequest* req,
+                                           v1::ListRecipientsResponse* resp) override;
+  grpc::ServerUnaryReactor* StartCampaign(grpc::CallbackServerContext* ctx,
+                                          const v1::CampaignActionRequest* req,
+                                          v1::Campaign* resp) override;
+  grpc::ServerUnaryReactor* PauseCampaign(grpc::CallbackServerContext* ctx,
+                                          const v1::CampaignActionRequest* req,
+                                          v1::Campaign* resp) override;
+  grpc::ServerUnaryReactor* ResumeCampaign(grpc::CallbackServerContext* ctx,
+                                           const v1::CampaignActionRequest* req,
+                                           v1::Campaign* resp) override;
+  grpc::ServerUnaryReactor* CancelCampaign(grpc::CallbackServerContext* ctx,
+                                           const v1::CampaignActionRequest* req,
+                                           v1::Campaign* resp) override;
+  grpc::ServerUnaryReactor* RetryFailed(grpc::CallbackServerContext* ctx,
+                                        const v1::CampaignActionRequest* req,
+                                        v1::Campaign* resp) override;
+  grpc::ServerUnaryReactor* DuplicateCampaign(grpc::CallbackServerContext* ctx,
+                                              const v1::DuplicateCampaignRequest* req,
+                                              v1::Campaign* resp) override;
+
+ private:
+  // Checks the token, then runs fn(principal, idempotency key) on the executor into `resp`.
+  template <typename Resp, typename Fn>
+  grpc::ServerUnaryReactor* Serve(grpc::CallbackServerContext* ctx, Resp* resp, Fn fn);
+
+  const common::CallAuthenticator& auth_;
+  common::BlockingExecutor& executor_;
+  Campaigns& campaigns_;
 };
 
 }  // namespace outcall::call_gateway

@@ -43,6 +43,13 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry* r) {
                    .Name("outcall_data_request_erasures_total")
                    .Help("Calls a deletion request erased, or failed to erase at ElevenLabs")
                    .Register(*r);
+  campaign_ = &prometheus::BuildCounter()
+                   .Name("outcall_campaign_dispatch_total")
+                   .Help(
+                       "The campaign dispatcher's work, by event: dialled, back_pressure, "
+                       "policy_deferred, retry_later, ineligible, opted_out, lease_recovered, "
+                       "auto_paused, attempt_<outcome>")
+                   .Register(*r);
 }
 
 void GatewayMetrics::Call(std::string_view outcome) {
@@ -79,6 +86,10 @@ void GatewayMetrics::DataRequests(int open, int overdue) {
 
 void GatewayMetrics::Erasure(std::string_view outcome, int n) {
   if (erasures_ && n > 0) erasures_->Add({{"outcome", std::string(outcome)}}).Increment(n);
+}
+
+void GatewayMetrics::Campaign(std::string_view event, int n) {
+  if (campaign_ && n > 0) campaign_->Add({{"event", std::string(event)}}).Increment(n);
 }
 
 }  // namespace outcall::call_gateway

@@ -37,6 +37,8 @@ class GatewayMetrics {
   // each reconciler pass); calls a deletion erased or failed to erase at ElevenLabs.
   void DataRequests(int open, int overdue);
   void Erasure(std::string_view outcome, int n);
+  // The campaign dispatcher's events (campaign_dispatcher.h).
+  void Campaign(std::string_view event, int n);
 
  private:
   prometheus::Family<prometheus::Counter>* calls_ = nullptr;
@@ -46,6 +48,7 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>* audio_ = nullptr;
   prometheus::Family<prometheus::Gauge>* data_requests_ = nullptr;
   prometheus::Family<prometheus::Counter>* erasures_ = nullptr;
+  prometheus::Family<prometheus::Counter>* campaign_ = nullptr;
 };
 
 // Runs `fn` (a provider request returning a Status or StatusOr) and records it as `operation`.

@@ -19,6 +19,14 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env) {
       static_cast<int>(env.Int("RECONCILE_AUDIO_MAX_AGE_SECS", 604800, 3600, 2592000));
   r.audio_max_bytes = env.Int("RECONCILE_AUDIO_MAX_BYTES", 64 << 20, 1 << 20, 256 << 20);
   r.audio_timeout_secs = static_cast<int>(env.Int("RECONCILE_AUDIO_TIMEOUT_SECS", 120, 1, 600));
+  DispatcherConfig& d = c.dispatcher;
+  d.enabled = env.Bool("CAMPAIGN_DISPATCHER", true);
+  d.tick_ms = static_cast<int>(env.Int("CAMPAIGN_TICK_MS", 1000, 50, 60000));
+  d.max_concurrent_calls =
+      static_cast<int>(env.Int("ELEVENLABS_MAX_CONCURRENT_CALLS", 10, 1, 10000));
+  d.reserved_calls = static_cast<int>(env.Int("CAMPAIGN_RESERVED_CALLS", 2, 0, 10000));
+  d.dial_workers = static_cast<int>(env.Int("CAMPAIGN_DIAL_WORKERS", 8, 1, 256));
+  d.lease_secs = static_cast<int>(env.Int("CAMPAIGN_LEASE_SECS", 120, 10, 3600));
   if (auto s = env.Finish(); !s.ok()) return s;
   return c;
 }
@@ -43,6 +51,18 @@ std::map<std::string, common::Permission> MethodPermissions() {
       {gw + "GetDataRequest", Permission::kPrivacyAdmin},
       {gw + "ListDataRequests", Permission::kPrivacyAdmin},
       {"/outcall.v1.CallEventSink/ApplyEvents", Permission::kPublishEvents},
+      {"/outcall.v1.Campaigns/CreateCampaign", Permission::kWriteCampaigns},
+      {"/outcall.v1.Campaigns/GetCampaign", Permission::kReadCalls},
+      {"/outcall.v1.Campaigns/ListCampaigns", Permission::kReadCalls},
+      {"/outcall.v1.Campaigns/UpdateCampaign", Permission::kWriteCampaigns},
+      {"/outcall.v1.Campaigns/AddRecipients", Permission::kWriteCampaigns},
+      {"/outcall.v1.Campaigns/ListRecipients", Permission::kReadCalls},
+      {"/outcall.v1.Campaigns/StartCampaign", Permission::kWriteCampaigns},
+      {"/outcall.v1.Campaigns/PauseCampaign", Permission::kWriteCampaigns},
+      {"/outcall.v1.Campaigns/ResumeCampaign", Permission::kWriteCampaigns},
+      {"/outcall.v1.Campaigns/CancelCampaign", Permission::kWriteCampaigns},
+      {"/outcall.v1.Campaigns/RetryFailed", Permission::kWriteCampaigns},
+      {"/outcall.v1.Campaigns/DuplicateCampaign", Permission::kWriteCampaigns},
   };
 }
 

@@ -27,10 +27,21 @@ struct ReconcilerConfig {
   int audio_timeout_secs = 120;        // RECONCILE_AUDIO_TIMEOUT_SECS: deadline of one download
 };
 
+// The campaign dispatcher (docs/campaigns.md).
+struct DispatcherConfig {
+  bool enabled = true;             // CAMPAIGN_DISPATCHER
+  int tick_ms = 1000;              // CAMPAIGN_TICK_MS
+  int max_concurrent_calls = 10;   // ELEVENLABS_MAX_CONCURRENT_CALLS: the plan's limit
+  int reserved_calls = 2;          // CAMPAIGN_RESERVED_CALLS: kept for ad-hoc calls
+  int dial_workers = 8;            // CAMPAIGN_DIAL_WORKERS
+  int lease_secs = 120;            // CAMPAIGN_LEASE_SECS
+};
+
 struct ServiceConfig {
   common::CommonConfig common;
   elevenlabs::ElevenLabsConfig elevenlabs;
   ReconcilerConfig reconciler;
+  DispatcherConfig dispatcher;
 };
 
 absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env);

@@ -260,6 +260,7 @@ TEST(PermissionNameTest, Names) {
   EXPECT_EQ(PermissionName(Permission::kReadPolicy), "policy:read");
   EXPECT_EQ(PermissionName(Permission::kWriteConsent), "consent:write");
   EXPECT_EQ(PermissionName(Permission::kPrivacyAdmin), "privacy:admin");
+  EXPECT_EQ(PermissionName(Permission::kWriteCampaigns), "campaigns:write");
 }
 
 // ---------------------------------------------------------------------------------------------

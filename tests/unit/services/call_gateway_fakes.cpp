@@ -332,6 +332,15 @@ absl::StatusOr<StatusChange> FakeCallRepository::MarkFailed(int64_t row,
   return ch;
 }
 
+absl::Status FakeCallRepository::DiscardUnplaced(int64_t row) {
+  absl::MutexLock lock(&mu_);
+  if (auto s = Enter("DiscardUnplaced"); !s.ok()) return s;
+  FakeCall* c = Find(row);
+  if (c == nullptr) return absl::NotFoundError(Cat("no call row ", row));
+  c->row.status = "discarded";
+  return absl::OkStatus();
+}
+
 absl::Status FakeCallRepository::RecordError(int64_t row, const std::string&,
                                              const ProviderErrorRecord& e) {
   absl::MutexLock lock(&mu_);

@@ -92,6 +92,7 @@ class FakeCallRepository final : public CallRepository {
                                           const absl::Status& answer) override;
   absl::Status RecordError(int64_t row, const std::string& conversation_id,
                            const ProviderErrorRecord& e) override;
+  absl::Status DiscardUnplaced(int64_t row) override;
   absl::StatusOr<std::optional<CallRow>> FindCall(const std::string& id) override;
   absl::StatusOr<v1::Conversation> LoadConversation(int64_t row) override;
   absl::StatusOr<StatusChange> AdvanceStatus(

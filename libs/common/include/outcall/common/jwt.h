@@ -27,6 +27,7 @@ enum class Permission {
   kReadPolicy,      // "policy:read": contact-policy decisions without dialling
   kWriteConsent,    // "consent:write": the consent ledger and other channels' contacts
   kPrivacyAdmin,    // "privacy:admin": data subjects' requests (access export)
+  kWriteCampaigns,  // "campaigns:write": create, change, start, pause and cancel campaigns
 };
 
 std::string_view PermissionName(Permission p);
