@@ -102,7 +102,7 @@ absl::Status CampaignDispatcher::Tick() {
   if (auto s = SettleEnded(now); !s.ok()) return s;
   {
     absl::MutexLock lock(&mu_);
-    if (now < hold_until_ || stop_) return absl::OkStatus();
+    if (now < hold_until_) return absl::OkStatus();  // back-pressure: no claim yet
   }
   auto running = store_.RunningCampaigns();
   if (!running.ok()) return running.status();
@@ -134,9 +134,12 @@ absl::Status CampaignDispatcher::Tick() {
 
 void CampaignDispatcher::BackPressure(absl::Time now) {
   absl::MutexLock lock(&mu_);
+  // The dials of one claim meet the limit together: they make one hold, not one each. A 429
+  // after a hold ended (no call was taken in between) doubles the next one.
+  if (now < hold_until_) return;
   hold_ = hold_ == absl::ZeroDuration() ? options_.back_pressure_min
                                         : std::min(hold_ * 2, options_.back_pressure_max);
-  hold_until_ = std::max(hold_until_, now + hold_);
+  hold_until_ = now + hold_;
 }
 
 void CampaignDispatcher::Dial(const ClaimedAttempt& a) {

@@ -154,16 +154,16 @@ absl::StatusOr<CampaignRow> CampaignStore::CreateCampaign(const CampaignSettings
          "breaker_min_sample, state, created_by, create_principal, create_key, create_sha256, "
          "started_at) VALUES ($1, $2, $3, $4::jsonb, to_timestamp($5::float8), "
          "to_timestamp($6::float8), $7, $8, string_to_array($9, ','), string_to_array($10, "
-         "',')::int[], $11, $12, $13, $14, $15, $16, $17, $18, CASE WHEN $20::text IS NULL THEN "
-         "NULL ELSE $18 END, $20, $21, CASE WHEN $17 = 'running' THEN now() END) "
+         "',')::int[], $11, $12, $13, $14, $15, $16, $17, $18, CASE WHEN $19::text IS NULL THEN "
+         "NULL ELSE $18 END, $19, $20, CASE WHEN $17 = 'running' THEN now() END) "
          "ON CONFLICT (create_principal, create_key) DO NOTHING RETURNING " CAMPAIGN_COLUMNS},
         s.name, s.purpose, s.agent_id, s.variables_template_json, Unix(s.starts_at),
         Unix(s.ends_at), s.max_concurrency, s.calls_per_minute, Csv(s.retry.retry_on),
         Csv(s.retry.intervals_secs), s.retry.max_attempts,
         s.window ? std::optional<int>(s.window->start_minute) : std::nullopt,
         s.window ? std::optional<int>(s.window->end_minute) : std::nullopt,
-        s.breaker.failure_rate, s.breaker.window, s.breaker.min_sample, state, principal, nullptr,
-        key, sha);
+        s.breaker.failure_rate, s.breaker.window, s.breaker.min_sample, state, principal, key,
+        sha);
     if (!r.empty()) return ReadCampaign(r[0]);
     auto prev = Exec(tx,
                      {"campaigns.by_key",

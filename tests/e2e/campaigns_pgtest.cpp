@@ -1,0 +1,433 @@
+// Campaigns end to end (issue 16): call-gateway's dispatcher calls a campaign's recipients by
+// itself through the real path (the simulator at an accelerated clock, signed webhooks through
+// webhook-ingest's HTTPS endpoint and publisher, PostgreSQL with each service's role), and what
+// a clinic sees is asserted: every recipient in the right final state, counters that add up at
+// every moment, nobody dialled twice (the simulator's per-correlation counters: each attempt's
+// call id is its key), pause within a tick, two replicas sharing the work, the simulator's
+// concurrency cap as back-pressure, the breaker, and retries in the campaign's next window.
+#include "outcall/v1/campaigns.grpc.pb.h"
+#include "pipeline_fixture.h"
+
+namespace outcall {
+namespace {
+
+namespace json = boost::json;
+using common::Cat;
+using std::chrono::milliseconds;
+
+class CampaignsTest : public testing::PipelineFixture {
+ protected:
+  void ConfigureSim(sim::SimConfig& sc) override {
+    sc.time_scale = 200;  // a 47-second call lasts a quarter of a second
+    sc.max_concurrent_calls = 200;
+  }
+  void ConfigureGateway(call_gateway::GatewayOptions& o) override {
+    o.dispatch_every = absl::Milliseconds(100);
+    o.max_concurrent_calls = 60;
+    o.campaign_reserved_calls = 2;
+    o.dial_workers = 8;
+  }
+  void SetUp() override {
+    PipelineFixture::SetUp();
+    if (HasFatalFailure()) return;
+    campaigns_ = v1::Campaigns::NewStub(grpc::CreateChannel(
+        Cat("127.0.0.1:", grpc_->port()), grpc::InsecureChannelCredentials()));
+    gateway_service_->StartDispatcher();
+  }
+
+  void Writer(grpc::ClientContext& ctx) { Auth(ctx, {"calls:read", "campaigns:write"}); }
+
+  // Numbers +57 300 56N NNNN, each with its scenario set at the simulator.
+  std::vector<std::string> Numbers(int n, int offset, const std::string& scenario) {
+    std::vector<std::string> out;
+    json::object numbers;
+    for (int i = 0; i < n; ++i) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "+573005%06d", offset + i);
+      out.push_back(buf);
+      numbers[buf] = scenario;
+    }
+    SimPut("/__sim/scenarios", json::serialize(json::object{{"numbers", numbers}}));
+    return out;
+  }
+  void SimPut(const std::string& path, const std::string& body) {
+    common::HttpRequest req;
+    req.method = "PUT";
+    req.url = Cat(sim_->base_url(), path);
+    req.body = body;
+    auto r = common::HttpClient().Send(req);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  json::object SimCounters() {
+    common::HttpRequest req;
+    req.url = Cat(sim_->base_url(), "/__sim/counters");
+    auto r = common::HttpClient().Send(req);
+    EXPECT_TRUE(r.ok());
+    return json::parse(r->body).as_object();
+  }
+
+  v1::CampaignSpec Spec(int concurrency, int cpm) {
+    v1::CampaignSpec s;
+    s.set_name("Confirmaciones de mañana");
+    s.set_purpose("confirmation");
+    (*s.mutable_variables_template()->mutable_fields())["clinic"].set_string_value("Clínica Norte");
+    s.mutable_pacing()->set_max_concurrency(concurrency);
+    s.mutable_pacing()->set_calls_per_minute(cpm);
+    s.mutable_retry()->add_retry_on("no_answer");
+    s.mutable_retry()->add_retry_on("busy");
+    s.mutable_retry()->add_intervals_secs(1);
+    s.mutable_retry()->set_max_attempts(2);
+    // Failures are part of these runs: the breaker only where a test wants it.
+    s.mutable_breaker()->set_failure_rate(1.0);
+    s.mutable_breaker()->set_window(1000);
+    s.mutable_breaker()->set_min_sample(1000);
+    return s;
+  }
+
+  v1::Campaign Create(const v1::CampaignSpec& spec, const std::vector<std::string>& numbers,
+                      bool start = true, grpc::Status* status = nullptr) {
+    v1::CreateCampaignRequest req;
+    *req.mutable_spec() = spec;
+    for (const auto& n : numbers) req.add_recipients()->set_phone_number(n);
+    req.set_start(start);
+    grpc::ClientContext ctx;
+    Writer(ctx);
+    v1::Campaign out;
+    grpc::Status s = campaigns_->CreateCampaign(&ctx, req, &out);
+    if (status) {
+      *status = s;
+    } else {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
+    return out;
+  }
+  v1::Campaign Get(const std::string& id) {
+    grpc::ClientContext ctx;
+    Writer(ctx);
+    v1::GetCampaignRequest req;
+    req.set_campaign_id(id);
+    v1::Campaign out;
+    auto s = campaigns_->GetCampaign(&ctx, req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
+  grpc::Status Action(const std::string& rpc, const std::string& id, v1::Campaign* out) {
+    grpc::ClientContext ctx;
+    Writer(ctx);
+    v1::CampaignActionRequest req;
+    req.set_campaign_id(id);
+    if (rpc == "pause") return campaigns_->PauseCampaign(&ctx, req, out);
+    if (rpc == "resume") return campaigns_->ResumeCampaign(&ctx, req, out);
+    if (rpc == "cancel") return campaigns_->CancelCampaign(&ctx, req, out);
+    return campaigns_->StartCampaign(&ctx, req, out);
+  }
+  static int StateSum(const v1::CampaignCounters& k) {
+    return k.pending() + k.scheduled() + k.dialing() + k.in_call() + k.done() + k.exhausted() +
+           k.ineligible() + k.opted_out() + k.canceled() + k.expired();
+  }
+  // Polls the campaign until `done` holds; each look checks that the counters add up.
+  v1::Campaign WaitFor(const std::string& id, const std::function<bool(const v1::Campaign&)>& done,
+                       int seconds = 90) {
+    v1::Campaign c;
+    for (int i = 0; i < seconds * 10; ++i) {
+      c = Get(id);
+      EXPECT_EQ(StateSum(c.counters()), c.counters().total()) << c.DebugString();
+      if (done(c)) return c;
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    ADD_FAILURE() << "campaign never got there: " << c.DebugString();
+    return c;
+  }
+  // Every attempt's call id was dialled at most once, and each recipient as often as it has
+  // attempts with a call.
+  void ExpectNoDoubleDial() {
+    const json::object counters = SimCounters();
+    for (const auto& [id, n] : counters.at("dialled_by_correlation_id").as_object()) {
+      EXPECT_EQ(n.as_int64(), 1) << "call id " << std::string_view(id) << " dialled " << n;
+    }
+    const auto& by_number = counters.at("dialled_by_number").as_object();
+    for (const auto& r : Query(
+             "SELECT r.phone_e164, count(v.id) FROM campaign_recipients r LEFT JOIN "
+             "elevenlabs_conversations v ON v.campaign_recipient_id = r.id GROUP BY 1")) {
+      const auto* n = by_number.if_contains(r[0].as<std::string>());
+      EXPECT_EQ(n ? n->as_int64() : 0, r[1].as<int64_t>()) << "a recipient's dials";
+    }
+  }
+
+  std::unique_ptr<v1::Campaigns::Stub> campaigns_;
+};
+
+TEST_F(CampaignsTest, AFewHundredRecipientsOverEveryScenarioEndRightWithExactCounters) {
+  struct Expect {
+    std::string scenario, state, outcome;
+    int attempts;
+  };
+  const std::vector<Expect> expected = {
+      {"confirmed", "done", "confirmed", 1},        {"reschedule", "done", "reschedule_requested", 1},
+      {"opt_out", "opted_out", "opt_out", 1},       {"voicemail", "done", "voicemail", 1},
+      {"busy", "exhausted", "busy", 2},             {"no_answer", "exhausted", "no_answer", 2},
+      {"failed", "done", "failed", 1},              {"long_call", "done", "unclear", 1}};
+  std::vector<std::string> all;
+  std::map<std::string, const Expect*> by_number;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    for (const auto& n : Numbers(30, static_cast<int>(i) * 100, expected[i].scenario)) {
+      all.push_back(n);
+      by_number[n] = &expected[i];
+    }
+  }
+  const v1::Campaign created = Create(Spec(40, 6000), all);
+  ASSERT_EQ(created.counters().total(), 240);
+  EXPECT_EQ(created.state(), "running");
+
+  const v1::Campaign c = WaitFor(created.campaign_id(),
+                                 [](const v1::Campaign& c) { return c.state() == "completed"; });
+  ASSERT_EQ(c.state(), "completed");
+  const auto& k = c.counters();
+  EXPECT_EQ(k.done(), 150);
+  EXPECT_EQ(k.exhausted(), 60);
+  EXPECT_EQ(k.opted_out(), 30);
+  EXPECT_EQ(k.pending() + k.scheduled() + k.dialing() + k.in_call(), 0);
+  EXPECT_EQ(k.outcomes().at("confirmed"), 30);
+  EXPECT_EQ(k.outcomes().at("unclear"), 30);
+  EXPECT_EQ(k.attempts(), 300);  // busy and no_answer twice each
+
+  // Each recipient, from the database: its state, outcome and attempts.
+  for (const auto& r : Query("SELECT phone_e164, state, outcome, attempts FROM campaign_recipients")) {
+    const Expect& e = *by_number.at(r[0].as<std::string>());
+    EXPECT_EQ(r[1].as<std::string>(), e.state) << e.scenario;
+    EXPECT_EQ(r[2].as<std::string>(), e.outcome) << e.scenario;
+    EXPECT_EQ(r[3].as<int>(), e.attempts) << e.scenario;
+  }
+  // Written back once from the analysis: the opt-outs are in the register.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM call_opt_outs"), "30");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM campaign_attempts"), "300");
+  // Every placed attempt went through the contact policy, and its decision is stored with it.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM elevenlabs_conversations v JOIN policy_decisions d ON "
+                   "d.call_row_id = v.id WHERE v.campaign_recipient_id IS NOT NULL AND d.allowed"),
+            "300");
+  ExpectNoDoubleDial();
+}
+
+TEST_F(CampaignsTest, PauseStopsNewDialsWithinATickAndResumeContinues) {
+  const auto numbers = Numbers(40, 5000, "confirmed");
+  const v1::Campaign created = Create(Spec(5, 300), numbers);  // 5 a second
+  WaitFor(created.campaign_id(), [](const v1::Campaign& c) { return c.counters().done() >= 5; });
+  v1::Campaign paused;
+  ASSERT_TRUE(Action("pause", created.campaign_id(), &paused).ok());
+  EXPECT_EQ(paused.state(), "paused");
+  // One tick (100 ms) for dials already claimed to leave; after that nothing more is dialled.
+  std::this_thread::sleep_for(milliseconds(400));
+  const int64_t placed = SimCounters().at("calls_placed").as_int64();
+  std::this_thread::sleep_for(milliseconds(1500));
+  EXPECT_EQ(SimCounters().at("calls_placed").as_int64(), placed);
+  const v1::Campaign still = Get(created.campaign_id());
+  EXPECT_EQ(still.state(), "paused");
+  EXPECT_GT(still.counters().pending(), 0);
+  EXPECT_FALSE(still.has_eta());  // not running: no ETA
+
+  v1::Campaign resumed;
+  ASSERT_TRUE(Action("resume", created.campaign_id(), &resumed).ok());
+  EXPECT_EQ(resumed.state(), "running");
+  EXPECT_TRUE(resumed.has_eta());
+  const v1::Campaign c = WaitFor(created.campaign_id(),
+                                 [](const v1::Campaign& c) { return c.state() == "completed"; });
+  EXPECT_EQ(c.counters().done(), 40);
+  ExpectNoDoubleDial();
+}
+
+TEST_F(CampaignsTest, TwoReplicasShareTheWorkWithoutADoubleDial) {
+  // A second call-gateway on the same database and simulator, dispatching at the same time.
+  call_gateway::CallStore second_store(*pool_);
+  call_gateway::GatewayOptions o{.default_agent_id = "agent_sim_confirmaciones",
+                                 .agent_phone_number_id = "phnum_sim_twilio"};
+  ConfigureGateway(o);
+  call_gateway::GatewayService second(o, second_store, *elevenlabs_, *auth_, nullptr);
+  second.StartDispatcher();
+
+  const auto numbers = Numbers(150, 7000, "confirmed");
+  const v1::Campaign created = Create(Spec(30, 6000), numbers);
+  const v1::Campaign c = WaitFor(created.campaign_id(),
+                                 [](const v1::Campaign& c) { return c.state() == "completed"; });
+  second.StopDispatcher();
+  EXPECT_EQ(c.counters().done(), 150);
+  EXPECT_EQ(c.counters().attempts(), 150);
+  ExpectNoDoubleDial();
+}
+
+TEST_F(CampaignsTest, TheSimulatorsConcurrencyCapIsBackPressureNotFailure) {
+  // The plan allows 3 calls at once, but this gateway was told 60: ElevenLabs answers 429.
+  SimPut("/__sim/settings", R"({"max_concurrent_calls":3})");
+  const auto numbers = Numbers(25, 9000, "confirmed");
+  const v1::Campaign created = Create(Spec(20, 6000), numbers);
+  const v1::Campaign c = WaitFor(created.campaign_id(),
+                                 [](const v1::Campaign& c) { return c.state() == "completed"; });
+  EXPECT_EQ(c.counters().done(), 25);
+  EXPECT_EQ(c.counters().outcomes().at("confirmed"), 25);
+  // No attempt was spent on a 429, and no call stands as failed for it.
+  EXPECT_EQ(c.counters().attempts(), 25);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM elevenlabs_conversations WHERE status = 'failed'"), "0");
+  const json::object counters = SimCounters();
+  const auto& statuses = counters.at("outbound_responses").as_object();
+  ASSERT_TRUE(statuses.contains("429")) << json::serialize(counters);
+  EXPECT_GT(statuses.at("429").as_int64(), 0);
+  ExpectNoDoubleDial();
+}
+
+TEST_F(CampaignsTest, TheBreakerTripsOnABurstOfFailures) {
+  const auto numbers = Numbers(40, 11000, "failed");
+  v1::CampaignSpec spec = Spec(2, 600);
+  spec.mutable_breaker()->set_failure_rate(0.5);
+  spec.mutable_breaker()->set_window(10);
+  spec.mutable_breaker()->set_min_sample(5);
+  const v1::Campaign created = Create(spec, numbers);
+  const v1::Campaign c = WaitFor(created.campaign_id(),
+                                 [](const v1::Campaign& c) { return c.state() == "auto_paused"; });
+  ASSERT_EQ(c.state(), "auto_paused");
+  EXPECT_NE(c.state_reason().find("circuit breaker:"), std::string::npos) << c.state_reason();
+  // It stopped: most recipients were never dialled, and it stays paused until someone resumes.
+  std::this_thread::sleep_for(milliseconds(1000));
+  const v1::Campaign later = Get(created.campaign_id());
+  EXPECT_EQ(later.state(), "auto_paused");
+  EXPECT_GT(later.counters().pending(), 20);
+  EXPECT_LT(later.counters().attempts(), 15);
+}
+
+TEST_F(CampaignsTest, BadInputNamesTheFieldAndKeepsTheValidRows) {
+  grpc::Status s;
+  v1::CampaignSpec spec = Spec(5, 60);
+  spec.set_agent_id("agent_que_no_existe");
+  Create(spec, {}, false, &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "agentId: unknown agent 'agent_que_no_existe' (not among ElevenLabs' agents)");
+  spec = Spec(0, 60);
+  Create(spec, {}, false, &s);
+  EXPECT_EQ(s.error_message(), "pacing.maxConcurrency: must be between 1 and 1000");
+  spec = Spec(5, 60);
+  spec.mutable_starts_at()->set_seconds(absl::ToUnixSeconds(absl::Now()) + 7200);
+  spec.mutable_ends_at()->set_seconds(absl::ToUnixSeconds(absl::Now()) + 3600);
+  Create(spec, {}, false, &s);
+  EXPECT_EQ(s.error_message(), "endsAt: must be after startsAt");
+
+  // A template variable one row lacks: that row is reported, the others are kept.
+  spec = Spec(5, 60);
+  (*spec.mutable_variables_template()->mutable_fields())["slot"].set_string_value(
+      "su cita de las {{hora}}");
+  v1::CreateCampaignRequest req;
+  *req.mutable_spec() = spec;
+  auto* good = req.add_recipients();
+  good->set_phone_number("300 560 0001");
+  (*good->mutable_variables()->mutable_fields())["hora"].set_string_value("10:00");
+  req.add_recipients()->set_phone_number("300 560 0002");  // no "hora"
+  auto* bad_phone = req.add_recipients();
+  bad_phone->set_phone_number("12");
+  (*bad_phone->mutable_variables()->mutable_fields())["hora"].set_string_value("11:00");
+  grpc::ClientContext ctx;
+  Writer(ctx);
+  ctx.AddMetadata("idempotency-key", "campana-2026-12-03");
+  v1::Campaign created;
+  ASSERT_TRUE(campaigns_->CreateCampaign(&ctx, req, &created).ok());
+  EXPECT_EQ(created.counters().total(), 1);
+  EXPECT_EQ(created.state(), "draft");
+
+  v1::AddRecipientsRequest add;
+  add.set_campaign_id(created.campaign_id());
+  *add.mutable_recipients() = req.recipients();
+  grpc::ClientContext actx;
+  Writer(actx);
+  v1::AddRecipientsResponse added;
+  ASSERT_TRUE(campaigns_->AddRecipients(&actx, add, &added).ok());
+  EXPECT_EQ(added.added(), 0);
+  EXPECT_EQ(added.duplicates(), 1);  // the valid row was in already
+  ASSERT_EQ(added.errors_size(), 2);
+  EXPECT_EQ(added.errors(0).index(), 1);
+  EXPECT_EQ(added.errors(0).field(), "variables.hora");
+  EXPECT_EQ(added.errors(0).message(), "missing: the template uses {{hora}}");
+  EXPECT_EQ(added.errors(1).index(), 2);
+  EXPECT_EQ(added.errors(1).field(), "phoneNumber");
+
+  // The same key and body: the same campaign, nothing added twice; another body: refused.
+  grpc::ClientContext rctx;
+  Writer(rctx);
+  rctx.AddMetadata("idempotency-key", "campana-2026-12-03");
+  v1::Campaign again;
+  ASSERT_TRUE(campaigns_->CreateCampaign(&rctx, req, &again).ok());
+  EXPECT_EQ(again.campaign_id(), created.campaign_id());
+  EXPECT_EQ(again.counters().total(), 1);
+  req.mutable_spec()->set_name("Otra");
+  grpc::ClientContext octx;
+  Writer(octx);
+  octx.AddMetadata("idempotency-key", "campana-2026-12-03");
+  EXPECT_EQ(campaigns_->CreateCampaign(&octx, req, &again).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM campaigns"), "1");
+
+  // Update only while not running; a running campaign says so.
+  v1::Campaign started;
+  ASSERT_TRUE(Action("start", created.campaign_id(), &started).ok());
+  v1::UpdateCampaignRequest up;
+  up.set_campaign_id(created.campaign_id());
+  up.mutable_spec()->mutable_pacing()->set_max_concurrency(3);
+  up.mutable_spec()->mutable_pacing()->set_calls_per_minute(30);
+  grpc::ClientContext uctx;
+  Writer(uctx);
+  v1::Campaign updated;
+  auto us = campaigns_->UpdateCampaign(&uctx, up, &updated);
+  EXPECT_EQ(us.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(us.error_message().find("is running"), std::string::npos) << us.error_message();
+  // No token with campaigns:write, no campaign.
+  grpc::ClientContext rd;
+  Auth(rd, {"calls:read", "calls:write"});
+  EXPECT_EQ(campaigns_->CreateCampaign(&rd, req, &again).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// The retry window, on a clock of its own: a busy line at 11:59 is tried again in the campaign's
+// next window (08:00 the next day), not a minute later after hours.
+class CampaignWindowTest : public CampaignsTest {
+ protected:
+  void ConfigureGateway(call_gateway::GatewayOptions& o) override {
+    CampaignsTest::ConfigureGateway(o);
+    o.clock = &clock_;
+  }
+  // Wednesday 2 December 2026, 11:59:30 in Bogotá (UTC-5).
+  common::ManualClock clock_{absl::FromUnixSeconds(1796230770)};
+};
+
+TEST_F(CampaignWindowTest, ARetryLandsInTheNextAllowedWindow) {
+  gateway_service_->StopDispatcher();  // ticked by hand, on the test's clock
+  const auto numbers = Numbers(1, 13000, "busy");
+  v1::CampaignSpec spec = Spec(5, 60);
+  spec.mutable_window()->set_start("08:00");
+  spec.mutable_window()->set_end("12:00");
+  spec.mutable_retry()->clear_intervals_secs();
+  spec.mutable_retry()->add_intervals_secs(60);
+  const v1::Campaign created = Create(spec, numbers);
+  ASSERT_EQ(created.counters().total(), 1) << created.DebugString();
+  ASSERT_TRUE(gateway_service_->DispatchOnce().ok());
+  gateway_service_->WaitForDials();
+  ASSERT_TRUE(WaitForScalar("SELECT status FROM elevenlabs_conversations", "busy"))
+      << Scalar("SELECT state || ' ' || attempts FROM campaign_recipients");
+  ASSERT_TRUE(gateway_service_->DispatchOnce().ok());
+  EXPECT_EQ(Scalar("SELECT state || ' ' || attempts FROM campaign_recipients"), "scheduled 1");
+  // Thursday 3 December, 08:00 Bogotá = 13:00 UTC.
+  EXPECT_EQ(Scalar("SELECT to_char(next_attempt_at AT TIME ZONE 'America/Bogota', 'YYYY-MM-DD "
+                   "HH24:MI') FROM campaign_recipients"),
+            "2026-12-03 08:00");
+  // Before then nothing is dialled; at 08:00 the second attempt goes.
+  clock_.Advance(absl::Hours(20));  // Thursday 07:59:30
+  ASSERT_TRUE(gateway_service_->DispatchOnce().ok());
+  gateway_service_->WaitForDials();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM elevenlabs_conversations"), "1");
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_TRUE(gateway_service_->DispatchOnce().ok());
+  gateway_service_->WaitForDials();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM elevenlabs_conversations"), "2")
+      << Scalar("SELECT state || ' ' || attempts || ' ' || COALESCE(decision_rule, '') FROM "
+                "campaign_recipients");
+  ExpectNoDoubleDial();
+}
+
+}  // namespace
+}  // namespace outcall
