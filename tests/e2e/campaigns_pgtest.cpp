@@ -310,7 +310,8 @@ TEST_F(CampaignsTest, BadInputNamesTheFieldAndKeepsTheValidRows) {
   Create(spec, {}, false, &s);
   EXPECT_EQ(s.error_message(), "endsAt: must be after startsAt");
 
-  // A template variable one row lacks: that row is reported, the others are kept.
+  // A template variable one row lacks, a bad phone: a create names each bad row and writes
+  // nothing; AddRecipients keeps the valid rows and reports the others.
   spec = Spec(5, 60);
   (*spec.mutable_variables_template()->mutable_fields())["slot"].set_string_value(
       "su cita de las {{hora}}");
@@ -323,6 +324,22 @@ TEST_F(CampaignsTest, BadInputNamesTheFieldAndKeepsTheValidRows) {
   auto* bad_phone = req.add_recipients();
   bad_phone->set_phone_number("12");
   (*bad_phone->mutable_variables()->mutable_fields())["hora"].set_string_value("11:00");
+  {
+    grpc::ClientContext ctx;
+    Writer(ctx);
+    v1::Campaign none;
+    const grpc::Status bad = campaigns_->CreateCampaign(&ctx, req, &none);
+    EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(bad.error_message().find("2 of 3 recipients are invalid; nothing was created: "
+                                       "recipients[1].variables.hora: missing: the template uses "
+                                       "{{hora}}; recipients[2].phoneNumber: "),
+              std::string::npos)
+        << bad.error_message();
+    EXPECT_EQ(bad.error_message().find("560"), std::string::npos) << "a phone in an error";
+    EXPECT_EQ(Scalar("SELECT count(*) FROM campaigns"), "0");
+  }
+  const v1::CreateCampaignRequest all_rows = req;
+  req.mutable_recipients()->DeleteSubrange(1, 2);
   grpc::ClientContext ctx;
   Writer(ctx);
   ctx.AddMetadata("idempotency-key", "campana-2026-12-03");
@@ -333,7 +350,7 @@ TEST_F(CampaignsTest, BadInputNamesTheFieldAndKeepsTheValidRows) {
 
   v1::AddRecipientsRequest add;
   add.set_campaign_id(created.campaign_id());
-  *add.mutable_recipients() = req.recipients();
+  *add.mutable_recipients() = all_rows.recipients();
   grpc::ClientContext actx;
   Writer(actx);
   v1::AddRecipientsResponse added;
@@ -426,6 +443,32 @@ TEST_F(CampaignWindowTest, ARetryLandsInTheNextAllowedWindow) {
   EXPECT_EQ(Scalar("SELECT count(*) FROM elevenlabs_conversations"), "2")
       << Scalar("SELECT state || ' ' || attempts || ' ' || COALESCE(decision_rule, '') FROM "
                 "campaign_recipients");
+  ExpectNoDoubleDial();
+}
+
+// First attempts wait for the window too: a campaign started at 11:59 with a window from 14:00
+// dials nobody until 14:00 Bogotá.
+TEST_F(CampaignWindowTest, FirstAttemptsWaitForTheWindow) {
+  gateway_service_->StopDispatcher();
+  v1::CampaignSpec spec = Spec(5, 60);
+  spec.mutable_window()->set_start("14:00");
+  spec.mutable_window()->set_end("18:00");
+  const v1::Campaign created = Create(spec, Numbers(2, 13100, "confirmed"));
+  ASSERT_EQ(created.state(), "running");
+  ASSERT_TRUE(gateway_service_->DispatchOnce().ok());
+  gateway_service_->WaitForDials();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM elevenlabs_conversations"), "0");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM campaign_recipients WHERE state = 'pending'"), "2");
+  clock_.Advance(absl::Minutes(120));  // 13:59:30
+  ASSERT_TRUE(gateway_service_->DispatchOnce().ok());
+  gateway_service_->WaitForDials();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM elevenlabs_conversations"), "0");
+  clock_.Advance(absl::Seconds(30));  // 14:00:00; one a second (60 a minute)
+  for (int i = 0; i < 2; ++i, clock_.Advance(absl::Seconds(1))) {
+    ASSERT_TRUE(gateway_service_->DispatchOnce().ok());
+    gateway_service_->WaitForDials();
+  }
+  EXPECT_EQ(Scalar("SELECT count(*) FROM elevenlabs_conversations"), "2");
   ExpectNoDoubleDial();
 }
 

@@ -95,7 +95,7 @@ absl::StatusOr<int> MinuteOfDay(std::string_view hhmm, std::string_view field) {
 }
 
 std::string FormatMinute(int minute) {
-  char buf[8];
+  char buf[16];
   std::snprintf(buf, sizeof buf, "%02d:%02d", minute / 60, minute % 60);
   return buf;
 }

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "contact_policy.h"
 #include "outcall/common/strings.h"
 
 namespace outcall::call_gateway {
@@ -461,11 +462,17 @@ absl::StatusOr<std::vector<ClaimedAttempt>> CampaignStore::Claim(int64_t campaig
          "campaign_recipients WHERE campaign_id = c.id AND state IN ('dialing', 'in_call')), "
          "(SELECT count(*)::int FROM campaign_recipients WHERE state IN ('dialing', 'in_call')), "
          "(SELECT count(*)::int FROM elevenlabs_conversations WHERE campaign_recipient_id IS NULL "
-         "AND status IN ('queued', 'dialing', 'initiated', 'ringing', 'in_progress')) FROM "
-         "campaigns c WHERE id = $1 AND state = 'running'"},
-        campaign_row);
+         "AND status IN ('queued', 'dialing', 'initiated', 'ringing', 'in_progress')), "
+         "window_start_minute, window_end_minute FROM campaigns c WHERE id = $1 AND state = "
+         "'running' AND (ends_at IS NULL OR ends_at > to_timestamp($2::float8))"},
+        campaign_row, Unix(now));
     if (c.empty()) return out;
     const auto& row = c[0];
+    // Outside the campaign's daily window nothing is claimed, first attempts included.
+    if (!row[10].is_null()) {
+      const campaign::DailyWindow window{row[10].as<int>(), row[11].as<int>()};
+      if (campaign::IntoWindow(now, window, BogotaZone()) != now) return out;
+    }
     const int max_conc = row[4].as<int>(), cpm = row[5].as<int>();
     const int live = row[7].as<int>(), live_campaigns = row[8].as<int>(), adhoc = row[9].as<int>();
     int budget = std::min({max_conc - live,

@@ -267,6 +267,25 @@ absl::StatusOr<v1::Campaign> Campaigns::Create(const std::string& principal,
         Cat("recipients: at most ", options_.max_recipients_per_request,
             " per request; add more with AddRecipients"));
   }
+  // The first recipients are checked before anything is written: a create either keeps them all
+  // or fails naming each bad row (recipients[i].field), so a retry with the rows fixed is clean.
+  if (request.recipients_size() > 0) {
+    v1::AddRecipientsRequest add;
+    *add.mutable_recipients() = request.recipients();
+    v1::AddRecipientsResponse checked;
+    Check(settings->variables_template_json, add, checked);
+    if (checked.errors_size() > 0) {
+      std::string message = Cat(checked.errors_size(), " of ", request.recipients_size(),
+                                " recipients are invalid; nothing was created:");
+      for (int i = 0; i < checked.errors_size() && i < 10; ++i) {
+        const v1::RecipientError& e = checked.errors(i);
+        message += Cat(i ? "; " : " ", "recipients[", e.index(), "].", e.field(), ": ",
+                        e.message());
+      }
+      if (checked.errors_size() > 10) message += "; ...";
+      return absl::InvalidArgumentError(message);
+    }
+  }
   std::string state = "draft";
   if (request.start()) {
     state = settings->starts_at && *settings->starts_at > clock_.Now() ? "scheduled" : "running";
@@ -331,15 +350,11 @@ absl::StatusOr<v1::AddRecipientsResponse> Campaigns::AddRecipients(
   return Add(*c, request);
 }
 
-absl::StatusOr<v1::AddRecipientsResponse> Campaigns::Add(const CampaignRow& c,
-                                                         const v1::AddRecipientsRequest& request) {
-  if (request.recipients_size() + request.patient_ids_size() > options_.max_recipients_per_request) {
-    return absl::InvalidArgumentError(Cat("recipients: at most ",
-                                          options_.max_recipients_per_request, " per request"));
-  }
+std::vector<NewRecipient> Campaigns::Check(const std::string& variables_template_json,
+                                           const v1::AddRecipientsRequest& request,
+                                           v1::AddRecipientsResponse& out) {
   const std::set<std::string> placeholders =
-      campaign::Placeholders(StructFrom(c.settings.variables_template_json));
-  v1::AddRecipientsResponse out;
+      campaign::Placeholders(StructFrom(variables_template_json));
   std::vector<NewRecipient> rows;
   auto error = [&](int index, std::string field, std::string message) {
     v1::RecipientError* e = out.add_errors();
@@ -403,6 +418,17 @@ absl::StatusOr<v1::AddRecipientsResponse> Campaigns::Add(const CampaignRow& c,
     }
     check(request.recipients_size() + i, in);
   }
+  return rows;
+}
+
+absl::StatusOr<v1::AddRecipientsResponse> Campaigns::Add(const CampaignRow& c,
+                                                         const v1::AddRecipientsRequest& request) {
+  if (request.recipients_size() + request.patient_ids_size() > options_.max_recipients_per_request) {
+    return absl::InvalidArgumentError(Cat("recipients: at most ",
+                                          options_.max_recipients_per_request, " per request"));
+  }
+  v1::AddRecipientsResponse out;
+  const std::vector<NewRecipient> rows = Check(c.settings.variables_template_json, request, out);
   auto added = store_.AddRecipients(c.id, rows);
   if (!added.ok()) return added.status();
   out.set_added(added->added);
@@ -427,7 +453,8 @@ absl::StatusOr<v1::AddRecipientsResponse> Campaigns::Add(const CampaignRow& c,
             Cat("appointments.statuses[", i, "]: unknown appointment status '", statuses[i], "'"));
       }
     }
-    for (const std::string& name : placeholders) {
+    for (const std::string& name :
+         campaign::Placeholders(StructFrom(c.settings.variables_template_json))) {
       if (!IsBuiltin(name)) {
         return absl::InvalidArgumentError(
             Cat("appointments: the template uses {{", name,

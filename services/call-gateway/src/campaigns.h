@@ -54,6 +54,10 @@ class Campaigns {
   absl::StatusOr<CampaignRow> Known(const std::string& uuid);
   v1::Campaign ToProto(const CampaignRow& row) const;
   // Checks and adds; errors are appended with their index offset by `index_base`.
+  // The rows of `request` that can be added; the others reported in out.errors.
+  std::vector<NewRecipient> Check(const std::string& variables_template_json,
+                                  const v1::AddRecipientsRequest& request,
+                                  v1::AddRecipientsResponse& out);
   absl::StatusOr<v1::AddRecipientsResponse> Add(const CampaignRow& c,
                                                 const v1::AddRecipientsRequest& request);
 
