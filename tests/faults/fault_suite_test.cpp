@@ -8,13 +8,15 @@
 //     be applied (quarantined, holding back only their own conversation);
 //   - hostile connections: TCP connections that never start TLS and idle TLS connections, from
 //     other source addresses, reopened as soon as they are closed;
+//   - a campaign dialling its recipients through call-gateway's own dispatcher;
 // while PostgreSQL is stopped in immediate mode (a crash) and restarted, and webhook-ingest and
 // call-gateway are killed with SIGKILL and restarted, round after round.
 //
 // At the end, once everything has settled, a ledger is checked: every acknowledged event is
 // stored and applied once (none twice: turns, audio, rollups), no patient was dialled twice, no
 // call or Idempotency-Key is left unsettled, nothing is left unmatched or unpublished but the
-// quarantined poison (and nothing else is quarantined), and no phone number, patient name or
+// quarantined poison (and nothing else is quarantined), the campaign completed with every
+// recipient dialled once and none lost (the simulator's per-number counters), and no phone number, patient name or
 // secret is in any service's log or PostgreSQL's.
 //
 // Size: FAULTS_EVENTS (webhook events, default 2,000), FAULTS_CRASHES (crashes of each kind,
@@ -50,6 +52,7 @@
 #include "outcall/common/strings.h"
 #include "outcall/elevenlabs/webhook_signature.h"
 #include "outcall/v1/call_gateway.grpc.pb.h"
+#include "outcall/v1/campaigns.grpc.pb.h"
 #include "test_database.h"
 
 namespace outcall {
@@ -311,6 +314,9 @@ class FaultSuite : public ::testing::Test {
     gw_env["RECONCILE_MAX_BACKOFF_SECS"] = "4";
     gw_env["RECONCILE_AUDIO_GRACE_SECS"] = "3";  // a lost recording is fetched soon
     gw_env["SAVE_CALL_AUDIO"] = "true";
+    gw_env["CAMPAIGN_TICK_MS"] = "200";
+    gw_env["CAMPAIGN_LEASE_SECS"] = "10";  // a killed replica's claims come back soon
+    gw_env["ELEVENLABS_MAX_CONCURRENT_CALLS"] = "200";
     gateway_ = std::make_unique<Process>("call-gateway", bins.at("call-gateway"), gw_env,
                                          dir_ + "/call-gateway.log");
 
@@ -383,7 +389,7 @@ class FaultSuite : public ::testing::Test {
     c.issuer = "outcall-faults";
     c.subject = "clinic-app";
     c.audiences = {"outcall"};
-    c.permissions = {"calls:read", "calls:write"};
+    c.permissions = {"calls:read", "calls:write", "campaigns:write"};
     ctx.AddMetadata("authorization", "Bearer " + *common::SignJwt("HS256", jwt_secret_, c));
     ctx.set_deadline(std::chrono::system_clock::now() + seconds(deadline_secs));
   }
@@ -700,6 +706,35 @@ class FaultSuite : public ::testing::Test {
     for (int fd : raw) close(fd);
   }
 
+  // A campaign of kCampaignRecipients, paced to run through the first rounds of kills: 4 dials a
+  // second, 8 at a time. Its campaign id.
+  std::string StartCampaign() {
+    auto stub = v1::Campaigns::NewStub(grpc::CreateChannel(Cat("127.0.0.1:", gateway_port_),
+                                                           grpc::InsecureChannelCredentials()));
+    v1::CreateCampaignRequest req;
+    req.mutable_spec()->set_name("Recordatorios de la semana");
+    req.mutable_spec()->set_purpose("reminder");
+    req.mutable_spec()->mutable_pacing()->set_max_concurrency(8);
+    req.mutable_spec()->mutable_pacing()->set_calls_per_minute(240);
+    req.mutable_spec()->mutable_retry()->set_max_attempts(1);
+    // Nothing here should fail; were it to, the ledger says so rather than a paused campaign.
+    req.mutable_spec()->mutable_breaker()->set_failure_rate(1.0);
+    req.mutable_spec()->mutable_breaker()->set_window(1000);
+    req.mutable_spec()->mutable_breaker()->set_min_sample(1000);
+    for (int i = 0; i < kCampaignRecipients; ++i) {
+      req.add_recipients()->set_phone_number(PhoneFor(340, i));
+    }
+    req.set_start(true);
+    grpc::ClientContext ctx;
+    Auth(ctx);
+    ctx.AddMetadata("idempotency-key", "fault-campaign");
+    v1::Campaign out;
+    const grpc::Status st = stub->CreateCampaign(&ctx, req, &out);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return out.campaign_id();
+  }
+  static constexpr int kCampaignRecipients = 60;
+
   // ---- ledger --------------------------------------------------------------------------------
 
   // Waits until nothing is in flight: every event published or quarantined, the spool empty,
@@ -716,8 +751,8 @@ class FaultSuite : public ::testing::Test {
           Count("SELECT count(*) FROM unmatched_call_events WHERE resolved_at IS NULL");
       const int64_t open_calls = Count(
           "SELECT count(*) FROM elevenlabs_conversations WHERE status NOT IN ('completed', "
-          "'failed', 'no_answer', 'busy', 'ended_manually', 'canceled') AND phone_number LIKE "
-          "'+57310%'");
+          "'failed', 'no_answer', 'busy', 'ended_manually', 'canceled') AND (phone_number LIKE "
+          "'+57310%' OR phone_number LIKE '+57340%')");
       const int64_t keys =
           Count("SELECT count(*) FROM idempotency_keys WHERE state = 'in_progress'");
       const int64_t recordings = Count("SELECT count(*) FROM call_audio_recovery");
@@ -733,8 +768,12 @@ class FaultSuite : public ::testing::Test {
           Cat("unpublished=", unpublished, " unmatched=", unmatched, " open_calls=", open_calls,
               " keys_in_progress=", keys, " spool_files=", spooled, " sim_live_calls=", live,
               " recordings_to_recover=", recordings);
+      const int64_t campaign_left = Count(
+          "SELECT count(*) FROM campaign_recipients WHERE NOT "
+          "campaign_recipient_state_is_final(state)");
+      *pending += Cat(" campaign_recipients_left=", campaign_left);
       if (unpublished == 0 && unmatched == 0 && open_calls == 0 && keys == 0 && spooled == 0 &&
-          live == 0 && recordings == 0 && sender_done_) {
+          live == 0 && recordings == 0 && campaign_left == 0 && sender_done_) {
         return std::chrono::duration<double>(Clock::now() - start).count();
       }
       if (Clock::now() > limit) return -1;
@@ -780,6 +819,8 @@ class FaultSuite : public ::testing::Test {
 
 TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
   PrepareSynthetic();
+  const std::string campaign_id = StartCampaign();
+  ASSERT_FALSE(campaign_id.empty());
   const auto t0 = Clock::now();
   // Each round: PostgreSQL crashes, then webhook-ingest, then call-gateway, under load.
   const auto gap = milliseconds(EnvInt("FAULTS_GAP_MS", 2500));
@@ -906,11 +947,33 @@ TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
   // call and key is settled; each call's transcript is stored once.
   const auto counters = json::parse(SimGet("/__sim/counters")).as_object();
   int64_t placed = 0;
+  std::map<std::string, int64_t> campaign_dials;
   for (const auto& [phone, n] : counters.at("dialled_by_number").as_object()) {
     EXPECT_LE(n.to_number<int64_t>(), 1)
         << "a patient dialled " << n.to_number<int64_t>() << " times";
-    placed += n.to_number<int64_t>();
+    if (std::string_view(phone).starts_with("+57340")) {
+      campaign_dials[std::string(phone)] = n.to_number<int64_t>();
+    } else {
+      placed += n.to_number<int64_t>();
+    }
   }
+  // The campaign: completed, each recipient dialled exactly once (none twice through the kills,
+  // none lost), its attempt settled once and its counters equal to its rows.
+  EXPECT_EQ(Count(Cat("SELECT count(*) FROM campaigns WHERE campaign_id = '", campaign_id,
+                      "' AND state = 'completed'")),
+            1);
+  for (const auto& r : Query("SELECT phone_e164, state, attempts, (SELECT count(*) FROM "
+                             "campaign_attempts a WHERE a.recipient_id = r.id), (SELECT count(*) "
+                             "FROM elevenlabs_conversations v WHERE v.campaign_recipient_id = "
+                             "r.id) FROM campaign_recipients r")) {
+    const std::string phone = r[0].as<std::string>();
+    EXPECT_EQ(campaign_dials[phone], 1) << "a recipient dialled " << campaign_dials[phone];
+    EXPECT_EQ(r[1].as<std::string>(), "done") << "a recipient ended " << r[1].as<std::string>();
+    EXPECT_EQ(r[2].as<int>(), 1) << "attempts";
+    EXPECT_EQ(r[3].as<int64_t>(), 1) << "settled attempts";
+    EXPECT_EQ(r[4].as<int64_t>(), 1) << "call rows";
+  }
+  EXPECT_EQ(static_cast<int>(campaign_dials.size()), kCampaignRecipients);
   int answered = 0;
   for (int i = 0; i < calls_; ++i) {
     const std::string outcome = call_outcome_.count(i) ? call_outcome_[i] : "no answer";
@@ -994,6 +1057,7 @@ TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
   // 5. No phone number, patient name or secret in any service log or PostgreSQL's log.
   std::set<std::string> phones;
   for (int i = 0; i < calls_; ++i) phones.insert(PhoneFor(310, i).substr(3));
+  for (int i = 0; i < kCampaignRecipients; ++i) phones.insert(PhoneFor(340, i).substr(3));
   for (size_t j = 0; j < synthetic_.size(); ++j) phones.insert(synthetic_[j].phone.substr(3));
   for (const auto& p : poison_) phones.insert(p.phone.substr(3));
   const std::vector<std::string> secrets = {jwt_secret_, webhook_secret_, api_key_, twilio_token_,
@@ -1034,7 +1098,7 @@ TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
       "sim_webhooks_delivered=%lld sim_webhooks_lost=%lld recordings_recovered=%lld "
       "crashes_postgresql=%d "
       "crashes_ingest=%d crashes_gateway=%d hostile_connections=%lld load_secs=%.1f "
-      "settle_secs=%.1f log_bytes=%lld\n",
+      "settle_secs=%.1f log_bytes=%lld campaign_recipients=%d\n",
       planned_.size(), static_cast<long long>(acknowledged_.load()),
       static_cast<long long>(refused_.load()), static_cast<long long>(redelivered_.load()),
       static_cast<long long>(duplicates_.load()), poison_.size(), quarantined, calls_,
@@ -1042,7 +1106,7 @@ TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
       static_cast<long long>(sim_delivered), static_cast<long long>(sim_failed),
       static_cast<long long>(recovered), crashes["postgresql"], crashes["webhook-ingest"],
       crashes["call-gateway"], static_cast<long long>(held_.load()), load_secs, settle_secs,
-      static_cast<long long>(log_bytes));
+      static_cast<long long>(log_bytes), kCampaignRecipients);
 }
 
 }  // namespace
