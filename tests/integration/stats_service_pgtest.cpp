@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <map>
 #include <pqxx/pqxx>
 #include <random>
@@ -16,6 +17,7 @@
 #include "outcall/common/grpc_server.h"
 #include "outcall/common/jwt.h"
 #include "outcall/common/pg_pool.h"
+#include "outcall/common/strings.h"
 #include "outcall/v1/stats.grpc.pb.h"
 #include "outcall/common/blocking_executor.h"
 #include "stats_service.h"
@@ -504,6 +506,62 @@ TEST_F(StatsServiceTest, CallStatsEnvelopeAndAggregates) {
   EXPECT_EQ(Stats("", "2025-10-01").total_calls(), 1);  // open start
   EXPECT_EQ(Stats("2030-01-01", "2030-12-31").total_calls(), 0);
   EXPECT_EQ(Stats("2030-01-01", "2030-12-31").avg_duration(), 0);
+}
+
+// campaignId: the calls one campaign placed (its recipients' attempts), nothing else; served from
+// the calls themselves (the rollups have no campaign), in GetCallStats and GetDailyStats alike.
+TEST_F(StatsServiceTest, CampaignFilterCountsOnlyThatCampaignsCalls) {
+  const auto ids = Exec(
+      "INSERT INTO campaigns (name, purpose, agent_id, created_by) VALUES ('A', 'reminder', "
+      "'agent_a', 't'), ('B', 'reminder', 'agent_a', 't') RETURNING id, campaign_id::text");
+  const std::string a = ids[0][1].as<std::string>(), b = ids[1][1].as<std::string>();
+  auto attempt = [&](int64_t campaign_row, int64_t call, int attempt_no) {
+    const auto r = Exec(common::Cat("INSERT INTO campaign_recipients (campaign_id, phone_e164, state, "
+                            "attempts) VALUES (", campaign_row, ", '+5730000001' || lpad('", call,
+                            "', 2, '0'), 'in_call', ", attempt_no, ") RETURNING id"));
+    Exec(common::Cat("UPDATE elevenlabs_conversations SET campaign_recipient_id = ", r[0][0].as<int64_t>(),
+             ", attempt_no = ", attempt_no, " WHERE id = ", call));
+  };
+  attempt(ids[0][0].as<int64_t>(), InsertCall("2025-10-01 09:00:00-05", "completed"), 1);
+  attempt(ids[0][0].as<int64_t>(), InsertCall("2025-10-02 09:00:00-05", "no_answer"), 1);
+  attempt(ids[0][0].as<int64_t>(), InsertCall("2025-10-02 10:00:00-05", "completed"), 2);
+  attempt(ids[1][0].as<int64_t>(), InsertCall("2025-10-02 11:00:00-05", "busy"), 1);
+  InsertCall("2025-10-02 12:00:00-05", "completed");  // ad hoc
+
+  v1::GetCallStatsRequest req;
+  req.set_campaign_id(a);
+  v1::GetCallStatsResponse resp;
+  ASSERT_TRUE(Call(&v1::Stats::Stub::GetCallStats, req, &resp).ok());
+  EXPECT_EQ(resp.data().total_calls(), 3);
+  EXPECT_EQ(resp.data().completed_calls(), 2);
+  EXPECT_EQ(resp.data().failed_calls(), 1);
+  std::string upper = b;
+  for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  req.set_campaign_id(upper);  // any case
+  ASSERT_TRUE(Call(&v1::Stats::Stub::GetCallStats, req, &resp).ok());
+  EXPECT_EQ(ByStatus(resp.data()), (std::map<std::string, int>{{"busy", 1}}));
+  req.set_campaign_id("00000000-0000-4000-8000-000000000000");  // no such campaign: nothing
+  ASSERT_TRUE(Call(&v1::Stats::Stub::GetCallStats, req, &resp).ok());
+  EXPECT_EQ(resp.data().total_calls(), 0);
+  EXPECT_EQ(Stats("", "").total_calls(), 5);
+
+  v1::GetDailyStatsRequest daily;
+  daily.set_start_date("2025-10-01");
+  daily.set_end_date("2025-10-03");
+  daily.set_campaign_id(a);
+  v1::GetDailyStatsResponse dresp;
+  ASSERT_TRUE(Call(&v1::Stats::Stub::GetDailyStats, daily, &dresp).ok());
+  ASSERT_EQ(dresp.data_size(), 3);
+  EXPECT_EQ(dresp.data(0).total_calls(), 1);
+  EXPECT_EQ(dresp.data(1).total_calls(), 2);
+  EXPECT_EQ(dresp.data(1).completed_calls(), 1);
+  EXPECT_EQ(dresp.data(1).failed_calls(), 1);
+  EXPECT_EQ(dresp.data(2).total_calls(), 0);
+
+  req.set_campaign_id("campaña de prueba");
+  const grpc::Status bad = Call(&v1::Stats::Stub::GetCallStats, req, &resp);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad.error_message().find("campaignId"), std::string::npos) << bad.error_message();
 }
 
 TEST_F(StatsServiceTest, ACallAtHalfPastElevenInBogotaCountsOnThatDay) {

@@ -253,7 +253,9 @@ absl::StatusOr<CampaignRow> CampaignStore::Transition(const std::string& uuid,
     auto r = Exec(
         tx,
         {"campaigns.transition",
-         "UPDATE campaigns SET state = $2, state_reason = NULLIF($3, ''), started_at = CASE WHEN "
+         "UPDATE campaigns SET state = $2, state_reason = NULLIF($3, ''), breaker_reset_at = CASE "
+         "WHEN state = 'auto_paused' AND $2 = 'running' THEN now() ELSE breaker_reset_at END, "
+         "started_at = CASE WHEN "
          "$2 = 'running' THEN COALESCE(started_at, now()) ELSE started_at END, finished_at = CASE "
          "WHEN $2 IN ('completed', 'canceled', 'expired') THEN now() END WHERE campaign_id = "
          "$1::uuid AND state = ANY (string_to_array($4, ',')) RETURNING " CAMPAIGN_COLUMNS},
@@ -626,8 +628,9 @@ absl::StatusOr<std::vector<bool>> CampaignStore::LatestFailures(int64_t campaign
     std::vector<bool> out;
     for (const auto& r : Exec(tx,
                               {"campaigns.latest_failures",
-                               "SELECT failure FROM campaign_attempts WHERE campaign_id = $1 ORDER "
-                               "BY id DESC LIMIT $2"},
+                               "SELECT failure FROM campaign_attempts WHERE campaign_id = $1 AND "
+                               "settled_at > COALESCE((SELECT breaker_reset_at FROM campaigns "
+                               "WHERE id = $1), '-infinity') ORDER BY id DESC LIMIT $2"},
                               campaign_row, n))
       out.push_back(r[0].as<bool>());
     return out;

@@ -427,23 +427,23 @@ absl::StatusOr<v1::AddRecipientsResponse> Campaigns::Add(const CampaignRow& c,
     return absl::InvalidArgumentError(Cat("recipients: at most ",
                                           options_.max_recipients_per_request, " per request"));
   }
-  v1::AddRecipientsResponse out;
-  const std::vector<NewRecipient> rows = Check(c.settings.variables_template_json, request, out);
-  auto added = store_.AddRecipients(c.id, rows);
-  if (!added.ok()) return added.status();
-  out.set_added(added->added);
-  out.set_duplicates(added->duplicates);
+  // The appointment query is checked before anything is written: a bad one fails the request
+  // whole, with no row of it added.
+  absl::Time from, to;
+  std::vector<std::string> statuses;
   if (request.has_appointments()) {
     const auto& q = request.appointments();
     if (!q.has_from() || !q.has_to()) {
       return absl::InvalidArgumentError("appointments: from and to are required");
     }
-    auto from = InstantFromRequest(q.from(), "appointments.from");
-    if (!from.ok()) return from.status();
-    auto to = InstantFromRequest(q.to(), "appointments.to");
-    if (!to.ok()) return to.status();
-    if (*to <= *from) return absl::InvalidArgumentError("appointments.to: must be after from");
-    std::vector<std::string> statuses(q.statuses().begin(), q.statuses().end());
+    auto f = InstantFromRequest(q.from(), "appointments.from");
+    if (!f.ok()) return f.status();
+    auto t = InstantFromRequest(q.to(), "appointments.to");
+    if (!t.ok()) return t.status();
+    if (*t <= *f) return absl::InvalidArgumentError("appointments.to: must be after from");
+    from = *f;
+    to = *t;
+    statuses.assign(q.statuses().begin(), q.statuses().end());
     if (statuses.empty()) statuses.push_back("scheduled");
     for (size_t i = 0; i < statuses.size(); ++i) {
       bool known = false;
@@ -461,7 +461,15 @@ absl::StatusOr<v1::AddRecipientsResponse> Campaigns::Add(const CampaignRow& c,
                 "}}, which recipients enrolled from appointments do not have"));
       }
     }
-    auto appts = store_.AddAppointments(c.id, *from, *to, statuses);
+  }
+  v1::AddRecipientsResponse out;
+  const std::vector<NewRecipient> rows = Check(c.settings.variables_template_json, request, out);
+  auto added = store_.AddRecipients(c.id, rows);
+  if (!added.ok()) return added.status();
+  out.set_added(added->added);
+  out.set_duplicates(added->duplicates);
+  if (request.has_appointments()) {
+    auto appts = store_.AddAppointments(c.id, from, to, statuses);
     if (!appts.ok()) return appts.status();
     out.set_added(out.added() + appts->added);
     out.set_duplicates(out.duplicates() + appts->duplicates);

@@ -1,6 +1,7 @@
 #include "stats_params.h"
 
 #include <array>
+#include <cctype>
 #include <limits>
 
 #include "outcall/common/crypto.h"
@@ -74,6 +75,20 @@ absl::StatusOr<std::string> ParseAgentId(std::string_view raw) {
   }
   if (HasControlChars(s)) return Invalid("agentId", "contains control characters");
   return std::string(s);
+}
+
+// campaignId: a campaign id as CreateCampaign gave it (a UUID, any case), kept in lower case;
+// "" stays "" (any call, campaign or not).
+absl::StatusOr<std::string> ParseCampaignId(std::string_view raw) {
+  std::string out(common::Trim(raw));
+  bool ok = out.empty() || out.size() == 36;
+  for (size_t i = 0; ok && i < out.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    out[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(out[i])));
+    ok = dash ? out[i] == '-' : std::isxdigit(static_cast<unsigned char>(out[i])) != 0;
+  }
+  if (!ok) return Invalid("campaignId", "must be a campaign id (a UUID, as CreateCampaign gives it)");
+  return out;
 }
 
 // startDate / endDate: each optional; when both are present, end >= start.
@@ -196,6 +211,9 @@ absl::StatusOr<CallFilter> ParseCallStats(const v1::GetCallStatsRequest& request
   auto agent = ParseAgentId(request.agent_id());
   if (!agent.ok()) return agent.status();
   f.agent_id = *std::move(agent);
+  auto campaign = ParseCampaignId(request.campaign_id());
+  if (!campaign.ok()) return campaign.status();
+  f.campaign_id = *std::move(campaign);
   return f;
 }
 
@@ -223,6 +241,9 @@ absl::StatusOr<CallFilter> ParseDailyStats(const v1::GetDailyStatsRequest& reque
   auto agent = ParseAgentId(request.agent_id());
   if (!agent.ok()) return agent.status();
   f.agent_id = *std::move(agent);
+  auto campaign = ParseCampaignId(request.campaign_id());
+  if (!campaign.ok()) return campaign.status();
+  f.campaign_id = *std::move(campaign);
   return f;
 }
 

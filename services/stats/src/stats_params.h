@@ -39,6 +39,7 @@ struct CallFilter {
   std::optional<int32_t> patient_id;
   std::string status;    // empty: any
   std::string agent_id;  // empty: any
+  std::string campaign_id;  // empty: any; else a campaign's UUID (lower case): its calls only
   std::optional<absl::CivilDay> start_day;
   std::optional<absl::CivilDay> end_day;
 

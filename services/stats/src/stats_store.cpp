@@ -127,6 +127,11 @@ std::string CallWhere(const CallFilter& f, const std::string& tz, std::string& t
     c.push_back(Cat("c.patient_id = ", p.Add(std::to_string(*f.patient_id)), "::integer"));
   if (!f.status.empty()) c.push_back(Cat("c.status = ", p.Add(f.status)));
   if (!f.agent_id.empty()) c.push_back(Cat("c.agent_id = ", p.Add(f.agent_id)));
+  if (!f.campaign_id.empty()) {
+    c.push_back(Cat("c.campaign_recipient_id IN (SELECT cr.id FROM campaign_recipients cr JOIN "
+                    "campaigns ck ON ck.id = cr.campaign_id WHERE ck.campaign_id = ",
+                    p.Add(f.campaign_id), "::uuid)"));
+  }
   if (f.start_day) {
     const std::string d = p.Add(FormatDay(*f.start_day));
     const std::string from = Cat("(", d, "::date::timestamp AT TIME ZONE ", tz_param, ")");
@@ -365,7 +370,7 @@ absl::StatusOr<CallStatsResult> StatsStore::CallStats(const CallFilter& filter,
       pool_, options_, rollups_match_, deadline,
       [&](bool rollups, Params& p) {
         std::string source;
-        if (rollups) {
+        if (rollups && f.campaign_id.empty()) {
           source = RollupSource(f, p);
         } else {
           std::string tz_param;
@@ -392,9 +397,9 @@ absl::StatusOr<CallStatsResult> StatsStore::CallStats(const CallFilter& filter,
             " (sum(duration_sum)::numeric / NULLIF(sum(duration_calls), 0)::numeric)::text,"
             " (SELECT stats_clinic_timezone()) FROM g");
       },
-      [](const pqxx::result& rows, bool rollups, std::string* zone) {
+      [&f](const pqxx::result& rows, bool rollups, std::string* zone) {
         CallStatsResult out;
-        out.from_rollups = rollups;
+        out.from_rollups = rollups && f.campaign_id.empty();
         for (const auto& r : rows) {
           if (r[0].is_null()) {
             out.all = ReadAggregate(r, 1);
@@ -428,7 +433,7 @@ absl::StatusOr<DailyStatsResult> StatsStore::DailyStats(const CallFilter& filter
       pool_, options_, rollups_match_, deadline,
       [&](bool rollups, Params& p) {
         std::string source;
-        if (rollups) {
+        if (rollups && f.campaign_id.empty()) {
           source =
               Cat("SELECT r.day, r.status, r.calls, r.duration_calls, r.duration_sum, r.cost_sum"
                   " FROM call_daily_rollups r WHERE ",
@@ -461,9 +466,9 @@ absl::StatusOr<DailyStatsResult> StatsStore::DailyStats(const CallFilter& filter
             "::date, interval '1 day') AS d"
             " LEFT JOIN per_day ON per_day.day = d::date ORDER BY d");
       },
-      [](const pqxx::result& rows, bool rollups, std::string* zone) {
+      [&f](const pqxx::result& rows, bool rollups, std::string* zone) {
         DailyStatsResult out;
-        out.from_rollups = rollups;
+        out.from_rollups = rollups && f.campaign_id.empty();
         for (const auto& r : rows) {
           DailyRow row;
           row.day = r[0].as<std::string>();
