@@ -191,6 +191,11 @@ TEST_F(CampaignsTest, AFewHundredRecipientsOverEveryScenarioEndRightWithExactCou
   EXPECT_EQ(k.outcomes().at("confirmed"), 30);
   EXPECT_EQ(k.outcomes().at("unclear"), 30);
   EXPECT_EQ(k.attempts(), 300);  // busy and no_answer twice each
+  // The unclear ones, and only they, wait for staff in the review queue.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM campaign_reviews WHERE reason = 'unclear' AND "
+                   "resolved_at IS NULL"),
+            "30");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM campaign_reviews"), "30");
 
   // Each recipient, from the database: its state, outcome and attempts.
   for (const auto& r : Query("SELECT phone_e164, state, outcome, attempts FROM campaign_recipients")) {
@@ -412,6 +417,100 @@ TEST_F(CampaignsTest, BadInputNamesTheFieldAndKeepsTheValidRows) {
   Auth(rd, {"calls:read", "calls:write"});
   EXPECT_EQ(campaigns_->CreateCampaign(&rd, req, &again).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// Outcomes reach the appointments: a reschedule request with the slot asked for, straight from
+// the call; the unclear calls through the review queue, resolved once each by staff.
+TEST_F(CampaignsTest, UnclearOutcomesGoToStaffAndDecisionsReachTheAppointments) {
+  Query(
+      "INSERT INTO patients (id, full_name, phone_e164) SELECT g, 'Paciente ' || g, "
+      "'+573005' || lpad((14000 + g)::text, 6, '0') FROM generate_series(1, 4) g;"
+      "INSERT INTO appointments (id, patient_id, scheduled_at) SELECT 20 + g, g, now() + "
+      "interval '1 day' FROM generate_series(1, 4) g");
+  Numbers(3, 14001, "long_call");
+  Numbers(1, 14004, "reschedule");
+  v1::CreateCampaignRequest req;
+  *req.mutable_spec() = Spec(4, 6000);
+  for (int g = 1; g <= 4; ++g) req.add_recipients()->set_appointment_id(20 + g);
+  req.set_start(true);
+  grpc::ClientContext ctx;
+  Writer(ctx);
+  v1::Campaign created;
+  ASSERT_TRUE(campaigns_->CreateCampaign(&ctx, req, &created).ok());
+  ASSERT_EQ(created.counters().total(), 4);
+  ASSERT_EQ(WaitFor(created.campaign_id(), [](const v1::Campaign& c) {
+              return c.state() == "completed";
+            }).state(),
+            "completed");
+  EXPECT_EQ(Scalar("SELECT status || ' ' || reschedule_preference FROM appointments WHERE id = 24"),
+            "reschedule_requested tarde");
+
+  auto list = [&](const std::string& state) {
+    v1::ListReviewsRequest lr;
+    lr.set_campaign_id(created.campaign_id());
+    lr.set_state(state);
+    grpc::ClientContext lctx;
+    Auth(lctx, {"calls:read"});
+    v1::ListReviewsResponse out;
+    EXPECT_TRUE(campaigns_->ListReviews(&lctx, lr, &out).ok());
+    return out;
+  };
+  const v1::ListReviewsResponse open = list("");
+  ASSERT_EQ(open.reviews_size(), 3);
+  for (const auto& r : open.reviews()) {
+    EXPECT_EQ(r.reason(), "unclear");
+    EXPECT_FALSE(r.conversation_id().empty());
+    EXPECT_EQ(r.phone_number().find("3005014"), std::string::npos) << "a phone unmasked";
+  }
+  auto resolve = [&](int64_t id, const std::string& decision, v1::Review* out) {
+    v1::ResolveReviewRequest rr;
+    rr.set_review_id(id);
+    rr.set_decision(decision);
+    rr.set_note("la paciente confirmó por WhatsApp");
+    grpc::ClientContext rctx;
+    Writer(rctx);
+    return campaigns_->ResolveReview(&rctx, rr, out);
+  };
+  v1::Review done;
+  const auto& first = open.reviews(0);
+  ASSERT_TRUE(resolve(first.review_id(), "confirmed", &done).ok());
+  EXPECT_EQ(done.decision(), "confirmed");
+  EXPECT_FALSE(done.resolved_by().empty());
+  EXPECT_EQ(Scalar(Cat("SELECT status FROM appointments WHERE id = ", first.appointment_id())),
+            "confirmed");
+  EXPECT_EQ(Scalar(Cat("SELECT outcome FROM campaign_recipients WHERE id = ", first.recipient_id())),
+            "confirmed");
+  // Once: a second decision on the same review is refused and changes nothing.
+  const grpc::Status twice = resolve(first.review_id(), "canceled", &done);
+  EXPECT_EQ(twice.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(twice.error_message().find("resolved already (confirmed"), std::string::npos);
+  EXPECT_EQ(Scalar(Cat("SELECT status FROM appointments WHERE id = ", first.appointment_id())),
+            "confirmed");
+  EXPECT_EQ(resolve(first.review_id() + 1000, "confirmed", &done).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(resolve(first.review_id(), "maybe", &done).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  ASSERT_TRUE(resolve(open.reviews(1).review_id(), "canceled", &done).ok());
+  EXPECT_EQ(Scalar(Cat("SELECT status FROM appointments WHERE id = ",
+                       open.reviews(1).appointment_id())),
+            "canceled");
+  // Called again: the completed campaign runs once more for that recipient, then completes.
+  Numbers(1, 14000 + open.reviews(2).patient_id(), "confirmed");
+  ASSERT_TRUE(resolve(open.reviews(2).review_id(), "call_again", &done).ok());
+  EXPECT_EQ(WaitFor(created.campaign_id(), [](const v1::Campaign& c) {
+              return c.state() == "completed";
+            }).state(),
+            "completed");
+  EXPECT_EQ(Scalar(Cat("SELECT state || ' ' || outcome || ' ' || attempts FROM "
+                       "campaign_recipients WHERE id = ", open.reviews(2).recipient_id())),
+            "done confirmed 2");
+  EXPECT_EQ(Scalar(Cat("SELECT status FROM appointments WHERE id = ",
+                       open.reviews(2).appointment_id())),
+            "confirmed");
+  EXPECT_EQ(list("").reviews_size(), 0);
+  EXPECT_EQ(list("resolved").reviews_size(), 3);
+  ExpectNoDoubleDial();
 }
 
 // The retry window, on a clock of its own: a busy line at 11:59 is tried again in the campaign's

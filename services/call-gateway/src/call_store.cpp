@@ -1297,10 +1297,27 @@ void TranscriptionSideEffects(pqxx::work& tx, int64_t row, const v1::CallEvent& 
           "AND status IN ('scheduled', 'reschedule_requested')"},
          appointment_id);
   } else if (appointment_id > 0 && flag("reschedule_requested")) {
+    // With the slot the patient asked for, when the agent collected one (a short text).
+    std::optional<std::string> preference;
+    const auto& f = an.data_collection_results().fields();
+    if (auto it = f.find("preferred_time"); it != f.end() && it->second.has_struct_value()) {
+      const auto& v = it->second.struct_value().fields();
+      if (auto val = v.find("value"); val != v.end() && val->second.has_string_value() &&
+                                      !val->second.string_value().empty()) {
+        preference = val->second.string_value().substr(0, 200);
+      }
+    }
     Exec(tx,
          {"call_gateway.appointment_reschedule",
-          "UPDATE appointments SET status = 'reschedule_requested' WHERE id = $1 AND status = "
-          "'scheduled'"},
+          "UPDATE appointments SET status = 'reschedule_requested', reschedule_preference = "
+          "COALESCE($2, reschedule_preference) WHERE id = $1 AND status IN ('scheduled', "
+          "'confirmed', 'reschedule_requested')"},
+         appointment_id, preference);
+  } else if (appointment_id > 0 && flag("appointment_canceled")) {
+    Exec(tx,
+         {"call_gateway.appointment_cancel_from_call",
+          "UPDATE appointments SET status = 'canceled' WHERE id = $1 AND status IN ('scheduled', "
+          "'confirmed', 'reschedule_requested')"},
          appointment_id);
   }
   if (md.has_error() && !md.error().reason().empty()) {

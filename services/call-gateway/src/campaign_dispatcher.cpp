@@ -262,6 +262,7 @@ AttemptSettlement CampaignDispatcher::Plan(const EndedAttempt& e, absl::Time now
   s.attempt_outcome = r.outcome;
   s.failure = r.failure;
   s.call_row = e.call_row;
+  s.review = r.review;
   if (r.outcome == "opt_out") {
     s.state = "opted_out";
     s.outcome = "opt_out";

@@ -43,6 +43,10 @@ AttemptResult Classify(const CallEnd& end) {
       r.outcome = "voicemail";
     } else {
       r.outcome = "unclear";  // answered, nothing the agent could tell: staff review it
+      r.review = "unclear";
+    }
+    if (r.review.empty() && r.outcome != "voicemail" && end.call_successful == "failure") {
+      r.review = "low_confidence";
     }
     return r;
   }

@@ -38,6 +38,7 @@ struct CallEnd {
   // reschedule_requested, appointment_canceled, do_not_call, voicemail_detected.
   std::set<std::string> flags;
   bool analysed = false;  // an analysis came with the call
+  std::string call_successful;  // the analysis's own verdict: success, failure, unknown, ""
   // The patient or the number opted out, or revoked consent for the campaign's purpose, since
   // the attempt was claimed (the webhook path's do_not_call included).
   bool stopped = false;
@@ -49,6 +50,9 @@ struct AttemptResult {
                         // voicemail, unclear, no_answer, busy, failed, ended_by_staff
   bool failure = false;   // counts toward the circuit breaker (the line or provider failed)
   bool refusal = false;   // the patient's own answer: never retried
+  // Staff must read it: "unclear" (answered, no decisive flag), "low_confidence" (a decisive
+  // flag while the analysis itself says the call failed); "" otherwise.
+  std::string review;
 };
 AttemptResult Classify(const CallEnd& end);
 

@@ -380,6 +380,126 @@ absl::StatusOr<std::vector<RecipientRow>> CampaignStore::ListRecipients(int64_t 
 
 // ---- the dispatcher --------------------------------------------------------------------------
 
+#define REVIEW_COLUMNS                                                                           \
+  "v.id, k.campaign_id::text, v.recipient_id, v.attempt_no, v.reason, COALESCE(c.conversation_id, " \
+  "''), r.phone_e164, COALESCE(an.call_successful, ''), COALESCE(an.transcript_summary, ''), "    \
+  "r.patient_id, r.appointment_id, extract(epoch from v.created_at)::float8, "                    \
+  "COALESCE(v.decision, ''), COALESCE(v.resolved_by, ''), COALESCE(v.note, ''), "                 \
+  "extract(epoch from v.resolved_at)::float8 FROM campaign_reviews v JOIN campaigns k ON k.id = " \
+  "v.campaign_id JOIN campaign_recipients r ON r.id = v.recipient_id LEFT JOIN "                  \
+  "elevenlabs_conversations c ON c.id = v.call_row_id LEFT JOIN elevenlabs_analysis an ON "       \
+  "an.conversation_id = c.conversation_id "
+
+namespace {
+ReviewRow ReadReview(const pqxx::row& r) {
+  ReviewRow x;
+  x.id = r[0].as<int64_t>();
+  x.campaign_uuid = r[1].as<std::string>();
+  x.recipient_id = r[2].as<int64_t>();
+  x.attempt_no = r[3].as<int>();
+  x.reason = r[4].as<std::string>();
+  x.conversation_id = r[5].as<std::string>();
+  x.phone_e164 = r[6].as<std::string>();
+  x.call_successful = r[7].as<std::string>();
+  x.summary = r[8].as<std::string>();
+  x.patient_id = IntOrNull(r[9]);
+  x.appointment_id = IntOrNull(r[10]);
+  x.created_at = TimeOf(r[11]);
+  x.decision = r[12].as<std::string>();
+  x.resolved_by = r[13].as<std::string>();
+  x.note = r[14].as<std::string>();
+  x.resolved_at = TimeOrNull(r[15]);
+  return x;
+}
+}  // namespace
+
+absl::StatusOr<std::vector<ReviewRow>> CampaignStore::ListReviews(int64_t campaign_row,
+                                                                 const std::string& state,
+                                                                 int64_t after_id, int limit) {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx)
+                                -> absl::StatusOr<std::vector<ReviewRow>> {
+    std::vector<ReviewRow> out;
+    for (const auto& r : Exec(tx,
+                              {"campaigns.list_reviews",
+                               "SELECT " REVIEW_COLUMNS
+                               "WHERE ($1 = 0 OR v.campaign_id = $1) AND ($2 = 'all' OR ($2 = "
+                               "'open') = (v.resolved_at IS NULL)) AND v.id > $3 ORDER BY v.id "
+                               "LIMIT $4"},
+                              campaign_row, state, after_id, limit))
+      out.push_back(ReadReview(r));
+    return out;
+  });
+}
+
+absl::StatusOr<ReviewRow> CampaignStore::ResolveReview(int64_t review_id,
+                                                       const std::string& decision,
+                                                       const std::string& note,
+                                                       const std::string& principal) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<ReviewRow> {
+    auto u = Exec(tx,
+                  {"campaigns.resolve_review",
+                   "UPDATE campaign_reviews SET resolved_at = now(), resolved_by = $2, decision = "
+                   "$3, note = NULLIF($4, '') WHERE id = $1 AND resolved_at IS NULL RETURNING "
+                   "recipient_id, campaign_id"},
+                  review_id, principal, decision, note);
+    if (u.empty()) {
+      auto was = Exec(tx,
+                      {"campaigns.review_state",
+                       "SELECT decision, resolved_by FROM campaign_reviews WHERE id = $1"},
+                      review_id);
+      if (was.empty()) return absl::NotFoundError(Cat("review ", review_id, " not found"));
+      return absl::FailedPreconditionError(
+          Cat("review ", review_id, " was resolved already (", was[0][0].as<std::string>(),
+              ", by ", was[0][1].as<std::string>(), ")"));
+    }
+    const int64_t recipient = u[0][0].as<int64_t>(), campaign = u[0][1].as<int64_t>();
+    if (decision == "confirmed" || decision == "reschedule_requested" || decision == "canceled") {
+      const std::string outcome = decision == "canceled" ? "canceled_by_patient" : decision;
+      Exec(tx,
+           {"campaigns.review_outcome",
+            "UPDATE campaign_recipients SET outcome = $2, detail = 'decided by staff on review' "
+            "WHERE id = $1 AND state = 'done'"},
+           recipient, outcome);
+      Exec(tx,
+           {"campaigns.review_appointment",
+            "UPDATE appointments a SET status = $2, confirmed_at = CASE WHEN $2 = 'confirmed' "
+            "THEN now() ELSE a.confirmed_at END FROM campaign_recipients r WHERE r.id = $1 AND "
+            "a.id = r.appointment_id AND a.status IN ('scheduled', 'confirmed', "
+            "'reschedule_requested') AND a.status <> $2"},
+           recipient, decision);
+    } else if (decision == "call_again") {
+      auto c = Exec(tx,
+                    {"campaigns.review_campaign_state",
+                     "SELECT state FROM campaigns WHERE id = $1 FOR UPDATE"},
+                    campaign);
+      const std::string state = c.empty() ? "" : c[0][0].as<std::string>();
+      if (state == "canceled" || state == "expired") {
+        return absl::FailedPreconditionError(
+            Cat("review ", review_id, ": its campaign is ", state,
+                "; call the patient with InitiateCall instead"));
+      }
+      auto again = Exec(tx,
+                        {"campaigns.review_call_again",
+                         "UPDATE campaign_recipients SET state = 'pending', outcome = NULL, "
+                         "next_attempt_at = '-infinity', attempt_limit = attempts + 1, detail = "
+                         "'called again on review' WHERE id = $1 AND state = 'done' RETURNING 1"},
+                        recipient);
+      if (again.empty()) {
+        return absl::FailedPreconditionError(
+            Cat("review ", review_id, ": its recipient is no longer done (opted out or canceled "
+                "since); not called again"));
+      }
+      Exec(tx,
+           {"campaigns.review_reopen",
+            "UPDATE campaigns SET state = 'running', state_reason = 'a review asked for another "
+            "attempt', finished_at = NULL WHERE id = $1 AND state = 'completed'"},
+           campaign);
+    }
+    auto r = Exec(tx, {"campaigns.review", "SELECT " REVIEW_COLUMNS "WHERE v.id = $1"}, review_id);
+    return ReadReview(r[0]);
+  });
+}
+
 absl::StatusOr<std::vector<std::string>> CampaignStore::AdvanceCampaigns(absl::Time now) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::vector<std::string>> {
     std::vector<std::string> changed;
@@ -565,10 +685,13 @@ absl::StatusOr<bool> CampaignStore::Settle(int64_t recipient_id, int attempt_no,
          "attempts = $2 AND state = $3 AND ($3 <> 'dialing' OR lease_owner = $9) RETURNING id, "
          "campaign_id), a AS (INSERT INTO campaign_attempts (campaign_id, recipient_id, "
          "attempt_no, call_row_id, outcome, failure, settled_at) SELECT campaign_id, id, $2, $10, "
-         "$11, $12, to_timestamp($13::float8) FROM u WHERE $11 <> '' ON CONFLICT DO NOTHING) "
-         "SELECT count(*)::int FROM u"},
+         "$11, $12, to_timestamp($13::float8) FROM u WHERE $11 <> '' ON CONFLICT DO NOTHING), rv "
+         "AS (INSERT INTO campaign_reviews (campaign_id, recipient_id, attempt_no, call_row_id, "
+         "reason, created_at) SELECT campaign_id, id, $2, $10, $14, to_timestamp($13::float8) "
+         "FROM u WHERE $14 <> '' ON CONFLICT DO NOTHING) SELECT count(*)::int FROM u"},
         recipient_id, attempt_no, from_state, s.state, s.outcome, s.decision_rule, s.detail,
-        Unix(s.next_attempt_at), owner, s.call_row, s.attempt_outcome, s.failure, Unix(now));
+        Unix(s.next_attempt_at), owner, s.call_row, s.attempt_outcome, s.failure, Unix(now),
+        s.review);
     return r[0].as<int>() > 0;
   });
 }
@@ -590,7 +713,7 @@ absl::StatusOr<std::vector<EndedAttempt>> CampaignStore::EndedAttempts(int limit
          "pc.channel = 'voice' ORDER BY pc.recorded_at DESC, pc.id DESC LIMIT 1) = 'revoked'), "
          "array_to_string(c.retry_outcomes, ','), array_to_string(c.retry_interval_secs, ','), "
          "c.window_start_minute, c.window_end_minute, extract(epoch from c.ends_at)::float8, "
-         "c.state FROM campaign_recipients r JOIN campaigns c ON "
+         "c.state, COALESCE(an.call_successful, '') FROM campaign_recipients r JOIN campaigns c ON "
          "c.id = r.campaign_id JOIN elevenlabs_conversations v ON v.campaign_recipient_id = r.id "
          "AND v.attempt_no = r.attempts LEFT JOIN elevenlabs_analysis an ON an.conversation_id = "
          "v.conversation_id WHERE r.state = 'in_call' AND v.status IN ('completed', 'failed', "
@@ -617,6 +740,7 @@ absl::StatusOr<std::vector<EndedAttempt>> CampaignStore::EndedAttempts(int limit
       if (!r[14].is_null()) e.window = campaign::DailyWindow{r[14].as<int>(), r[15].as<int>()};
       e.ends_at = TimeOrNull(r[16]);
       e.campaign_state = r[17].as<std::string>();
+      e.end.call_successful = r[18].as<std::string>();
       out.push_back(std::move(e));
     }
     return out;

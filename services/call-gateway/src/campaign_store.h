@@ -53,6 +53,18 @@ struct NewRecipient {
   std::string variables_json = "{}";
 };
 
+struct ReviewRow {
+  int64_t id = 0;
+  std::string campaign_uuid;
+  int64_t recipient_id = 0;
+  int attempt_no = 0;
+  std::string reason, conversation_id, phone_e164, call_successful, summary;
+  std::optional<int> patient_id, appointment_id;
+  absl::Time created_at;
+  std::string decision, resolved_by, note;
+  std::optional<absl::Time> resolved_at;
+};
+
 struct RecipientRow {
   int64_t id = 0;
   std::optional<int> patient_id, appointment_id;
@@ -100,6 +112,7 @@ struct AttemptSettlement {
   std::string attempt_outcome;   // campaign_attempts.outcome ("" = no attempt row)
   bool failure = false;
   std::optional<int64_t> call_row;
+  std::string review;  // "" or the reason a campaign_reviews row is written with the settlement
 };
 
 struct DispatchLimits {
@@ -145,6 +158,15 @@ class CampaignStore {
   absl::StatusOr<std::vector<RecipientRow>> ListRecipients(int64_t campaign_row,
                                                            const std::string& state,
                                                            int64_t after_id, int limit);
+
+  // The review queue. state: open, resolved or all; campaign_row 0: every campaign.
+  absl::StatusOr<std::vector<ReviewRow>> ListReviews(int64_t campaign_row, const std::string& state,
+                                                     int64_t after_id, int limit);
+  // Resolves an open review once, with what the decision implies (the appointment's status, the
+  // recipient's outcome, one more attempt), in one transaction. FAILED_PRECONDITION when it was
+  // resolved before or the decision cannot apply; NOT_FOUND when there is no such review.
+  absl::StatusOr<ReviewRow> ResolveReview(int64_t review_id, const std::string& decision,
+                                          const std::string& note, const std::string& principal);
 
   // The dispatcher's tick.
   //

@@ -367,12 +367,26 @@ std::vector<NewRecipient> Campaigns::Check(const std::string& variables_template
     if (in.patient_id() < 0) return error(index, "patientId", "must be a positive integer");
     if (in.appointment_id() < 0) return error(index, "appointmentId", "must be a positive integer");
     std::optional<PatientRow> patient;
-    if (in.patient_id() > 0) {
-      auto p = calls_.FindPatient(in.patient_id());
-      if (!p.ok()) return error(index, "patientId", std::string(p.status().message()));
-      if (!p->has_value()) return error(index, "patientId", Cat("patient ", in.patient_id(), " not found"));
+    // An appointment alone names its patient (and so the phone to call).
+    std::optional<int> owner_id;
+    if (in.appointment_id() > 0) {
+      auto owner = calls_.AppointmentPatient(in.appointment_id());
+      if (!owner.ok()) return error(index, "appointmentId", std::string(owner.status().message()));
+      if (!owner->has_value())
+        return error(index, "appointmentId", Cat("appointment ", in.appointment_id(), " not found"));
+      if (in.patient_id() > 0 && **owner != in.patient_id())
+        return error(index, "appointmentId", "belongs to another patient");
+      owner_id = **owner;
+      n.appointment_id = in.appointment_id();
+    }
+    const int patient_id = in.patient_id() > 0 ? in.patient_id() : owner_id.value_or(0);
+    if (patient_id > 0) {
+      auto p = calls_.FindPatient(patient_id);
+      const char* field = in.patient_id() > 0 ? "patientId" : "appointmentId";
+      if (!p.ok()) return error(index, field, std::string(p.status().message()));
+      if (!p->has_value()) return error(index, field, Cat("patient ", patient_id, " not found"));
       patient = **p;
-      n.patient_id = in.patient_id();
+      n.patient_id = patient_id;
     }
     if (!in.phone_number().empty()) {
       auto phone = PhoneFromRequest(in.phone_number(), options_.default_country_code);
@@ -384,16 +398,6 @@ std::vector<NewRecipient> Campaigns::Check(const std::string& variables_template
       return error(index, "phoneNumber",
                    patient ? Cat("patient ", patient->id, " has no usable phone number")
                            : std::string("phoneNumber or patientId is required"));
-    }
-    if (in.appointment_id() > 0) {
-      auto owner = calls_.AppointmentPatient(in.appointment_id());
-      if (!owner.ok()) return error(index, "appointmentId", std::string(owner.status().message()));
-      if (!owner->has_value())
-        return error(index, "appointmentId", Cat("appointment ", in.appointment_id(), " not found"));
-      if (n.patient_id && **owner != *n.patient_id)
-        return error(index, "appointmentId", "belongs to another patient");
-      n.patient_id = **owner;
-      n.appointment_id = in.appointment_id();
     }
     if (auto s = CheckScalarStruct(in.variables(), "variables"); !s.ok()) {
       return error(index, "variables", std::string(s.message()));
@@ -597,6 +601,72 @@ absl::StatusOr<v1::Campaign> Campaigns::Duplicate(const std::string& principal,
   auto fresh = Known(row->uuid);
   if (!fresh.ok()) return fresh.status();
   return ToProto(*fresh);
+}
+
+namespace {
+v1::Review ReviewProto(const ReviewRow& r) {
+  v1::Review x;
+  x.set_review_id(r.id);
+  x.set_campaign_id(r.campaign_uuid);
+  x.set_recipient_id(r.recipient_id);
+  x.set_attempt_no(r.attempt_no);
+  x.set_reason(r.reason);
+  x.set_conversation_id(r.conversation_id);
+  if (r.patient_id) x.set_patient_id(*r.patient_id);
+  if (r.appointment_id) x.set_appointment_id(*r.appointment_id);
+  x.set_phone_number(common::MaskPhone(r.phone_e164));
+  x.set_call_successful(r.call_successful);
+  x.set_summary(r.summary);
+  *x.mutable_created_at() = Ts(r.created_at);
+  x.set_decision(r.decision);
+  x.set_resolved_by(r.resolved_by);
+  if (r.resolved_at) *x.mutable_resolved_at() = Ts(*r.resolved_at);
+  x.set_note(r.note);
+  return x;
+}
+}  // namespace
+
+absl::StatusOr<v1::ListReviewsResponse> Campaigns::ListReviews(
+    const v1::ListReviewsRequest& request) {
+  int64_t campaign_row = 0;
+  if (!request.campaign_id().empty()) {
+    auto c = Known(request.campaign_id());
+    if (!c.ok()) return c.status();
+    campaign_row = c->id;
+  }
+  const std::string state = request.state().empty() ? "open" : request.state();
+  if (state != "open" && state != "resolved" && state != "all") {
+    return absl::InvalidArgumentError(
+        Cat("state: unknown value '", request.state(), "' (open, resolved, all)"));
+  }
+  auto after = PageToken(request.page_token());
+  if (!after.ok()) return after.status();
+  const int size = PageSize(request.page_size());
+  auto rows = store_.ListReviews(campaign_row, state, *after, size + 1);
+  if (!rows.ok()) return rows.status();
+  v1::ListReviewsResponse out;
+  for (size_t i = 0; i < rows->size() && static_cast<int>(i) < size; ++i)
+    *out.add_reviews() = ReviewProto((*rows)[i]);
+  if (static_cast<int>(rows->size()) > size) {
+    out.set_next_page_token(std::to_string((*rows)[size - 1].id));
+  }
+  return out;
+}
+
+absl::StatusOr<v1::Review> Campaigns::ResolveReview(const std::string& principal,
+                                                    const v1::ResolveReviewRequest& request) {
+  if (request.review_id() <= 0) return absl::InvalidArgumentError("reviewId: is required");
+  const std::string& d = request.decision();
+  if (d != "confirmed" && d != "reschedule_requested" && d != "canceled" && d != "call_again" &&
+      d != "no_action") {
+    return absl::InvalidArgumentError(
+        Cat("decision: ", d.empty() ? std::string("is required") : Cat("unknown value '", d, "'"),
+            " (confirmed, reschedule_requested, canceled, call_again, no_action)"));
+  }
+  if (auto st = TextFromRequest(request.note(), "note", false, 1000); !st.ok()) return st;
+  auto row = store_.ResolveReview(request.review_id(), d, request.note(), principal);
+  if (!row.ok()) return row.status();
+  return ReviewProto(*row);
 }
 
 }  // namespace outcall::call_gateway

@@ -46,6 +46,9 @@ class Campaigns {
   absl::StatusOr<v1::Campaign> RetryFailed(const v1::CampaignActionRequest& request);
   absl::StatusOr<v1::Campaign> Duplicate(const std::string& principal,
                                          const v1::DuplicateCampaignRequest& request);
+  absl::StatusOr<v1::ListReviewsResponse> ListReviews(const v1::ListReviewsRequest& request);
+  absl::StatusOr<v1::Review> ResolveReview(const std::string& principal,
+                                           const v1::ResolveReviewRequest& request);
 
  private:
   // The spec as settings; `base` supplies what an update leaves unset.

@@ -390,4 +390,20 @@ grpc::ServerUnaryReactor* CampaignsHandlers::DuplicateCampaign(
   });
 }
 
+grpc::ServerUnaryReactor* CampaignsHandlers::ListReviews(grpc::CallbackServerContext* ctx,
+                                                         const v1::ListReviewsRequest* req,
+                                                         v1::ListReviewsResponse* resp) {
+  return Serve(ctx, resp, [this, req](const std::string&, const std::string&) {
+    return campaigns_.ListReviews(*req);
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::ResolveReview(grpc::CallbackServerContext* ctx,
+                                                           const v1::ResolveReviewRequest* req,
+                                                           v1::Review* resp) {
+  return Serve(ctx, resp, [this, req](const std::string& principal, const std::string&) {
+    return campaigns_.ResolveReview(principal, *req);
+  });
+}
+
 }  // namespace outcall::call_gateway

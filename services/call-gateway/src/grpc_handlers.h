@@ -147,6 +147,12 @@ class CampaignsHandlers final : public v1::Campaigns::CallbackService {
   grpc::ServerUnaryReactor* DuplicateCampaign(grpc::CallbackServerContext* ctx,
                                               const v1::DuplicateCampaignRequest* req,
                                               v1::Campaign* resp) override;
+  grpc::ServerUnaryReactor* ListReviews(grpc::CallbackServerContext* ctx,
+                                        const v1::ListReviewsRequest* req,
+                                        v1::ListReviewsResponse* resp) override;
+  grpc::ServerUnaryReactor* ResolveReview(grpc::CallbackServerContext* ctx,
+                                          const v1::ResolveReviewRequest* req,
+                                          v1::Review* resp) override;
 
  private:
   // Checks the token, then runs fn(principal, idempotency key) on the executor into `resp`.

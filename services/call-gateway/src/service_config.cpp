@@ -63,6 +63,8 @@ std::map<std::string, common::Permission> MethodPermissions() {
       {"/outcall.v1.Campaigns/CancelCampaign", Permission::kWriteCampaigns},
       {"/outcall.v1.Campaigns/RetryFailed", Permission::kWriteCampaigns},
       {"/outcall.v1.Campaigns/DuplicateCampaign", Permission::kWriteCampaigns},
+      {"/outcall.v1.Campaigns/ListReviews", Permission::kReadCalls},
+      {"/outcall.v1.Campaigns/ResolveReview", Permission::kWriteCampaigns},
   };
 }
 

@@ -28,6 +28,20 @@ TEST(CampaignRules, ClassifiesTheCallsEnd) {
   EXPECT_EQ(Classify({.status = "completed", .flags = {"voicemail_detected"}}).outcome,
             "voicemail");
   EXPECT_EQ(Classify({.status = "completed"}).outcome, "unclear");
+  // Staff read what the analysis cannot settle: no decisive flag, or one the analysis doubts.
+  EXPECT_EQ(Classify({.status = "completed"}).review, "unclear");
+  EXPECT_EQ(Classify({.status = "completed", .flags = {"appointment_confirmed"}}).review, "");
+  EXPECT_EQ(Classify({.status = "completed",
+                      .flags = {"appointment_confirmed"},
+                      .call_successful = "failure"})
+                .review,
+            "low_confidence");
+  EXPECT_EQ(Classify({.status = "completed",
+                      .flags = {"voicemail_detected"},
+                      .call_successful = "failure"})
+                .review,
+            "");
+  EXPECT_EQ(Classify({.status = "no_answer", .call_successful = "failure"}).review, "");
   // The patient's word wins over anything else the analysis says, and whatever the status.
   const AttemptResult no = Classify(
       {.status = "completed", .flags = {"appointment_confirmed", "do_not_call"}});
