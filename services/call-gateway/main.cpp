@@ -57,13 +57,17 @@ int main() {
        .max_concurrent_calls = config->dispatcher.max_concurrent_calls,
        .campaign_reserved_calls = config->dispatcher.reserved_calls,
        .dial_workers = config->dispatcher.dial_workers,
-       .dispatch_lease = absl::Seconds(config->dispatcher.lease_secs)},
+       .dispatch_lease = absl::Seconds(config->dispatcher.lease_secs),
+       .automation_every = absl::Seconds(config->dispatcher.automation_secs)},
       store, elevenlabs, svc.authenticator(), &svc.server().metrics());
   svc.server().AddService(service.call_gateway());
   svc.server().AddService(service.event_sink());
   svc.server().AddService(service.campaigns());
   service.StartReconciler();
-  if (config->dispatcher.enabled) service.StartDispatcher();
+  if (config->dispatcher.enabled) {
+    service.StartDispatcher();
+    service.StartAutomation();
+  }
   spdlog::info("call-gateway: SAVE_CALL_AUDIO={}, lost recordings fetched after {} s",
                el.save_call_audio, rc.audio_grace_secs);
   return svc.Serve();

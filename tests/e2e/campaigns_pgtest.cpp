@@ -585,5 +585,164 @@ TEST_F(CampaignWindowTest, FirstAttemptsWaitForTheWindow) {
   ExpectNoDoubleDial();
 }
 
+// Appointment automation on the test's clock: a "confirm 24 to 48 hours before" rule enrols each
+// matching appointment once (two passes at once, a gateway restart and later passes add
+// nothing), skips canceled, confirmed and out-of-window ones, gets a campaign per Bogotá day,
+// withdraws an appointment canceled before its call, and lets nobody be called once the
+// appointment is nearer than the rule's lead.
+class AutomationTest : public CampaignWindowTest {
+ protected:
+  grpc::Status CreateRule(const v1::CreateAutomationRuleRequest& req, v1::AutomationRule* out,
+                          const std::string& key = "") {
+    grpc::ClientContext ctx;
+    Writer(ctx);
+    if (!key.empty()) ctx.AddMetadata("idempotency-key", key);
+    return campaigns_->CreateAutomationRule(&ctx, req, out);
+  }
+  v1::CreateAutomationRuleRequest Rule() {
+    v1::CreateAutomationRuleRequest r;
+    r.set_name("Confirmar 24 a 48 h antes");
+    v1::CampaignSpec spec = Spec(5, 60);
+    spec.clear_name();
+    *r.mutable_spec() = spec;
+    r.set_lead_min_minutes(24 * 60);
+    r.set_lead_max_minutes(48 * 60);
+    return r;
+  }
+  // An appointment `hours` after the test's clock, of a new patient with the number +57300515NNNN.
+  void Appointment(int id, double hours, const std::string& status) {
+    Query(Cat("INSERT INTO patients (id, full_name, phone_e164) VALUES (", id,
+              ", 'Paciente ", id, "', '+5730051", 50000 + id, "'); INSERT INTO appointments (id, "
+              "patient_id, scheduled_at, status) VALUES (", id, ", ", id, ", to_timestamp(",
+              absl::ToUnixSeconds(clock_.Now()) + static_cast<int64_t>(hours * 3600), "), '",
+              status, "')"));
+  }
+  void Dispatch() {
+    ASSERT_TRUE(gateway_service_->DispatchOnce().ok());
+    gateway_service_->WaitForDials();
+  }
+  std::string Enrolled() {
+    return Scalar("SELECT string_agg(appointment_id::text, ',' ORDER BY appointment_id) FROM "
+                  "automation_enrollments");
+  }
+};
+
+TEST_F(AutomationTest, EachMatchingAppointmentIsEnrolledOnceAcrossRestarts) {
+  gateway_service_->StopDispatcher();  // ticked by hand, on the test's clock
+  // Bad rules are refused naming the field, and nothing is written.
+  v1::AutomationRule rule;
+  v1::CreateAutomationRuleRequest bad = Rule();
+  bad.set_lead_max_minutes(bad.lead_min_minutes());
+  grpc::Status s = CreateRule(bad, &rule);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("leadMaxMinutes"), std::string::npos) << s.error_message();
+  bad = Rule();
+  bad.add_appointment_statuses("canceled");
+  s = CreateRule(bad, &rule);
+  EXPECT_NE(s.error_message().find("appointmentStatuses[0]"), std::string::npos);
+  bad = Rule();
+  bad.mutable_spec()->mutable_ends_at()->set_seconds(absl::ToUnixSeconds(clock_.Now()) + 86400);
+  s = CreateRule(bad, &rule);
+  EXPECT_NE(s.error_message().find("spec.endsAt"), std::string::npos) << s.error_message();
+  bad = Rule();
+  bad.mutable_spec()->mutable_pacing()->set_max_concurrency(0);
+  s = CreateRule(bad, &rule);
+  EXPECT_NE(s.error_message().find("spec.pacing.maxConcurrency"), std::string::npos)
+      << s.error_message();
+  bad = Rule();
+  bad.mutable_spec()->set_agent_id("agent_nobody");
+  s = CreateRule(bad, &rule);
+  EXPECT_NE(s.error_message().find("spec.agentId: unknown agent"), std::string::npos)
+      << s.error_message();
+  EXPECT_EQ(Scalar("SELECT count(*) FROM automation_rules"), "0");
+
+  Appointment(31, 30, "scheduled");             // in the window: enrolled
+  Appointment(32, 30, "canceled");              // canceled: never
+  Appointment(33, 30, "confirmed");             // confirmed already: never
+  Appointment(34, 60, "scheduled");             // too far ahead today; tomorrow's
+  Appointment(35, 10, "scheduled");             // too near: never
+  Appointment(36, 40, "reschedule_requested");  // not among the rule's states
+  s = CreateRule(Rule(), &rule, "rule-1");
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(rule.appointment_statuses_size(), 1);
+  EXPECT_EQ(rule.appointment_statuses(0), "scheduled");
+  v1::AutomationRule again;
+  ASSERT_TRUE(CreateRule(Rule(), &again, "rule-1").ok());  // a retried create: the same rule
+  EXPECT_EQ(again.rule_id(), rule.rule_id());
+
+  // Two passes at once (as two replicas would run them), then one more.
+  std::thread other([&] { EXPECT_TRUE(gateway_service_->AutomateOnce().ok()); });
+  EXPECT_TRUE(gateway_service_->AutomateOnce().ok());
+  other.join();
+  ASSERT_TRUE(gateway_service_->AutomateOnce().ok());
+  EXPECT_EQ(Enrolled(), "31");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM campaign_recipients"), "1");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM campaigns"), "1");
+  EXPECT_EQ(Scalar("SELECT name FROM campaigns"), "Confirmar 24 a 48 h antes · 2026-12-02");
+
+  // A restart (a fresh service object) enrols nothing again; the call is placed once.
+  const int port = grpc_->port();  // where ingest's publisher delivers
+  StopGateway();
+  StartGateway(Cat("127.0.0.1:", port));
+  campaigns_ = v1::Campaigns::NewStub(grpc::CreateChannel(
+      Cat("127.0.0.1:", grpc_->port()), grpc::InsecureChannelCredentials()));
+  ASSERT_TRUE(gateway_service_->AutomateOnce().ok());
+  EXPECT_EQ(Enrolled(), "31");
+  Dispatch();
+  ASSERT_TRUE(WaitForScalar("SELECT status FROM appointments WHERE id = 31", "confirmed"))
+      << Scalar("SELECT state || ' ' || COALESCE(decision_rule, '') FROM campaign_recipients");
+  ASSERT_TRUE(WaitForScalar("SELECT status FROM elevenlabs_conversations", "completed"));
+  Dispatch();
+  Dispatch();
+  EXPECT_EQ(Scalar("SELECT state || ' ' || outcome FROM campaign_recipients"), "done confirmed");
+  EXPECT_EQ(Scalar("SELECT state FROM campaigns"), "completed");
+  ASSERT_TRUE(gateway_service_->AutomateOnce().ok());
+  EXPECT_EQ(Scalar("SELECT count(*) FROM campaign_recipients"), "1");
+
+  // The next day (Thursday 17:59 Bogotá): appointment 34 is 30 hours ahead, enrolled into the
+  // rule's campaign of that day; 31 (now due) is not enrolled again.
+  clock_.Advance(absl::Hours(30));
+  Appointment(37, 25, "scheduled");
+  ASSERT_TRUE(gateway_service_->AutomateOnce().ok());
+  EXPECT_EQ(Enrolled(), "31,34,37");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM automation_campaigns"), "2");
+  // 34 is canceled before its call: the next pass withdraws it, and nobody dials it.
+  Query("UPDATE appointments SET status = 'canceled' WHERE id = 34");
+  ASSERT_TRUE(gateway_service_->AutomateOnce().ok());
+  EXPECT_EQ(Scalar("SELECT state || ' ' || outcome FROM campaign_recipients WHERE "
+                   "appointment_id = 34"),
+            "canceled appointment_canceled");
+  // 37 is now 23 hours ahead, nearer than the rule's lead: it expires undialled.
+  clock_.Advance(absl::Hours(2));
+  Dispatch();
+  EXPECT_EQ(Scalar("SELECT state || ' ' || outcome FROM campaign_recipients WHERE "
+                   "appointment_id = 37"),
+            "expired call_by_passed");
+  EXPECT_EQ(Scalar("SELECT count(*) FROM elevenlabs_conversations"), "1");
+
+  grpc::ClientContext ctx;
+  Auth(ctx, {"calls:read"});
+  v1::ListAutomationRulesResponse listed;
+  ASSERT_TRUE(campaigns_->ListAutomationRules(&ctx, v1::ListAutomationRulesRequest(), &listed).ok());
+  ASSERT_EQ(listed.rules_size(), 1);
+  EXPECT_EQ(listed.rules(0).enrolled(), 3);
+  EXPECT_EQ(listed.rules(0).current_campaign_id(),
+            Scalar("SELECT c.campaign_id::text FROM automation_campaigns a JOIN campaigns c ON "
+                   "c.id = a.campaign_id WHERE a.day = '2026-12-03'"));
+  // Disabled, a rule enrols nothing more.
+  grpc::ClientContext uctx;
+  Writer(uctx);
+  v1::UpdateAutomationRuleRequest off;
+  off.set_rule_id(rule.rule_id());
+  off.set_enabled(false);
+  v1::AutomationRule updated;
+  ASSERT_TRUE(campaigns_->UpdateAutomationRule(&uctx, off, &updated).ok());
+  EXPECT_FALSE(updated.enabled());
+  Appointment(38, 30, "scheduled");
+  ASSERT_TRUE(gateway_service_->AutomateOnce().ok());
+  EXPECT_EQ(Enrolled(), "31,34,37");
+  ExpectNoDoubleDial();
+}
+
 }  // namespace
 }  // namespace outcall

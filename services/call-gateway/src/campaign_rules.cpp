@@ -1,6 +1,7 @@
 #include "campaign_rules.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 #include "outcall/common/crypto.h"
@@ -13,6 +14,19 @@ using common::Cat;
 bool IsFinalRecipientState(std::string_view s) {
   return s == "done" || s == "exhausted" || s == "ineligible" || s == "opted_out" ||
          s == "canceled" || s == "expired";
+}
+
+bool IsUuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (ch != '-') return false;
+    } else if (!std::isxdigit(static_cast<unsigned char>(ch))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 bool IsCampaignState(std::string_view s) {

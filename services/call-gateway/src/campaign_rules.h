@@ -27,6 +27,8 @@ inline constexpr const char* kCampaignStates[] = {"draft",       "scheduled", "r
                                                   "paused",      "auto_paused", "completed",
                                                   "canceled",    "expired"};
 bool IsCampaignState(std::string_view state);
+// A UUID in its text form (8-4-4-4-12 hexadecimal digits), as campaign and rule ids are.
+bool IsUuid(std::string_view s);
 
 // Outcomes that may retry (RetryPolicy.retry_on).
 inline constexpr const char* kRetryableOutcomes[] = {"no_answer", "busy", "failed", "voicemail"};

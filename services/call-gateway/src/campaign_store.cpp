@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "contact_policy.h"
+#include "outcall/common/pg_time.h"
 #include "outcall/common/strings.h"
 
 namespace outcall::call_gateway {
@@ -15,15 +16,9 @@ using common::Exec1;
 
 namespace {
 
-std::optional<double> Unix(const std::optional<absl::Time>& t) {
-  if (!t) return std::nullopt;
-  return static_cast<double>(absl::ToUnixMicros(*t)) / 1e6;
-}
-double Unix(absl::Time t) { return static_cast<double>(absl::ToUnixMicros(t)) / 1e6; }
-std::optional<absl::Time> TimeOrNull(const pqxx::field& f) {
-  if (f.is_null()) return std::nullopt;
-  return absl::FromUnixMicros(static_cast<int64_t>(f.as<double>() * 1e6));
-}
+std::optional<double> Unix(const std::optional<absl::Time>& t) { return common::PgEpoch(t); }
+double Unix(absl::Time t) { return common::PgEpoch(t); }
+std::optional<absl::Time> TimeOrNull(const pqxx::field& f) { return common::PgInstant(f); }
 absl::Time TimeOf(const pqxx::field& f) { return TimeOrNull(f).value_or(absl::UnixEpoch()); }
 std::optional<int> IntOrNull(const pqxx::field& f) {
   if (f.is_null()) return std::nullopt;
@@ -115,21 +110,8 @@ absl::StatusOr<CampaignRow> ByUuid(pqxx::transaction_base& tx, const std::string
   return ReadCampaign(r[0]);
 }
 
-bool IsUuidText(const std::string& s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char ch = s[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (ch != '-') return false;
-    } else if (!std::isxdigit(static_cast<unsigned char>(ch))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 absl::Status CheckUuid(const std::string& uuid) {
-  if (!IsUuidText(uuid)) return absl::InvalidArgumentError("campaignId: not a campaign id (a UUID)");
+  if (!campaign::IsUuid(uuid)) return absl::InvalidArgumentError("campaignId: not a campaign id (a UUID)");
   return absl::OkStatus();
 }
 
@@ -522,6 +504,15 @@ absl::StatusOr<std::vector<std::string>> CampaignStore::AdvanceCampaigns(absl::T
               "FROM e) AND state IN ('pending', 'scheduled')) SELECT campaign_id::text FROM e"},
              Unix(now)))
       changed.push_back(r[0].as<std::string>());
+    // Recipients whose call-by instant passed (an automated call whose appointment is now too
+    // near) end expired, before the completion check below counts them.
+    Exec(tx,
+         {"campaigns.expire_call_by",
+          "UPDATE campaign_recipients SET state = 'expired', outcome = 'call_by_passed', "
+          "next_attempt_at = NULL, detail = 'its appointment is nearer than the rule''s lead' "
+          "WHERE call_by IS NOT NULL AND state IN ('pending', 'scheduled') AND call_by <= "
+          "to_timestamp($1::float8)"},
+         Unix(now));
     for (const auto& r : Exec(
              tx,
              {"campaigns.complete_done",
@@ -608,8 +599,8 @@ absl::StatusOr<std::vector<ClaimedAttempt>> CampaignStore::Claim(int64_t campaig
         tx,
         {"campaigns.claim",
          "WITH picked AS (SELECT id FROM campaign_recipients WHERE campaign_id = $1 AND state IN "
-         "('pending', 'scheduled') AND next_attempt_at <= to_timestamp($4::float8) ORDER BY "
-         "next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED), u AS (UPDATE campaign_recipients r "
+         "('pending', 'scheduled') AND next_attempt_at <= to_timestamp($4::float8) AND (call_by IS "
+         "NULL OR call_by > to_timestamp($4::float8)) ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED), u AS (UPDATE campaign_recipients r "
          "SET state = 'dialing', attempts = r.attempts + 1, lease_owner = $3, lease_expires_at = "
          "to_timestamp($4::float8) + make_interval(secs => $5), next_attempt_at = NULL FROM picked "
          "WHERE r.id = picked.id RETURNING r.*) SELECT u.id, u.attempts, u.patient_id, "
@@ -712,7 +703,8 @@ absl::StatusOr<std::vector<EndedAttempt>> CampaignStore::EndedAttempts(int limit
          "patient_consents pc WHERE pc.patient_id = r.patient_id AND pc.purpose = c.purpose AND "
          "pc.channel = 'voice' ORDER BY pc.recorded_at DESC, pc.id DESC LIMIT 1) = 'revoked'), "
          "array_to_string(c.retry_outcomes, ','), array_to_string(c.retry_interval_secs, ','), "
-         "c.window_start_minute, c.window_end_minute, extract(epoch from c.ends_at)::float8, "
+         "c.window_start_minute, c.window_end_minute, extract(epoch from LEAST(c.ends_at, "
+         "r.call_by))::float8, "
          "c.state, COALESCE(an.call_successful, '') FROM campaign_recipients r JOIN campaigns c ON "
          "c.id = r.campaign_id JOIN elevenlabs_conversations v ON v.campaign_recipient_id = r.id "
          "AND v.attempt_no = r.attempts LEFT JOIN elevenlabs_analysis an ON an.conversation_id = "

@@ -49,6 +49,8 @@ class Campaigns {
   absl::StatusOr<v1::ListReviewsResponse> ListReviews(const v1::ListReviewsRequest& request);
   absl::StatusOr<v1::Review> ResolveReview(const std::string& principal,
                                            const v1::ResolveReviewRequest& request);
+  // Whether `spec` would create a campaign: the error CreateCampaign would give, field named.
+  absl::Status CheckSpec(const v1::CampaignSpec& spec) { return Settings(spec, nullptr).status(); }
 
  private:
   // The spec as settings; `base` supplies what an update leaves unset.

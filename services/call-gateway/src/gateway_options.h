@@ -48,6 +48,8 @@ struct GatewayOptions {
   int campaign_reserved_calls = 2;
   int dial_workers = 8;
   absl::Duration dispatch_lease = absl::Minutes(2);
+  // Appointment automation: a pass over the enabled rules this often (with the dispatcher).
+  absl::Duration automation_every = absl::Seconds(60);
   // The time the contact policy and the watch hub read (tests set their own).
   const common::Clock* clock = &common::Clock::Real();
 };

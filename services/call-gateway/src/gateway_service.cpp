@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "automation.h"
+#include "automation_store.h"
 #include "call_control.h"
 #include "call_placer.h"
 #include "campaign_dispatcher.h"
@@ -50,6 +52,9 @@ struct GatewayService::Parts {
                     return false;
                   },
                   *o.clock),
+        automation_store(store.pool()),
+        automation(automation_store, campaigns, *o.clock),
+        automation_every(o.automation_every),
         dispatcher({.limits = {.max_concurrent_calls = o.max_concurrent_calls,
                                .reserved_calls = o.campaign_reserved_calls,
                                .lease = o.dispatch_lease,
@@ -60,7 +65,7 @@ struct GatewayService::Parts {
         executor(o.workers, o.max_queued),
         gateway(auth, executor, placer, control, ledger, data_requests, hub),
         sink(auth, executor, applier),
-        campaign_handlers(auth, executor, campaigns) {}
+        campaign_handlers(auth, executor, campaigns, automation) {}
 
   GatewayMetrics metrics;
   CallEventHub hub;
@@ -73,6 +78,9 @@ struct GatewayService::Parts {
   Reconciler reconciler;
   CampaignStore campaign_store;
   Campaigns campaigns;
+  AutomationStore automation_store;
+  Automation automation;
+  absl::Duration automation_every;
   CampaignDispatcher dispatcher;
   common::BlockingExecutor executor;
   CallGatewayHandlers gateway;
@@ -93,6 +101,7 @@ GatewayService::GatewayService(GatewayOptions options, CallStore& store,
 }
 
 GatewayService::~GatewayService() {
+  StopAutomation();
   StopDispatcher();
   StopReconciler();
 }
@@ -104,6 +113,9 @@ absl::Status GatewayService::DispatchOnce() { return parts_->dispatcher.Tick(); 
 void GatewayService::WaitForDials() { parts_->dispatcher.WaitIdle(); }
 void GatewayService::StartDispatcher() { parts_->dispatcher.Start(); }
 void GatewayService::StopDispatcher() { parts_->dispatcher.Stop(); }
+absl::Status GatewayService::AutomateOnce() { return parts_->automation.RunOnce(); }
+void GatewayService::StartAutomation() { parts_->automation.Start(parts_->automation_every); }
+void GatewayService::StopAutomation() { parts_->automation.Stop(); }
 absl::Status GatewayService::ReconcileOnce() { return parts_->reconciler.RunOnce(); }
 void GatewayService::StartReconciler() { parts_->reconciler.Start(); }
 void GatewayService::StopReconciler() { parts_->reconciler.Stop(); }

@@ -43,6 +43,10 @@ class GatewayService {
   void WaitForDials();
   void StartDispatcher();
   void StopDispatcher();
+  // Appointment automation (automation.h): one pass (tests), the loop.
+  absl::Status AutomateOnce();
+  void StartAutomation();
+  void StopAutomation();
 
 
  private:

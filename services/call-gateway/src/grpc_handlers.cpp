@@ -280,8 +280,9 @@ grpc::ServerUnaryReactor* CallEventSinkHandlers::ApplyEvents(grpc::CallbackServe
 // ---- Campaigns ------------------------------------------------------------------------------
 
 CampaignsHandlers::CampaignsHandlers(const common::CallAuthenticator& auth,
-                                     common::BlockingExecutor& executor, Campaigns& campaigns)
-    : auth_(auth), executor_(executor), campaigns_(campaigns) {}
+                                     common::BlockingExecutor& executor, Campaigns& campaigns,
+                                     Automation& automation)
+    : auth_(auth), executor_(executor), campaigns_(campaigns), automation_(automation) {}
 
 template <typename Resp, typename Fn>
 grpc::ServerUnaryReactor* CampaignsHandlers::Serve(grpc::CallbackServerContext* ctx, Resp* resp,
@@ -403,6 +404,30 @@ grpc::ServerUnaryReactor* CampaignsHandlers::ResolveReview(grpc::CallbackServerC
                                                            v1::Review* resp) {
   return Serve(ctx, resp, [this, req](const std::string& principal, const std::string&) {
     return campaigns_.ResolveReview(principal, *req);
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::CreateAutomationRule(
+    grpc::CallbackServerContext* ctx, const v1::CreateAutomationRuleRequest* req,
+    v1::AutomationRule* resp) {
+  return Serve(ctx, resp, [this, req](const std::string& principal, const std::string& key) {
+    return automation_.Create(principal, key, *req);
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::ListAutomationRules(
+    grpc::CallbackServerContext* ctx, const v1::ListAutomationRulesRequest* req,
+    v1::ListAutomationRulesResponse* resp) {
+  return Serve(ctx, resp, [this, req](const std::string&, const std::string&) {
+    return automation_.List(*req);
+  });
+}
+
+grpc::ServerUnaryReactor* CampaignsHandlers::UpdateAutomationRule(
+    grpc::CallbackServerContext* ctx, const v1::UpdateAutomationRuleRequest* req,
+    v1::AutomationRule* resp) {
+  return Serve(ctx, resp, [this, req](const std::string&, const std::string&) {
+    return automation_.Update(*req);
   });
 }
 

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "call_control.h"
 #include "call_event_hub.h"
+#include "automation.h"
 #include "call_placer.h"
 #include "campaigns.h"
 #include "contact_ledger.h"
@@ -109,7 +110,7 @@ class CallEventSinkHandlers final : public v1::CallEventSink::CallbackService {
 class CampaignsHandlers final : public v1::Campaigns::CallbackService {
  public:
   CampaignsHandlers(const common::CallAuthenticator& auth, common::BlockingExecutor& executor,
-                    Campaigns& campaigns);
+                    Campaigns& campaigns, Automation& automation);
 
   grpc::ServerUnaryReactor* CreateCampaign(grpc::CallbackServerContext* ctx,
                                            const v1::CreateCampaignRequest* req,
@@ -153,6 +154,15 @@ class CampaignsHandlers final : public v1::Campaigns::CallbackService {
   grpc::ServerUnaryReactor* ResolveReview(grpc::CallbackServerContext* ctx,
                                           const v1::ResolveReviewRequest* req,
                                           v1::Review* resp) override;
+  grpc::ServerUnaryReactor* CreateAutomationRule(grpc::CallbackServerContext* ctx,
+                                                 const v1::CreateAutomationRuleRequest* req,
+                                                 v1::AutomationRule* resp) override;
+  grpc::ServerUnaryReactor* ListAutomationRules(grpc::CallbackServerContext* ctx,
+                                                const v1::ListAutomationRulesRequest* req,
+                                                v1::ListAutomationRulesResponse* resp) override;
+  grpc::ServerUnaryReactor* UpdateAutomationRule(grpc::CallbackServerContext* ctx,
+                                                 const v1::UpdateAutomationRuleRequest* req,
+                                                 v1::AutomationRule* resp) override;
 
  private:
   // Checks the token, then runs fn(principal, idempotency key) on the executor into `resp`.
@@ -162,6 +172,7 @@ class CampaignsHandlers final : public v1::Campaigns::CallbackService {
   const common::CallAuthenticator& auth_;
   common::BlockingExecutor& executor_;
   Campaigns& campaigns_;
+  Automation& automation_;
 };
 
 }  // namespace outcall::call_gateway

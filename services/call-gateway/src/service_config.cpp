@@ -27,6 +27,7 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env) {
   d.reserved_calls = static_cast<int>(env.Int("CAMPAIGN_RESERVED_CALLS", 2, 0, 10000));
   d.dial_workers = static_cast<int>(env.Int("CAMPAIGN_DIAL_WORKERS", 8, 1, 256));
   d.lease_secs = static_cast<int>(env.Int("CAMPAIGN_LEASE_SECS", 120, 10, 3600));
+  d.automation_secs = static_cast<int>(env.Int("AUTOMATION_INTERVAL_SECS", 60, 1, 3600));
   if (auto s = env.Finish(); !s.ok()) return s;
   return c;
 }
@@ -65,6 +66,9 @@ std::map<std::string, common::Permission> MethodPermissions() {
       {"/outcall.v1.Campaigns/DuplicateCampaign", Permission::kWriteCampaigns},
       {"/outcall.v1.Campaigns/ListReviews", Permission::kReadCalls},
       {"/outcall.v1.Campaigns/ResolveReview", Permission::kWriteCampaigns},
+      {"/outcall.v1.Campaigns/CreateAutomationRule", Permission::kWriteCampaigns},
+      {"/outcall.v1.Campaigns/ListAutomationRules", Permission::kReadCalls},
+      {"/outcall.v1.Campaigns/UpdateAutomationRule", Permission::kWriteCampaigns},
   };
 }
 

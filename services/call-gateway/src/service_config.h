@@ -35,6 +35,7 @@ struct DispatcherConfig {
   int reserved_calls = 2;          // CAMPAIGN_RESERVED_CALLS: kept for ad-hoc calls
   int dial_workers = 8;            // CAMPAIGN_DIAL_WORKERS
   int lease_secs = 120;            // CAMPAIGN_LEASE_SECS
+  int automation_secs = 60;        // AUTOMATION_INTERVAL_SECS: appointment automation passes
 };
 
 struct ServiceConfig {
