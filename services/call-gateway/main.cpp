@@ -58,7 +58,8 @@ int main() {
        .campaign_reserved_calls = config->dispatcher.reserved_calls,
        .dial_workers = config->dispatcher.dial_workers,
        .dispatch_lease = absl::Seconds(config->dispatcher.lease_secs),
-       .automation_every = absl::Seconds(config->dispatcher.automation_secs)},
+       .automation_every = absl::Seconds(config->dispatcher.automation_secs),
+       .feed_database_url = cc.database_url.Reveal()},
       store, elevenlabs, svc.authenticator(), &svc.server().metrics());
   svc.server().AddService(service.call_gateway());
   svc.server().AddService(service.event_sink());

@@ -419,6 +419,71 @@ TEST_F(CampaignsTest, BadInputNamesTheFieldAndKeepsTheValidRows) {
             grpc::StatusCode::PERMISSION_DENIED);
 }
 
+// The watch stream: a snapshot at once, every recipient's moves as they commit, snapshots whose
+// counters add up, and the final one when the campaign completes.
+TEST_F(CampaignsTest, TheWatchStreamShowsEveryTransitionAndExactCounters) {
+  const auto numbers = Numbers(20, 15000, "confirmed");
+  const v1::Campaign created = Create(Spec(5, 6000), numbers, /*start=*/false);
+  ASSERT_EQ(created.state(), "draft");
+
+  grpc::ClientContext ctx;
+  Auth(ctx, {"calls:read"});
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(90));
+  v1::WatchCampaignRequest req;
+  req.set_campaign_id(created.campaign_id());
+  auto stream = campaigns_->WatchCampaign(&ctx, req);
+  v1::CampaignUpdate first;
+  ASSERT_TRUE(stream->Read(&first));
+  EXPECT_EQ(first.campaign_id(), created.campaign_id());
+  EXPECT_EQ(first.state(), "draft");
+  EXPECT_EQ(first.counters().total(), 20);
+  EXPECT_EQ(first.counters().pending(), 20);
+
+  v1::Campaign started;
+  ASSERT_TRUE(Action("start", created.campaign_id(), &started).ok());
+  std::map<int64_t, std::vector<std::string>> moves;  // recipient -> the states it went through
+  int snapshots = 0;
+  v1::CampaignUpdate u;
+  while (stream->Read(&u)) {
+    EXPECT_EQ(u.campaign_id(), created.campaign_id());
+    if (u.has_transition()) {
+      auto& m = moves[u.transition().recipient_id()];
+      if (m.empty()) m.push_back(u.transition().from_state());
+      EXPECT_EQ(m.back(), u.transition().from_state()) << "a move out of order";
+      m.push_back(u.transition().to_state());
+      continue;
+    }
+    ++snapshots;
+    EXPECT_EQ(StateSum(u.counters()), u.counters().total()) << u.DebugString();
+    EXPECT_EQ(u.counters().total(), 20);
+    if (u.state() == "completed") break;
+  }
+  ASSERT_EQ(u.state(), "completed") << "the stream ended before the campaign completed";
+  EXPECT_EQ(u.counters().done(), 20) << u.DebugString();
+  EXPECT_GE(snapshots, 2);
+  ASSERT_EQ(moves.size(), 20u);
+  for (const auto& [id, m] : moves) {
+    EXPECT_EQ(m, (std::vector<std::string>{"pending", "dialing", "in_call", "done"}))
+        << "recipient " << id;
+  }
+  ctx.TryCancel();
+  ExpectNoDoubleDial();
+
+  // A campaign that does not exist, and a token without calls:read.
+  grpc::ClientContext nctx;
+  Auth(nctx, {"calls:read"});
+  req.set_campaign_id("00000000-0000-4000-8000-000000000000");
+  auto missing = campaigns_->WatchCampaign(&nctx, req);
+  EXPECT_FALSE(missing->Read(&u));
+  EXPECT_EQ(missing->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext pctx;
+  Auth(pctx, {"campaigns:write"});
+  req.set_campaign_id(created.campaign_id());
+  auto denied = campaigns_->WatchCampaign(&pctx, req);
+  EXPECT_FALSE(denied->Read(&u));
+  EXPECT_EQ(denied->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
 // Outcomes reach the appointments: a reschedule request with the slot asked for, straight from
 // the call; the unclear calls through the review queue, resolved once each by staff.
 TEST_F(CampaignsTest, UnclearOutcomesGoToStaffAndDecisionsReachTheAppointments) {

@@ -146,6 +146,7 @@ class PipelineFixture : public ::testing::Test {
   void StartGateway(const std::string& address) {
     call_gateway::GatewayOptions o{.default_agent_id = "agent_sim_confirmaciones",
                                    .agent_phone_number_id = "phnum_sim_twilio"};
+    o.feed_database_url = AsRole("outcall_gateway");
     ConfigureGateway(o);
     gateway_service_ =
         std::make_unique<call_gateway::GatewayService>(o, *store_, *elevenlabs_, *auth_, nullptr);

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace outcall::call_gateway {
 
 void CallEventHub::Publish(const StatusChange& ch) {
@@ -38,6 +40,41 @@ void CallEventHub::Unsubscribe(uint64_t id) {
 size_t CallEventHub::subscribers() const {
   absl::MutexLock lock(&mu_);
   return subscribers_.size();
+}
+
+uint64_t CallEventHub::SubscribeCampaign(int64_t campaign_row, CampaignSubscriber subscriber) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t id = next_id_++;
+  campaign_subscribers_.emplace(id, std::make_pair(campaign_row, std::move(subscriber)));
+  return id;
+}
+
+void CallEventHub::UnsubscribeCampaign(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  campaign_subscribers_.erase(id);
+}
+
+void CallEventHub::PublishCampaign(int64_t campaign_row, const v1::CampaignUpdate& update) {
+  absl::MutexLock lock(&mu_);  // held while delivering: UnsubscribeCampaign waits for it
+  for (const auto& [id, sub] : campaign_subscribers_)
+    if (sub.first == campaign_row) sub.second(update);
+}
+
+std::vector<int64_t> CallEventHub::WatchedCampaigns() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<int64_t> out;
+  for (const auto& [id, sub] : campaign_subscribers_)
+    if (out.empty() || out.back() != sub.first) out.push_back(sub.first);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+bool CallEventHub::Watched(int64_t campaign_row) const {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, sub] : campaign_subscribers_)
+    if (sub.first == campaign_row) return true;
+  return false;
 }
 
 }  // namespace outcall::call_gateway

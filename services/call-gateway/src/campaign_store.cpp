@@ -176,6 +176,18 @@ absl::StatusOr<std::optional<CampaignRow>> CampaignStore::GetCampaign(const std:
   });
 }
 
+absl::StatusOr<CampaignRow> CampaignStore::GetCampaignByRow(int64_t campaign_row) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<CampaignRow> {
+    auto r = Exec(tx,
+                  {"campaigns.by_row", "SELECT " CAMPAIGN_COLUMNS " FROM campaigns WHERE id = $1"},
+                  campaign_row);
+    if (r.empty()) return absl::NotFoundError(Cat("campaign row ", campaign_row, " not found"));
+    CampaignRow c = ReadCampaign(r[0]);
+    if (auto s = LoadCounters(tx, c); !s.ok()) return s;
+    return c;
+  });
+}
+
 absl::StatusOr<std::vector<CampaignRow>> CampaignStore::ListCampaigns(const std::string& state,
                                                                       int64_t before_id,
                                                                       int limit) {

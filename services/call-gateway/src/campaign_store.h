@@ -134,6 +134,8 @@ class CampaignStore {
                                              const std::string& idem_key,
                                              const std::string& request_sha256);
   absl::StatusOr<std::optional<CampaignRow>> GetCampaign(const std::string& uuid);
+  // With its counters (the campaign feed's snapshots); NOT_FOUND when it is gone.
+  absl::StatusOr<CampaignRow> GetCampaignByRow(int64_t campaign_row);
   // Newest first; after_id 0 = from the newest.
   absl::StatusOr<std::vector<CampaignRow>> ListCampaigns(const std::string& state, int64_t before_id,
                                                          int limit);

@@ -246,6 +246,29 @@ v1::Campaign Campaigns::ToProto(const CampaignRow& c) const {
   return out;
 }
 
+v1::CampaignUpdate Campaigns::SnapshotOf(const CampaignRow& row) const {
+  v1::Campaign c = ToProto(row);
+  v1::CampaignUpdate u;
+  u.set_campaign_id(row.uuid);
+  *u.mutable_at() = Ts(clock_.Now());
+  u.set_state(row.state);
+  *u.mutable_counters() = std::move(*c.mutable_counters());
+  return u;
+}
+
+absl::StatusOr<std::pair<int64_t, v1::CampaignUpdate>> Campaigns::WatchTarget(
+    const std::string& uuid) {
+  auto c = Known(uuid);
+  if (!c.ok()) return c.status();
+  return std::make_pair(c->id, SnapshotOf(*c));
+}
+
+absl::StatusOr<v1::CampaignUpdate> Campaigns::Snapshot(int64_t campaign_row) {
+  auto c = store_.GetCampaignByRow(campaign_row);
+  if (!c.ok()) return c.status();
+  return SnapshotOf(*c);
+}
+
 absl::StatusOr<CampaignRow> Campaigns::Known(const std::string& uuid) {
   if (uuid.empty()) return absl::InvalidArgumentError("campaignId is required");
   auto c = store_.GetCampaign(uuid);

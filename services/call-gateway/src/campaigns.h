@@ -49,6 +49,9 @@ class Campaigns {
   absl::StatusOr<v1::ListReviewsResponse> ListReviews(const v1::ListReviewsRequest& request);
   absl::StatusOr<v1::Review> ResolveReview(const std::string& principal,
                                            const v1::ResolveReviewRequest& request);
+  // The watch stream's snapshot (state and exact counters) of the campaign, and its row id.
+  absl::StatusOr<std::pair<int64_t, v1::CampaignUpdate>> WatchTarget(const std::string& uuid);
+  absl::StatusOr<v1::CampaignUpdate> Snapshot(int64_t campaign_row);
   // Whether `spec` would create a campaign: the error CreateCampaign would give, field named.
   absl::Status CheckSpec(const v1::CampaignSpec& spec) { return Settings(spec, nullptr).status(); }
 
@@ -58,6 +61,7 @@ class Campaigns {
                                             const CampaignSettings* base);
   absl::StatusOr<CampaignRow> Known(const std::string& uuid);
   v1::Campaign ToProto(const CampaignRow& row) const;
+  v1::CampaignUpdate SnapshotOf(const CampaignRow& row) const;
   // Checks and adds; errors are appended with their index offset by `index_base`.
   // The rows of `request` that can be added; the others reported in out.errors.
   std::vector<NewRecipient> Check(const std::string& variables_template_json,

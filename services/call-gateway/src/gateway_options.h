@@ -50,6 +50,9 @@ struct GatewayOptions {
   absl::Duration dispatch_lease = absl::Minutes(2);
   // Appointment automation: a pass over the enabled rules this often (with the dispatcher).
   absl::Duration automation_every = absl::Seconds(60);
+  // The campaign feed's own PostgreSQL connection (LISTEN), for WatchCampaign's live updates;
+  // "" = none (a watcher gets its first snapshot only).
+  std::string feed_database_url;
   // The time the contact policy and the watch hub read (tests set their own).
   const common::Clock* clock = &common::Clock::Real();
 };

@@ -7,6 +7,7 @@
 #include "call_control.h"
 #include "call_placer.h"
 #include "campaign_dispatcher.h"
+#include "campaign_feed.h"
 #include "campaign_store.h"
 #include "campaigns.h"
 #include "contact_ledger.h"
@@ -55,6 +56,7 @@ struct GatewayService::Parts {
         automation_store(store.pool()),
         automation(automation_store, campaigns, *o.clock),
         automation_every(o.automation_every),
+        feed({.database_url = o.feed_database_url}, campaigns, hub, *o.clock),
         dispatcher({.limits = {.max_concurrent_calls = o.max_concurrent_calls,
                                .reserved_calls = o.campaign_reserved_calls,
                                .lease = o.dispatch_lease,
@@ -65,7 +67,7 @@ struct GatewayService::Parts {
         executor(o.workers, o.max_queued),
         gateway(auth, executor, placer, control, ledger, data_requests, hub),
         sink(auth, executor, applier),
-        campaign_handlers(auth, executor, campaigns, automation) {}
+        campaign_handlers(auth, executor, campaigns, automation, hub) {}
 
   GatewayMetrics metrics;
   CallEventHub hub;
@@ -81,6 +83,7 @@ struct GatewayService::Parts {
   AutomationStore automation_store;
   Automation automation;
   absl::Duration automation_every;
+  CampaignFeed feed;
   CampaignDispatcher dispatcher;
   common::BlockingExecutor executor;
   CallGatewayHandlers gateway;
@@ -95,12 +98,14 @@ GatewayService::GatewayService(GatewayOptions options, CallStore& store,
     : parts_(std::make_unique<Parts>(std::move(options), store, api, auth, registry)) {
   // The built-in profile in the database, so every decision's profile can be read back there.
   // Not fatal: decisions name it either way, and the next start tries again.
+  parts_->feed.Start();  // WatchCampaign's live part (no-op without feed_database_url)
   if (auto s = parts_->policy.RegisterDefaultProfile(); !s.ok()) {
     spdlog::warn("built-in contact-policy profile not stored: {}", common::ToStd(s.message()));
   }
 }
 
 GatewayService::~GatewayService() {
+  parts_->feed.Stop();
   StopAutomation();
   StopDispatcher();
   StopReconciler();

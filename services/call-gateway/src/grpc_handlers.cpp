@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <deque>
 #include <optional>
 
@@ -37,16 +38,14 @@ absl::Status Answer(Response* resp, absl::StatusOr<Response> r) {
 // A token with policy:override may pass a contact-policy refusal with a recorded reason.
 bool MayOverride(const common::Principal& p) { return p.Has(common::Permission::kOverridePolicy); }
 
-// One WatchCallEvents stream: updates the hub hands over are queued and written one at a time;
-// a watcher that falls kMaxQueued updates behind is ended (RESOURCE_EXHAUSTED) rather than
-// holding memory without bound.
-class WatchReactor final : public grpc::ServerWriteReactor<v1::CallUpdate> {
+// A server stream whose messages are queued and written one at a time; a watcher that falls
+// kMaxQueued messages behind is ended (RESOURCE_EXHAUSTED) rather than holding memory without
+// bound.
+template <typename Msg>
+class QueuedStream : public grpc::ServerWriteReactor<Msg> {
  public:
   static constexpr size_t kMaxQueued = 1000;
 
-  WatchReactor(CallEventHub& hub, std::string filter) : hub_(hub), filter_(std::move(filter)) {
-    subscription_ = hub_.Subscribe([this](const v1::CallUpdate& u) { Offer(u); });
-  }
   void Fail(const absl::Status& s) { FinishOnce(common::ToGrpcStatus(s)); }
 
   void OnWriteDone(bool ok) override {
@@ -54,7 +53,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::CallUpdate> {
     writing_ = false;
     queue_.pop_front();
     if (pending_finish_) {  // finished while that write was in flight: send the status now
-      Finish(*std::move(pending_finish_));
+      this->Finish(*std::move(pending_finish_));
       pending_finish_.reset();
       return;
     }
@@ -65,28 +64,25 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::CallUpdate> {
     WriteNextLocked();
   }
   void OnCancel() override { FinishOnce(grpc::Status::OK); }
-  void OnDone() override {
-    hub_.Unsubscribe(subscription_);  // no Offer runs after this returns
-    delete this;
-  }
 
- private:
-  void Offer(const v1::CallUpdate& u) {
-    if (!filter_.empty() && u.conversation_id() != filter_ && u.call_id() != filter_) return;
+ protected:
+  void Offer(const Msg& u) {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
     if (queue_.size() >= kMaxQueued) {
-      FinishLocked(common::ToGrpcStatus(absl::ResourceExhaustedError(
-          "this watcher fell too far behind the call updates; watch again")));
+      FinishLocked(common::ToGrpcStatus(
+          absl::ResourceExhaustedError("this watcher fell too far behind the updates; watch again")));
       return;
     }
     queue_.push_back(u);
     WriteNextLocked();
   }
+
+ private:
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || finished_ || queue_.empty()) return;
     writing_ = true;
-    StartWrite(&queue_.front());
+    this->StartWrite(&queue_.front());
   }
   void FinishOnce(const grpc::Status& s) {
     absl::MutexLock lock(&mu_);
@@ -99,17 +95,79 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::CallUpdate> {
       pending_finish_ = s;  // after the write in flight completes (OnWriteDone)
       return;
     }
-    Finish(s);
+    this->Finish(s);
   }
 
-  CallEventHub& hub_;
-  const std::string filter_;
-  uint64_t subscription_ = 0;
   absl::Mutex mu_;
-  std::deque<v1::CallUpdate> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Msg> queue_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
+};
+
+// One WatchCallEvents stream, optionally for one call.
+class WatchReactor final : public QueuedStream<v1::CallUpdate> {
+ public:
+  WatchReactor(CallEventHub& hub, std::string filter) : hub_(hub), filter_(std::move(filter)) {
+    subscription_ = hub_.Subscribe([this](const v1::CallUpdate& u) {
+      if (filter_.empty() || u.conversation_id() == filter_ || u.call_id() == filter_) Offer(u);
+    });
+  }
+  void OnDone() override {
+    hub_.Unsubscribe(subscription_);  // no Offer runs after this returns
+    delete this;
+  }
+
+ private:
+  CallEventHub& hub_;
+  const std::string filter_;
+  uint64_t subscription_ = 0;
+};
+
+// One WatchCampaign stream. Its first snapshot is read on a worker: the reactor lives until both
+// gRPC is done with it and that work has finished (two references).
+class CampaignWatchReactor final : public QueuedStream<v1::CampaignUpdate> {
+ public:
+  explicit CampaignWatchReactor(CallEventHub& hub) : hub_(hub) {}
+
+  // On the worker, with the campaign's row and first snapshot: the snapshot, then what the feed
+  // publishes (a move between the read and the subscription is in the next snapshot).
+  void Begin(int64_t campaign_row, const v1::CampaignUpdate& first) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (done_) return;
+    }
+    Offer(first);
+    const uint64_t id =
+        hub_.SubscribeCampaign(campaign_row, [this](const v1::CampaignUpdate& u) { Offer(u); });
+    bool done;
+    {
+      absl::MutexLock lock(&mu_);
+      done = done_;
+      if (!done) subscription_ = id;
+    }
+    if (done) hub_.UnsubscribeCampaign(id);
+  }
+  void Release() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+  void OnDone() override {
+    uint64_t id;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      id = subscription_;
+    }
+    if (id != 0) hub_.UnsubscribeCampaign(id);  // no Offer runs after this returns
+    Release();
+  }
+
+ private:
+  CallEventHub& hub_;
+  std::atomic<int> refs_{2};
+  absl::Mutex mu_;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t subscription_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace
@@ -281,8 +339,36 @@ grpc::ServerUnaryReactor* CallEventSinkHandlers::ApplyEvents(grpc::CallbackServe
 
 CampaignsHandlers::CampaignsHandlers(const common::CallAuthenticator& auth,
                                      common::BlockingExecutor& executor, Campaigns& campaigns,
-                                     Automation& automation)
-    : auth_(auth), executor_(executor), campaigns_(campaigns), automation_(automation) {}
+                                     Automation& automation, CallEventHub& hub)
+    : auth_(auth),
+      executor_(executor),
+      campaigns_(campaigns),
+      automation_(automation),
+      hub_(hub) {}
+
+grpc::ServerWriteReactor<v1::CampaignUpdate>* CampaignsHandlers::WatchCampaign(
+    grpc::CallbackServerContext* ctx, const v1::WatchCampaignRequest* req) {
+  auto* reactor = new CampaignWatchReactor(hub_);
+  if (auto p = auth_.Check(ctx); !p.ok()) {
+    reactor->Fail(p.status());
+    reactor->Release();
+    return reactor;
+  }
+  const bool queued = executor_.TrySubmit([this, reactor, uuid = req->campaign_id()] {
+    auto target = campaigns_.WatchTarget(uuid);
+    if (target.ok()) {
+      reactor->Begin(target->first, target->second);
+    } else {
+      reactor->Fail(target.status());
+    }
+    reactor->Release();
+  });
+  if (!queued) {
+    reactor->Fail(absl::UnavailableError("call-gateway is busy; retry shortly"));
+    reactor->Release();
+  }
+  return reactor;
+}
 
 template <typename Resp, typename Fn>
 grpc::ServerUnaryReactor* CampaignsHandlers::Serve(grpc::CallbackServerContext* ctx, Resp* resp,

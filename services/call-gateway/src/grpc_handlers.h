@@ -110,7 +110,10 @@ class CallEventSinkHandlers final : public v1::CallEventSink::CallbackService {
 class CampaignsHandlers final : public v1::Campaigns::CallbackService {
  public:
   CampaignsHandlers(const common::CallAuthenticator& auth, common::BlockingExecutor& executor,
-                    Campaigns& campaigns, Automation& automation);
+                    Campaigns& campaigns, Automation& automation, CallEventHub& hub);
+
+  grpc::ServerWriteReactor<v1::CampaignUpdate>* WatchCampaign(
+      grpc::CallbackServerContext* ctx, const v1::WatchCampaignRequest* req) override;
 
   grpc::ServerUnaryReactor* CreateCampaign(grpc::CallbackServerContext* ctx,
                                            const v1::CreateCampaignRequest* req,
@@ -173,6 +176,7 @@ class CampaignsHandlers final : public v1::Campaigns::CallbackService {
   common::BlockingExecutor& executor_;
   Campaigns& campaigns_;
   Automation& automation_;
+  CallEventHub& hub_;
 };
 
 }  // namespace outcall::call_gateway

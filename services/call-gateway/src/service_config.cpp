@@ -68,6 +68,7 @@ std::map<std::string, common::Permission> MethodPermissions() {
       {"/outcall.v1.Campaigns/ResolveReview", Permission::kWriteCampaigns},
       {"/outcall.v1.Campaigns/CreateAutomationRule", Permission::kWriteCampaigns},
       {"/outcall.v1.Campaigns/ListAutomationRules", Permission::kReadCalls},
+      {"/outcall.v1.Campaigns/WatchCampaign", Permission::kReadCalls},
       {"/outcall.v1.Campaigns/UpdateAutomationRule", Permission::kWriteCampaigns},
   };
 }
