@@ -25,6 +25,10 @@
 #                                                  decisions/s, the plan (docs/policy.md).
 #                                                  OPTIONS go to outcall_policy_bench
 #                                                  (--iterations=N, --clients=1,2,4, --reload).
+#   scripts/bench.sh campaigns [ROWS] [BATCH] [IN_FLIGHT]  a CSV of ROWS recipients (100000)
+#                                                  through outcall-campaign-import beside
+#                                                  PostgreSQL's COPY of the same rows (cluster
+#                                                  "bench-campaign"; docs/campaigns.md).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -50,6 +54,15 @@ if [ "${1:-}" = gateway ]; then
     outcall-health outcall_gateway_bench
   machine
   exec bash bench/gateway_bench.sh "${OUTCALL_BUILD_DIR:-$root/build}" "$@"
+fi
+
+if [ "${1:-}" = campaigns ]; then
+  shift
+  bash scripts/install-deps.sh
+  CMAKE_BUILD_TYPE=Release bash scripts/build.sh call-gateway elevenlabs-sim outcall-migrate \
+    outcall-health outcall-cli outcall-campaign-import
+  machine
+  exec bash bench/campaign_import_bench.sh "${OUTCALL_BUILD_DIR:-$root/build}" "$@"
 fi
 
 if [ "${1:-}" = policy ]; then

@@ -8,6 +8,8 @@
 #include "outcall/v1/campaigns.grpc.pb.h"
 #include "pipeline_fixture.h"
 
+#include <sys/wait.h>
+
 namespace outcall {
 namespace {
 
@@ -482,6 +484,67 @@ TEST_F(CampaignsTest, TheWatchStreamShowsEveryTransitionAndExactCounters) {
   auto denied = campaigns_->WatchCampaign(&pctx, req);
   EXPECT_FALSE(denied->Read(&u));
   EXPECT_EQ(denied->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// The CLI's CSV import, the real binary against the real gateway: valid rows kept, each bad one
+// reported by its line (number masked), quoted fields and variables read, a second import of the
+// same file adding nothing.
+TEST_F(CampaignsTest, TheCsvImportKeepsTheValidRowsAndReportsEachBadOneByLine) {
+  v1::CampaignSpec spec = Spec(5, 60);
+  (*spec.mutable_variables_template()->mutable_fields())["sede"].set_string_value("{{clinic}}");
+  const v1::Campaign created = Create(spec, {}, /*start=*/false);
+  const std::string dir = ::testing::TempDir();
+  const std::string csv = dir + "/recipients.csv";
+  {
+    std::ofstream out(csv);
+    out << "telefono;appointment_time;clinic\n"
+           "+57 300 516 0001;\"mañana; 10:00\";Norte\n"
+           "3005160002;jueves 08:30;Sur\n"
+           "12;jueves 09:00;Sur\n"           // line 4: not a phone number
+           "3005160003;jueves 09:30\n"        // line 5: two fields
+           "3005160004;viernes 10:00;\n"     // line 6: the template's {{clinic}} missing
+           "\n"
+           "3005160005;\"viernes\n11:00\";Norte\n";  // a quoted line break: one record
+  }
+  auto run = [&](std::string* out, std::string* err) {
+    grpc::ClientContext unused;
+    common::JwtClaims c;
+    c.issuer = "outcall-test";
+    c.subject = "import-test";
+    c.audiences = {"outcall"};
+    c.permissions = {"campaigns:write"};
+    const std::string token = *common::SignJwt("HS256", jwt_secret_, c);
+    const std::string cmd = Cat(OUTCALL_CAMPAIGN_IMPORT_BINARY, " --address 127.0.0.1:",
+                                grpc_->port(), " --token ", token, " --batch 2 ",
+                                created.campaign_id(), " ", csv, " >", dir, "/out.txt 2>", dir,
+                                "/err.txt");
+    const int rc = std::system(cmd.c_str());
+    auto slurp = [](const std::string& p) {
+      std::ifstream f(p);
+      return std::string(std::istreambuf_iterator<char>(f), {});
+    };
+    *out = slurp(dir + "/out.txt");
+    *err = slurp(dir + "/err.txt");
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  };
+  std::string out, err;
+  EXPECT_EQ(run(&out, &err), 3) << out << err;
+  const json::object totals = json::parse(out).as_object();
+  EXPECT_EQ(totals.at("rows").as_int64(), 6) << out;
+  EXPECT_EQ(totals.at("added").as_int64(), 3) << out;
+  EXPECT_EQ(totals.at("rejected").as_int64(), 3) << out;
+  EXPECT_NE(err.find("line 4: phoneNumber"), std::string::npos) << err;
+  EXPECT_NE(err.find("line 5: has 2 fields; the header has 3"), std::string::npos) << err;
+  EXPECT_NE(err.find("line 6: variables.clinic"), std::string::npos) << err;
+  EXPECT_EQ(err.find("5160003"), std::string::npos) << "a number unmasked: " << err;
+  EXPECT_EQ(Scalar("SELECT string_agg(phone_e164 || '=' || (variables->>'appointment_time'), ' ' "
+                   "ORDER BY id) FROM campaign_recipients"),
+            "+573005160001=mañana; 10:00 +573005160002=jueves 08:30 +573005160005=viernes\n11:00");
+  EXPECT_EQ(Get(created.campaign_id()).counters().total(), 3);
+  // Again: nothing new, the duplicates counted.
+  EXPECT_EQ(run(&out, &err), 3);
+  EXPECT_EQ(json::parse(out).as_object().at("duplicates").as_int64(), 3) << out;
+  EXPECT_EQ(Get(created.campaign_id()).counters().total(), 3);
 }
 
 // Outcomes reach the appointments: a reschedule request with the slot asked for, straight from

@@ -9,7 +9,7 @@
 //   Stats.GetCallStats '{"startDate": "2026-11-01", "endDate": "2026-11-30"}' outcall-cli
 //   CallGateway.WatchCallEvents          (prints each update until interrupted)
 //
-// SERVICE is CallGateway (default address 127.0.0.1:50051) or Stats (127.0.0.1:50052), as
+// SERVICE is CallGateway or Campaigns (default address 127.0.0.1:50051) or Stats (127.0.0.1:50052), as
 // scripts/up.sh starts them. Without --token, a five-minute token is minted from JWT_HS256_SECRET,
 // JWT_ISSUER and JWT_AUDIENCE (`set -a; . .local/env`) with --permissions (default
 // calls:read,calls:write; e.g. privacy:admin for the evidence export and data requests).
@@ -31,10 +31,9 @@
 #include <memory>
 #include <string>
 
-#include "absl/strings/str_split.h"
-#include "outcall/common/config.h"
-#include "outcall/common/jwt.h"
+#include "cli_token.h"
 #include "outcall/v1/call_gateway.pb.h"
+#include "outcall/v1/campaigns.pb.h"
 #include "outcall/v1/stats.pb.h"
 
 namespace {
@@ -45,7 +44,7 @@ int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--address HOST:PORT] [--token JWT] [--idempotency-key KEY] "
                "[--permissions P,P] [--timeout SECS] [--csv] SERVICE.METHOD ['JSON REQUEST']\n"
-               "  SERVICE: CallGateway (127.0.0.1:50051) or Stats (127.0.0.1:50052)\n",
+               "  SERVICE: CallGateway or Campaigns (127.0.0.1:50051), Stats (127.0.0.1:50052)\n",
                argv0);
   return 2;
 }
@@ -89,6 +88,7 @@ int Fail(const grpc::Status& s) {
 int main(int argc, char** argv) {
   // The generated descriptors are registered when their messages are linked in.
   const pb::FileDescriptor* files[] = {outcall::v1::InitiateCallRequest::descriptor()->file(),
+                                       outcall::v1::CreateCampaignRequest::descriptor()->file(),
                                        outcall::v1::ListCallsRequest::descriptor()->file()};
   std::string address, token, idempotency_key, permissions = "calls:read,calls:write";
   int timeout_secs = 30;
@@ -155,22 +155,7 @@ int main(int argc, char** argv) {
   }
 
   if (token.empty()) {
-    outcall::common::EnvReader env;
-    const auto secret = env.SecretValue("JWT_HS256_SECRET", /*required=*/true);
-    outcall::common::JwtClaims claims;
-    claims.issuer = env.RequiredString("JWT_ISSUER");
-    claims.audiences = env.List("JWT_AUDIENCE", "");
-    if (claims.audiences.empty()) env.AddError("JWT_AUDIENCE", "is required but not set");
-    if (auto s = env.Finish(); !s.ok()) {
-      std::fprintf(stderr, "outcall-cli: no --token and cannot mint one: %s\n",
-                   std::string(s.message()).c_str());
-      return 2;
-    }
-    claims.audiences.resize(1);
-    claims.subject = "outcall-cli";
-    claims.lifetime = absl::Minutes(5);
-    claims.permissions = absl::StrSplit(permissions, ',', absl::SkipEmpty());
-    auto minted = outcall::common::SignJwt("HS256", secret.Reveal(), claims);
+    auto minted = outcall::ops::MintCliToken(permissions, "outcall-cli");
     if (!minted.ok()) {
       std::fprintf(stderr, "outcall-cli: %s\n", std::string(minted.status().message()).c_str());
       return 2;

@@ -290,6 +290,8 @@ std::vector<std::string> SplitLine(std::string_view line, char delimiter) {
   return out;
 }
 
+std::string FoldHeaderName(std::string_view name) { return Fold(name); }
+
 Column ClassifyHeader(std::string_view name) {
   const std::string f = Fold(name);
   if (std::find(kPhoneHeaders.begin(), kPhoneHeaders.end(), f) != kPhoneHeaders.end()) {

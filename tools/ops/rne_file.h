@@ -47,6 +47,10 @@ class CsvReader {
 // Splits one header line with `delimiter` (quotes honoured), fields trimmed.
 std::vector<std::string> SplitLine(std::string_view line, char delimiter);
 
+// A header name folded for matching: lower case, accents dropped, each run of spaces, '_', '-',
+// '.' and '/' one space ("Número_de-Teléfono" -> "numero de telefono").
+std::string FoldHeaderName(std::string_view name);
+
 enum class Column { kOther, kPhone, kChannel };
 // What a header name means: "numero", "Número", "telefono", "phone", "canal", "Channel", ...
 Column ClassifyHeader(std::string_view name);
