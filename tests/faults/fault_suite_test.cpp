@@ -771,9 +771,14 @@ class FaultSuite : public ::testing::Test {
       const int64_t campaign_left = Count(
           "SELECT count(*) FROM campaign_recipients WHERE NOT "
           "campaign_recipient_state_is_final(state)");
-      *pending += Cat(" campaign_recipients_left=", campaign_left);
+      // The campaign completes on the dispatcher tick after its last recipient's settlement.
+      const int64_t campaigns_open =
+          Count("SELECT count(*) FROM campaigns WHERE state <> 'completed'");
+      *pending += Cat(" campaign_recipients_left=", campaign_left,
+                      " campaigns_not_completed=", campaigns_open);
       if (unpublished == 0 && unmatched == 0 && open_calls == 0 && keys == 0 && spooled == 0 &&
-          live == 0 && recordings == 0 && campaign_left == 0 && sender_done_) {
+          live == 0 && recordings == 0 && campaign_left == 0 && campaigns_open == 0 &&
+          sender_done_) {
         return std::chrono::duration<double>(Clock::now() - start).count();
       }
       if (Clock::now() > limit) return -1;

@@ -160,8 +160,8 @@ int main(int argc, char** argv) {
   std::optional<grpc::Status> failed;
   auto reject = [&](int64_t line, const std::string& field, const std::string& why) {
     ++totals.rejected;
-    const std::string text =
-        outcall::common::RedactPhones(Cat("line ", line, ": ", field, field.empty() ? "" : ": ", why));
+    const std::string text = outcall::common::RedactPhones(
+        Cat("line ", line, ": ", field, field.empty() ? "" : ": ", why));
     std::fprintf(stderr, "%s\n", text.c_str());
   };
   // Sends one batch; the answer is read when the window is full or at the end.

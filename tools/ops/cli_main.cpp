@@ -9,8 +9,8 @@
 //   Stats.GetCallStats '{"startDate": "2026-11-01", "endDate": "2026-11-30"}' outcall-cli
 //   CallGateway.WatchCallEvents          (prints each update until interrupted)
 //
-// SERVICE is CallGateway or Campaigns (default address 127.0.0.1:50051) or Stats (127.0.0.1:50052), as
-// scripts/up.sh starts them. Without --token, a five-minute token is minted from JWT_HS256_SECRET,
+// SERVICE is CallGateway or Campaigns (default address 127.0.0.1:50051) or Stats
+// (127.0.0.1:50052), as scripts/up.sh starts them. Without --token, a five-minute token is minted from JWT_HS256_SECRET,
 // JWT_ISSUER and JWT_AUDIENCE (`set -a; . .local/env`) with --permissions (default
 // calls:read,calls:write; e.g. privacy:admin for the evidence export and data requests).
 // --csv prints a response's `csv` field as it is and follows `nextPageToken` to the last page

@@ -98,7 +98,8 @@ absl::StatusOr<AutomationRuleRow> AutomationStore::SetEnabled(const std::string&
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<AutomationRuleRow> {
     auto u = Exec(tx,
                   {"automation.set_enabled",
-                   "UPDATE automation_rules SET enabled = $2 WHERE rule_id = $1::uuid RETURNING id"},
+                   "UPDATE automation_rules SET enabled = $2 WHERE rule_id = $1::uuid "
+                   "RETURNING id"},
                   uuid, enabled);
     if (u.empty()) return absl::NotFoundError("automation rule " + uuid + " not found");
     return ReadRule(Exec1(tx, {"automation.rule_by_id", RULE_SELECT "WHERE r.id = $1"},

@@ -284,7 +284,8 @@ AttemptSettlement CampaignDispatcher::Plan(const EndedAttempt& e, absl::Time now
   if (e.ends_at && at >= *e.ends_at) {
     s.state = "expired";
     s.outcome = r.outcome;
-    s.detail = "the next attempt would fall after the campaign's end or the recipient's call-by time";
+    s.detail =
+        "the next attempt would fall after the campaign's end or the recipient's call-by time";
     return s;
   }
   s.state = "scheduled";

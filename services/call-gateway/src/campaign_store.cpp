@@ -111,7 +111,9 @@ absl::StatusOr<CampaignRow> ByUuid(pqxx::transaction_base& tx, const std::string
 }
 
 absl::Status CheckUuid(const std::string& uuid) {
-  if (!campaign::IsUuid(uuid)) return absl::InvalidArgumentError("campaignId: not a campaign id (a UUID)");
+  if (!campaign::IsUuid(uuid)) {
+    return absl::InvalidArgumentError("campaignId: not a campaign id (a UUID)");
+  }
   return absl::OkStatus();
 }
 
@@ -612,7 +614,8 @@ absl::StatusOr<std::vector<ClaimedAttempt>> CampaignStore::Claim(int64_t campaig
         {"campaigns.claim",
          "WITH picked AS (SELECT id FROM campaign_recipients WHERE campaign_id = $1 AND state IN "
          "('pending', 'scheduled') AND next_attempt_at <= to_timestamp($4::float8) AND (call_by IS "
-         "NULL OR call_by > to_timestamp($4::float8)) ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED), u AS (UPDATE campaign_recipients r "
+         "NULL OR call_by > to_timestamp($4::float8)) ORDER BY next_attempt_at, id LIMIT $2 FOR "
+         "UPDATE SKIP LOCKED), u AS (UPDATE campaign_recipients r "
          "SET state = 'dialing', attempts = r.attempts + 1, lease_owner = $3, lease_expires_at = "
          "to_timestamp($4::float8) + make_interval(secs => $5), next_attempt_at = NULL FROM picked "
          "WHERE r.id = picked.id RETURNING r.*) SELECT u.id, u.attempts, u.patient_id, "

@@ -70,8 +70,8 @@ class QueuedStream : public grpc::ServerWriteReactor<Msg> {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
     if (queue_.size() >= kMaxQueued) {
-      FinishLocked(common::ToGrpcStatus(
-          absl::ResourceExhaustedError("this watcher fell too far behind the updates; watch again")));
+      FinishLocked(common::ToGrpcStatus(absl::ResourceExhaustedError(
+          "this watcher fell too far behind the updates; watch again")));
       return;
     }
     queue_.push_back(u);
