@@ -322,7 +322,7 @@ Result Run(const std::string& url, int64_t patients, int clients, int iterations
               outcomes[c][d->decision.allowed ? "allowed" : d->decision.rule]++;
             }
           } else {
-            auto in = store.LoadPolicyInputs(subject, policy::Channel::kVoice, at);
+            auto in = store.LoadPolicyInputs(subject, policy::Channel::kVoice, at, nullptr);
             lat.ms.push_back(Ms(Clock::now() - a));
             if (!in.ok()) errors++;
           }
@@ -353,7 +353,7 @@ void ExplainPrepared(const std::string& url, int64_t patients) {
   Subjects s(patients, 42);
   policy::Purpose pu = policy::Purpose::kConfirmation;
   for (int i = 0; i < 50; ++i)
-    (void)store.LoadPolicyInputs(s.Next(&pu), policy::Channel::kVoice, at);
+    (void)store.LoadPolicyInputs(s.Next(&pu), policy::Channel::kVoice, at, nullptr);
   auto lease = pool.Acquire();
   if (!lease.ok()) return;
   pqxx::nontransaction tx(**lease);

@@ -29,6 +29,12 @@
 #                                                  through outcall-campaign-import beside
 #                                                  PostgreSQL's COPY of the same rows (cluster
 #                                                  "bench-campaign"; docs/campaigns.md).
+#   scripts/bench.sh dispatch [RECIPIENTS] [TIME_SCALE]  the campaign dispatcher over the whole
+#                                                  path (simulator, HTTPS ingest, call-gateway;
+#                                                  cluster "bench-dispatch"): RECIPIENTS (10000)
+#                                                  at cap 50 and 20 calls/s: peak concurrency,
+#                                                  pacing error, CPU, statements per attempt,
+#                                                  double dials (docs/campaigns.md).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -63,6 +69,15 @@ if [ "${1:-}" = campaigns ]; then
     outcall-health outcall-cli outcall-campaign-import
   machine
   exec bash bench/campaign_import_bench.sh "${OUTCALL_BUILD_DIR:-$root/build}" "$@"
+fi
+
+if [ "${1:-}" = dispatch ]; then
+  shift
+  bash scripts/install-deps.sh
+  CMAKE_BUILD_TYPE=Release bash scripts/build.sh call-gateway webhook-ingest elevenlabs-sim \
+    outcall-migrate outcall-health outcall-cli outcall-campaign-import
+  machine
+  exec bash bench/campaign_dispatch_bench.sh "${OUTCALL_BUILD_DIR:-$root/build}" "$@"
 fi
 
 if [ "${1:-}" = policy ]; then

@@ -548,6 +548,66 @@ TEST_F(CampaignsTest, TheCsvImportKeepsTheValidRowsAndReportsEachBadOneByLine) {
   EXPECT_EQ(Get(created.campaign_id()).counters().total(), 3);
 }
 
+// A campaign's own contact-policy profile: a clinic's stricter version (reminders need the
+// patient's authorisation for calls) decides every dial of that campaign and is named by each
+// decision; the same patients in a campaign under the profile in force are called.
+TEST_F(CampaignsTest, ACampaignsOwnPolicyProfileDecidesItsDials) {
+  Query(
+      "INSERT INTO patients (id, full_name, phone_e164) VALUES (1, 'Ana Ruiz', '+573005170001'), "
+      "(2, 'Luis Mora', '+573005170002');"
+      "INSERT INTO patient_consents (patient_id, purpose, channel, state, source, text_version, "
+      "evidence_ref, recorded_at, recorded_by) VALUES (1, 'reminder', 'voice', 'authorised', "
+      "'form', 'v1', 'doc-1', now() - interval '1 day', 'front-desk');"
+      "INSERT INTO contact_policy_profiles (profile_id, version, document, created_by) SELECT "
+      "'estricto', 1, jsonb_set(jsonb_set(jsonb_set(document::jsonb, '{id}', '\"estricto\"'), "
+      "'{version}', '1'), '{purposes,reminder}', '[\"hours\", \"holidays\", "
+      "\"authorised_channels\"]')::text, 'test' FROM contact_policy_profiles WHERE profile_id = "
+      "'test_any_hour'");
+  auto create = [&](const std::string& profile, grpc::Status* status) {
+    v1::CreateCampaignRequest req;
+    *req.mutable_spec() = Spec(5, 6000);
+    req.mutable_spec()->set_purpose("reminder");
+    if (!profile.empty()) {
+      req.mutable_spec()->set_policy_profile_id(profile);
+      req.mutable_spec()->set_policy_profile_version(1);
+    }
+    req.add_recipients()->set_patient_id(1);
+    req.add_recipients()->set_patient_id(2);
+    req.set_start(true);
+    grpc::ClientContext ctx;
+    Writer(ctx);
+    v1::Campaign out;
+    *status = campaigns_->CreateCampaign(&ctx, req, &out);
+    return out;
+  };
+  grpc::Status s;
+  create("no_such_profile", &s);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("policyProfileId: no contact-policy profile 'no_such_profile'"),
+            std::string::npos)
+      << s.error_message();
+  const v1::Campaign strict = create("estricto", &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(strict.spec().policy_profile_id(), "estricto");
+  WaitFor(strict.campaign_id(), [](const v1::Campaign& c) { return c.state() == "completed"; });
+  const std::string strict_row =
+      Scalar(Cat("SELECT id FROM campaigns WHERE campaign_id = '", strict.campaign_id(), "'"));
+  EXPECT_EQ(Scalar(Cat("SELECT string_agg(patient_id || ' ' || state || ' ' || "
+                       "COALESCE(decision_rule, '-'), ', ' ORDER BY patient_id) FROM "
+                       "campaign_recipients WHERE campaign_id = ", strict_row)),
+            "1 done -, 2 ineligible consent");
+  EXPECT_EQ(Scalar("SELECT string_agg(DISTINCT profile_id || ' v' || profile_version, ',') FROM "
+                   "policy_decisions WHERE decided_for = 'campaign:" + strict.campaign_id() + "'"),
+            "estricto v1");
+  // Under the profile in force, the patient without an authorisation is called.
+  const v1::Campaign usual = create("", &s);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const v1::Campaign done =
+      WaitFor(usual.campaign_id(), [](const v1::Campaign& c) { return c.state() == "completed"; });
+  EXPECT_EQ(done.counters().done(), 2) << done.DebugString();
+  ExpectNoDoubleDial();
+}
+
 // Outcomes reach the appointments: a reschedule request with the slot asked for, straight from
 // the call; the unclear calls through the review queue, resolved once each by staff.
 TEST_F(CampaignsTest, UnclearOutcomesGoToStaffAndDecisionsReachTheAppointments) {

@@ -78,6 +78,7 @@ struct CallPlacer::Dial {
   std::string request_sha256;
   json::object dynamic_variables;
   AttemptPlacement* attempt = nullptr;  // a campaign's attempt: what happened, for the dispatcher
+  const ProfileRef* profile = nullptr;   // a campaign's own contact-policy profile
 };
 
 CallPlacer::CallPlacer(PlacerOptions options, CallRepository& store,
@@ -216,6 +217,7 @@ AttemptPlacement CallPlacer::PlaceAttempt(const AttemptDial& a) {
   dial.purpose = *purpose;
   dial.principal = a.principal;
   dial.attempt = &out;
+  if (a.profile) dial.profile = &*a.profile;
   NewCall& call = dial.call;
   call.agent_id = a.agent_id.empty() ? options_.default_agent_id : a.agent_id;
   call.agent_phone_number_id = options_.agent_phone_number_id;
@@ -357,7 +359,7 @@ absl::StatusOr<v1::InitiateCallResponse> CallPlacer::Place(Dial& dial) {
   // is stored; allowed -> the decision goes in with the call (BeginCall).
   const absl::Time now = clock_.Now();
   auto outcome = policy_.Decide({call.patient_id, call.phone_number}, dial.purpose,
-                                policy::Channel::kVoice, now);
+                                policy::Channel::kVoice, now, dial.profile);
   if (!outcome.ok()) {
     metrics_.Call("error");
     return outcome.status();

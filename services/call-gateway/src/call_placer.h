@@ -40,6 +40,7 @@ struct AttemptDial {
   std::optional<int> patient_id, appointment_id;
   google::protobuf::Struct variables;  // the call's dynamic variables, rendered
   std::string metadata_json = "{}";
+  std::optional<ProfileRef> profile;  // the campaign's contact-policy profile, if it names one
 };
 
 // What an attempt's dial came to.

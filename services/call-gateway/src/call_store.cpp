@@ -1776,9 +1776,10 @@ absl::Status CallStore::ReplayUnmatched(const std::string& conversation_id,
 // Contact policy
 
 absl::StatusOr<PolicyInputs> CallStore::LoadPolicyInputs(const PolicySubject& subject,
-                                                         policy::Channel channel, absl::Time at) {
+                                                         policy::Channel channel, absl::Time at,
+                                                         const ProfileRef* profile) {
   return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<PolicyInputs> {
-    // One statement: the profile in force, the zone, the ledger of the 8 days up to `at` (a call
+    // One statement: the profile in force (or the one asked for), the zone, the ledger of the 8 days up to `at` (a call
     // still live counts as answered: it may be), consents up to `at`, the opt-out, the RNE.
     auto r = Exec1(
         tx,
@@ -1802,12 +1803,14 @@ absl::StatusOr<PolicyInputs> CallStore::LoadPolicyInputs(const PolicySubject& su
          "excluded_numbers e WHERE e.phone_e164 = $2 AND e.channel = $3 "
          "AND e.list_version = rne.list_version) "
          "FROM (SELECT 1) AS one "
-         "LEFT JOIN (contact_policy_settings s JOIN contact_policy_profiles pr "
-         "USING (profile_id, version)) ON true "
+         "LEFT JOIN contact_policy_profiles pr ON CASE WHEN $5::text IS NULL THEN "
+         "(pr.profile_id, pr.version) = (SELECT profile_id, version FROM "
+         "contact_policy_settings) ELSE pr.profile_id = $5 AND pr.version = $6 END "
          "LEFT JOIN LATERAL (SELECT list_version FROM excluded_number_lists "
          "ORDER BY loaded_at DESC, list_version DESC LIMIT 1) rne ON true"},
         subject.patient_id, subject.phone_e164, std::string(policy::ChannelName(channel)),
-        UnixSeconds(at));
+        UnixSeconds(at), profile ? std::optional<std::string>(profile->id) : std::nullopt,
+        profile ? std::optional<int>(profile->version) : std::nullopt);
     PolicyInputs in;
     if (!r[0].is_null()) {
       in.profile_id = r[0].as<std::string>();

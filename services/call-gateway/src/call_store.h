@@ -88,7 +88,8 @@ class CallStore final : public CallRepository,
 
   // PolicyRepository: the decision's inputs in one statement; refusals; the built-in profile.
   absl::StatusOr<PolicyInputs> LoadPolicyInputs(const PolicySubject& subject,
-                                                policy::Channel channel, absl::Time at) override;
+                                                policy::Channel channel, absl::Time at,
+                                                const ProfileRef* profile) override;
   absl::Status RecordDecision(const DecisionRecord& decision) override;
   absl::StatusOr<int64_t> AppendConsent(const ConsentRecord& consent) override;
   absl::StatusOr<std::pair<int64_t, bool>> AppendContact(const ContactRecord& contact) override;

@@ -169,6 +169,7 @@ void CampaignDispatcher::Dial(const ClaimedAttempt& a) {
   d.patient_name = a.patient_name;
   d.patient_id = a.patient_id;
   d.appointment_id = a.appointment_id;
+  d.profile = a.policy_profile;
   d.metadata_json = Cat(R"({"campaign_id":")", a.campaign_uuid, R"(","recipient_id":)",
                         a.recipient_id, R"(,"attempt":)", a.attempt_no, "}");
   google::protobuf::Struct own, tmpl;
@@ -225,8 +226,9 @@ void CampaignDispatcher::Dial(const ClaimedAttempt& a) {
         ineligible("opt_out", p.rule, "the patient asked not to be called");
       } else if (p.next_allowed_at) {
         // A time-based rule: the attempt waits for the next allowed time; it was not made.
-        const absl::Time at =
-            NextAllowed(*p.next_allowed_at, std::nullopt, {a.patient_id, a.phone_e164}, a.purpose);
+        const absl::Time at = NextAllowed(*p.next_allowed_at, std::nullopt,
+                                          {a.patient_id, a.phone_e164}, a.purpose,
+                                          a.policy_profile);
         metrics_.Campaign("policy_deferred", 1);
         (void)store_.Unclaim(a.recipient_id, a.attempt_no, owner, at,
                              Cat("contact policy (", p.rule, "): waits for the next allowed time"));
@@ -243,12 +245,14 @@ void CampaignDispatcher::Dial(const ClaimedAttempt& a) {
 absl::Time CampaignDispatcher::NextAllowed(absl::Time t,
                                            const std::optional<campaign::DailyWindow>& window,
                                            const PolicySubject& subject,
-                                           const std::string& purpose) {
+                                           const std::string& purpose,
+                                           const std::optional<ProfileRef>& profile) {
   auto p = PurposeFromRequest(purpose);
   for (int i = 0; i < 4; ++i) {
     t = campaign::IntoWindow(t, window, BogotaZone());
     if (!p.ok()) return t;
-    auto d = policy_.Decide(subject, *p, policy::Channel::kVoice, t);
+    auto d = policy_.Decide(subject, *p, policy::Channel::kVoice, t,
+                            profile ? &*profile : nullptr);
     if (!d.ok() || d->decision.allowed || !d->decision.next_allowed_at) return t;
     if (*d->decision.next_allowed_at <= t) return t;
     t = *d->decision.next_allowed_at;
@@ -280,7 +284,8 @@ AttemptSettlement CampaignDispatcher::Plan(const EndedAttempt& e, absl::Time now
     s.outcome = r.outcome;
     return s;
   }
-  const absl::Time at = NextAllowed(now + *delay, e.window, {e.patient_id, e.phone_e164}, e.purpose);
+  const absl::Time at = NextAllowed(now + *delay, e.window, {e.patient_id, e.phone_e164},
+                                    e.purpose, e.policy_profile);
   if (e.ends_at && at >= *e.ends_at) {
     s.state = "expired";
     s.outcome = r.outcome;

@@ -59,7 +59,8 @@ class CampaignDispatcher {
   // The first instant at or after `t` inside the campaign's window and allowed by the contact
   // policy's time rules for the recipient.
   absl::Time NextAllowed(absl::Time t, const std::optional<campaign::DailyWindow>& window,
-                         const PolicySubject& subject, const std::string& purpose);
+                         const PolicySubject& subject, const std::string& purpose,
+                         const std::optional<ProfileRef>& profile);
   void BackPressure(absl::Time now);
 
   DispatcherOptions options_;

@@ -46,7 +46,7 @@ std::set<std::string> Words(const std::string& csv) {
   "window_end_minute, breaker_failure_rate::float8, breaker_window, breaker_min_sample, state, " \
   "COALESCE(state_reason, ''), created_by, extract(epoch from created_at)::float8, "          \
   "extract(epoch from updated_at)::float8, extract(epoch from started_at)::float8, "          \
-  "extract(epoch from finished_at)::float8"
+  "extract(epoch from finished_at)::float8, policy_profile_id, policy_profile_version"
 
 CampaignRow ReadCampaign(const pqxx::row& r) {
   CampaignRow c;
@@ -73,6 +73,7 @@ CampaignRow ReadCampaign(const pqxx::row& r) {
   c.updated_at = TimeOf(r[22]);
   c.started_at = TimeOrNull(r[23]);
   c.finished_at = TimeOrNull(r[24]);
+  if (!r[25].is_null()) s.policy_profile = ProfileRef{r[25].as<std::string>(), r[26].as<int>()};
   return c;
 }
 
@@ -137,18 +138,20 @@ absl::StatusOr<CampaignRow> CampaignStore::CreateCampaign(const CampaignSettings
          "max_concurrency, calls_per_minute, retry_outcomes, retry_interval_secs, max_attempts, "
          "window_start_minute, window_end_minute, breaker_failure_rate, breaker_window, "
          "breaker_min_sample, state, created_by, create_principal, create_key, create_sha256, "
-         "started_at) VALUES ($1, $2, $3, $4::jsonb, to_timestamp($5::float8), "
-         "to_timestamp($6::float8), $7, $8, string_to_array($9, ','), string_to_array($10, "
-         "',')::int[], $11, $12, $13, $14, $15, $16, $17, $18, CASE WHEN $19::text IS NULL THEN "
-         "NULL ELSE $18 END, $19, $20, CASE WHEN $17 = 'running' THEN now() END) "
-         "ON CONFLICT (create_principal, create_key) DO NOTHING RETURNING " CAMPAIGN_COLUMNS},
+         "started_at, policy_profile_id, policy_profile_version) VALUES ($1, $2, $3, $4::jsonb, "
+         "to_timestamp($5::float8), to_timestamp($6::float8), $7, $8, string_to_array($9, ','), "
+         "string_to_array($10, ',')::int[], $11, $12, $13, $14, $15, $16, $17, $18, CASE WHEN "
+         "$19::text IS NULL THEN NULL ELSE $18 END, $19, $20, CASE WHEN $17 = 'running' THEN now() "
+         "END, $21, $22) ON CONFLICT (create_principal, create_key) DO NOTHING RETURNING "
+         CAMPAIGN_COLUMNS},
         s.name, s.purpose, s.agent_id, s.variables_template_json, Unix(s.starts_at),
         Unix(s.ends_at), s.max_concurrency, s.calls_per_minute, Csv(s.retry.retry_on),
         Csv(s.retry.intervals_secs), s.retry.max_attempts,
         s.window ? std::optional<int>(s.window->start_minute) : std::nullopt,
         s.window ? std::optional<int>(s.window->end_minute) : std::nullopt,
         s.breaker.failure_rate, s.breaker.window, s.breaker.min_sample, state, principal, key,
-        sha);
+        sha, s.policy_profile ? std::optional<std::string>(s.policy_profile->id) : std::nullopt,
+        s.policy_profile ? std::optional<int>(s.policy_profile->version) : std::nullopt);
     if (!r.empty()) return ReadCampaign(r[0]);
     auto prev = Exec(tx,
                      {"campaigns.by_key",
@@ -156,7 +159,7 @@ absl::StatusOr<CampaignRow> CampaignStore::CreateCampaign(const CampaignSettings
                       "create_principal = $1 AND create_key = $2"},
                      principal, idem_key);
     if (prev.empty()) return absl::AbortedError("Idempotency-Key changed; retry");
-    if (prev[0][25].as<std::string>() != request_sha256) {
+    if (prev[0][27].as<std::string>() != request_sha256) {
       return absl::AlreadyExistsError(
           "Idempotency-Key was used for another campaign request; use a new key");
     }
@@ -590,8 +593,9 @@ absl::StatusOr<std::vector<ClaimedAttempt>> CampaignStore::Claim(int64_t campaig
          "(SELECT count(*)::int FROM campaign_recipients WHERE state IN ('dialing', 'in_call')), "
          "(SELECT count(*)::int FROM elevenlabs_conversations WHERE campaign_recipient_id IS NULL "
          "AND status IN ('queued', 'dialing', 'initiated', 'ringing', 'in_progress')), "
-         "window_start_minute, window_end_minute FROM campaigns c WHERE id = $1 AND state = "
-         "'running' AND (ends_at IS NULL OR ends_at > to_timestamp($2::float8))"},
+         "window_start_minute, window_end_minute, policy_profile_id, policy_profile_version FROM "
+         "campaigns c WHERE id = $1 AND state = 'running' AND (ends_at IS NULL OR ends_at > "
+         "to_timestamp($2::float8))"},
         campaign_row, Unix(now));
     if (c.empty()) return out;
     const auto& row = c[0];
@@ -639,6 +643,9 @@ absl::StatusOr<std::vector<ClaimedAttempt>> CampaignStore::Claim(int64_t campaig
       a.variables_json = r[5].as<std::string>();
       a.patient_name = r[6].as<std::string>();
       a.appointment_at = TimeOrNull(r[7]);
+      if (!row[12].is_null()) {
+        a.policy_profile = ProfileRef{row[12].as<std::string>(), row[13].as<int>()};
+      }
       out.push_back(std::move(a));
     }
     if (!out.empty()) {
@@ -720,7 +727,8 @@ absl::StatusOr<std::vector<EndedAttempt>> CampaignStore::EndedAttempts(int limit
          "array_to_string(c.retry_outcomes, ','), array_to_string(c.retry_interval_secs, ','), "
          "c.window_start_minute, c.window_end_minute, extract(epoch from LEAST(c.ends_at, "
          "r.call_by))::float8, "
-         "c.state, COALESCE(an.call_successful, '') FROM campaign_recipients r JOIN campaigns c ON "
+         "c.state, COALESCE(an.call_successful, ''), c.policy_profile_id, c.policy_profile_version "
+         "FROM campaign_recipients r JOIN campaigns c ON "
          "c.id = r.campaign_id JOIN elevenlabs_conversations v ON v.campaign_recipient_id = r.id "
          "AND v.attempt_no = r.attempts LEFT JOIN elevenlabs_analysis an ON an.conversation_id = "
          "v.conversation_id WHERE r.state = 'in_call' AND v.status IN ('completed', 'failed', "
@@ -748,6 +756,9 @@ absl::StatusOr<std::vector<EndedAttempt>> CampaignStore::EndedAttempts(int limit
       e.ends_at = TimeOrNull(r[16]);
       e.campaign_state = r[17].as<std::string>();
       e.end.call_successful = r[18].as<std::string>();
+      if (!r[19].is_null()) {
+        e.policy_profile = ProfileRef{r[19].as<std::string>(), r[20].as<int>()};
+      }
       out.push_back(std::move(e));
     }
     return out;
@@ -788,6 +799,16 @@ absl::StatusOr<campaign::BreakerRule> CampaignStore::Breaker(int64_t campaign_ro
                   campaign_row);
     if (r.empty()) return absl::NotFoundError(Cat("campaign row ", campaign_row, " not found"));
     return campaign::BreakerRule{r[0][0].as<double>(), r[0][1].as<int>(), r[0][2].as<int>()};
+  });
+}
+
+absl::StatusOr<bool> CampaignStore::ProfileExists(const ProfileRef& profile) {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<bool> {
+    return !Exec(tx,
+                 {"campaigns.profile_exists",
+                  "SELECT 1 FROM contact_policy_profiles WHERE profile_id = $1 AND version = $2"},
+                 profile.id, profile.version)
+                .empty();
   });
 }
 

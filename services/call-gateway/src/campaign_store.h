@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "campaign_rules.h"
+#include "contact_policy.h"
 #include "outcall/common/pg_pool.h"
 
 namespace outcall::call_gateway {
@@ -27,6 +28,7 @@ struct CampaignSettings {
   campaign::RetryRule retry;
   std::optional<campaign::DailyWindow> window;
   campaign::BreakerRule breaker;
+  std::optional<ProfileRef> policy_profile;  // its dials' contact-policy profile (else in force)
 };
 
 struct CampaignCountersRow {
@@ -84,6 +86,7 @@ struct ClaimedAttempt {
   std::optional<int> patient_id, appointment_id;
   std::string phone_e164, patient_name, variables_json;
   std::optional<absl::Time> appointment_at;
+  std::optional<ProfileRef> policy_profile;
 };
 
 // An attempt whose call ended and that waits to be settled.
@@ -100,6 +103,7 @@ struct EndedAttempt {
   std::optional<campaign::DailyWindow> window;
   std::optional<absl::Time> ends_at;  // the campaign's
   std::string campaign_state;         // a canceled or expired campaign retries nothing
+  std::optional<ProfileRef> policy_profile;
 };
 
 // Where a settled (or undialled) attempt leaves its recipient.
@@ -204,6 +208,8 @@ class CampaignStore {
   // running -> auto_paused with the reason; false when it was not running.
   absl::StatusOr<bool> AutoPause(int64_t campaign_row, const std::string& reason);
   absl::StatusOr<campaign::BreakerRule> Breaker(int64_t campaign_row);
+  // Whether the contact-policy profile version is stored.
+  absl::StatusOr<bool> ProfileExists(const ProfileRef& profile);
 
  private:
   common::PgPool& pool_;

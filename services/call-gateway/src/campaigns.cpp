@@ -92,6 +92,13 @@ absl::StatusOr<CampaignSettings> Campaigns::Settings(const v1::CampaignSpec& spe
     if (!spec.agent_id().empty() && spec.agent_id() != base->agent_id) {
       return absl::InvalidArgumentError("agentId: a campaign's agent cannot change");
     }
+    if (!spec.policy_profile_id().empty() &&
+        (!base->policy_profile || spec.policy_profile_id() != base->policy_profile->id ||
+         spec.policy_profile_version() != base->policy_profile->version)) {
+      return absl::InvalidArgumentError(
+          "policyProfileId: a campaign's contact-policy profile cannot change (its decisions "
+          "name it)");
+    }
   } else {
     auto purpose = PurposeFromRequest(spec.purpose());
     if (!purpose.ok()) return purpose.status();
@@ -103,6 +110,23 @@ absl::StatusOr<CampaignSettings> Campaigns::Settings(const v1::CampaignSpec& spe
     if (!*known) {
       return absl::InvalidArgumentError(
           Cat("agentId: unknown agent '", s.agent_id, "' (not among ElevenLabs' agents)"));
+    }
+    if (!spec.policy_profile_id().empty()) {
+      if (spec.policy_profile_version() < 1) {
+        return absl::InvalidArgumentError(
+            "policyProfileVersion: a positive version of policyProfileId is required");
+      }
+      ProfileRef ref{spec.policy_profile_id(), spec.policy_profile_version()};
+      auto stored = store_.ProfileExists(ref);
+      if (!stored.ok()) return stored.status();
+      if (!*stored) {
+        return absl::InvalidArgumentError(
+            Cat("policyProfileId: no contact-policy profile '", ref.id, "' version ", ref.version,
+                " is stored"));
+      }
+      s.policy_profile = ref;
+    } else if (spec.policy_profile_version() != 0) {
+      return absl::InvalidArgumentError("policyProfileVersion: set without policyProfileId");
     }
   }
   if (spec.has_variables_template()) {
@@ -214,6 +238,10 @@ v1::Campaign Campaigns::ToProto(const CampaignRow& c) const {
   spec.mutable_breaker()->set_failure_rate(s.breaker.failure_rate);
   spec.mutable_breaker()->set_window(s.breaker.window);
   spec.mutable_breaker()->set_min_sample(s.breaker.min_sample);
+  if (s.policy_profile) {
+    spec.set_policy_profile_id(s.policy_profile->id);
+    spec.set_policy_profile_version(s.policy_profile->version);
+  }
   out.set_state(c.state);
   out.set_state_reason(c.state_reason);
   v1::CampaignCounters& k = *out.mutable_counters();

@@ -126,9 +126,14 @@ absl::StatusOr<policy::Profile> ContactPolicy::ProfileFor(const PolicyInputs& in
 absl::StatusOr<ContactPolicy::Outcome> ContactPolicy::Decide(const PolicySubject& subject,
                                                              policy::Purpose purpose,
                                                              policy::Channel channel,
-                                                             absl::Time at) {
-  auto in = repo_.LoadPolicyInputs(subject, channel, at);
+                                                             absl::Time at,
+                                                             const ProfileRef* profile_ref) {
+  auto in = repo_.LoadPolicyInputs(subject, channel, at, profile_ref);
   if (!in.ok()) return in.status();
+  if (profile_ref && in->profile_json.empty()) {
+    return absl::NotFoundError(Cat("contact-policy profile ", profile_ref->id, " v",
+                                   profile_ref->version, " not found; no call is placed"));
+  }
   auto profile = ProfileFor(*in);
   if (!profile.ok()) return profile.status();
   absl::TimeZone probe;

@@ -27,6 +27,13 @@ struct PolicySubject {
   std::string phone_e164;
 };
 
+// A stored profile version a decision is asked to apply instead of the one in force (a
+// campaign's own).
+struct ProfileRef {
+  std::string id;
+  int version = 0;
+};
+
 // What the decision reads from storage.
 struct PolicyInputs {
   // The profile in force; profile_json empty: none is set, the built-in default applies.
@@ -82,8 +89,10 @@ struct EvidenceQuery {
 class PolicyRepository {
  public:
   virtual ~PolicyRepository() = default;
+  // `profile`: that version instead of the one in force (nullptr: the one in force).
   virtual absl::StatusOr<PolicyInputs> LoadPolicyInputs(const PolicySubject& subject,
-                                                        policy::Channel channel, absl::Time at) = 0;
+                                                        policy::Channel channel, absl::Time at,
+                                                        const ProfileRef* profile) = 0;
   // A refusal (nothing was placed). Allowed decisions are stored by BeginCall with the call.
   virtual absl::Status RecordDecision(const DecisionRecord& decision) = 0;
   // Appends to the consent ledger; the entry's id.
@@ -112,8 +121,11 @@ class ContactPolicy {
   // The decision for contacting `subject` for `purpose` on `channel` at `at`. A profile in the
   // database that does not parse is FAILED_PRECONDITION (no call leaves under a policy nobody
   // can read); a patient zone the time-zone database does not know is FAILED_PRECONDITION too.
+  // `profile`: a stored version to apply instead of the one in force (a campaign's); NOT_FOUND
+  // "contact-policy profile <id> v<n> not found" when it is not stored.
   absl::StatusOr<Outcome> Decide(const PolicySubject& subject, policy::Purpose purpose,
-                                 policy::Channel channel, absl::Time at);
+                                 policy::Channel channel, absl::Time at,
+                                 const ProfileRef* profile = nullptr);
 
   // Stores a refused decision (nothing was placed).
   absl::Status RecordRefusal(const DecisionRecord& d) { return repo_.RecordDecision(d); }

@@ -524,7 +524,8 @@ elevenlabs::Result<std::string> FakeElevenLabs::UpdateTwilioCall(std::string_vie
 
 absl::StatusOr<PolicyInputs> FakePolicyRepository::LoadPolicyInputs(const PolicySubject& subject,
                                                                     policy::Channel,
-                                                                    absl::Time at) {
+                                                                    absl::Time at,
+                                                                    const ProfileRef*) {
   absl::MutexLock lock(&mu_);
   asked_.push_back(subject);
   if (!fail_load.ok()) return fail_load;

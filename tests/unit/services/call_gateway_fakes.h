@@ -142,7 +142,8 @@ class FakeCallRepository final : public CallRepository {
 class FakePolicyRepository final : public PolicyRepository {
  public:
   absl::StatusOr<PolicyInputs> LoadPolicyInputs(const PolicySubject& subject,
-                                                policy::Channel channel, absl::Time at) override;
+                                                policy::Channel channel, absl::Time at,
+                                                const ProfileRef* profile) override;
   absl::Status RecordDecision(const DecisionRecord& decision) override;
   absl::StatusOr<int64_t> AppendConsent(const ConsentRecord& consent) override;
   absl::StatusOr<std::pair<int64_t, bool>> AppendContact(const ContactRecord& contact) override;
