@@ -1779,8 +1779,9 @@ absl::StatusOr<PolicyInputs> CallStore::LoadPolicyInputs(const PolicySubject& su
                                                          policy::Channel channel, absl::Time at,
                                                          const ProfileRef* profile) {
   return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<PolicyInputs> {
-    // One statement: the profile in force (or the one asked for), the zone, the ledger of the 8 days up to `at` (a call
-    // still live counts as answered: it may be), consents up to `at`, the opt-out, the RNE.
+    // One statement: the profile in force (or the one asked for), the zone, the ledger of the 8
+    // days up to `at` (a call still live counts as answered: it may be), consents up to `at`, the
+    // opt-out, the RNE.
     auto r = Exec1(
         tx,
         {"call_gateway.policy_inputs",
