@@ -24,46 +24,23 @@ cap=50
 cpm=1200
 work=$root/.local/bench-dispatch
 mkdir -p "$work"
-for bin in services/call-gateway/call-gateway services/webhook-ingest/webhook-ingest \
+cluster=bench-dispatch
+# shellcheck source=bench/campaign_bench_lib.sh
+. bench/campaign_bench_lib.sh
+bench_require services/call-gateway/call-gateway services/webhook-ingest/webhook-ingest \
   tools/elevenlabs-sim/elevenlabs-sim tools/ops/outcall-migrate tools/ops/outcall-health \
-  tools/ops/outcall-cli tools/ops/outcall-campaign-import; do
-  [ -x "$build/$bin" ] || { echo "campaign_dispatch_bench: $build/$bin is not built" >&2; exit 2; }
-done
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  bash scripts/pg.sh stop bench-dispatch >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-rand_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-free_port() {
-  local p
-  for p in $(shuf -i 20000-32000 -n 200); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  return 1
-}
-wait_healthy() {  # name port
-  for _ in $(seq 100); do
-    "$build/tools/ops/outcall-health" "127.0.0.1:$2" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "$1 did not become healthy:"; tail -5 "$work/$1.log"; exit 1
-}
+  tools/ops/outcall-cli tools/ops/outcall-campaign-import
 
 # --- PostgreSQL, with pg_stat_statements for the statements per attempt
 unset DATABASE_URL
-bash scripts/pg.sh start bench-dispatch >/dev/null
-eval "$(bash scripts/pg.sh env bench-dispatch)"
+bash scripts/pg.sh start "$cluster" >/dev/null
+eval "$(bash scripts/pg.sh env "$cluster")"
 admin_url=$DATABASE_URL
 if [ "$(psql "$admin_url" -XAtc 'SHOW shared_preload_libraries')" != pg_stat_statements ]; then
   psql "$admin_url" -XAtqc "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
-  bash scripts/pg.sh stop bench-dispatch >/dev/null
-  bash scripts/pg.sh start bench-dispatch >/dev/null
-  eval "$(bash scripts/pg.sh env bench-dispatch)"
+  bash scripts/pg.sh stop "$cluster" >/dev/null
+  bash scripts/pg.sh start "$cluster" >/dev/null
+  eval "$(bash scripts/pg.sh env "$cluster")"
   admin_url=$DATABASE_URL
 fi
 db_url="${admin_url%/*}/dispatch_bench"
@@ -110,7 +87,7 @@ wait_healthy call-gateway "$grpc_port"
 # --- webhook-ingest: HTTPS, publishing to call-gateway
 ingest_grpc=$(free_port)
 env DATABASE_URL="$(as_role outcall_ingest)" TLS_CERT_FILE="$work/cert.pem" \
-  TLS_KEY_FILE="$work/key.pem" ELEVENLABS_WEBHOOK_SECRET=$webhook_secret SAVE_CALL_AUDIO=false \
+  TLS_KEY_FILE="$work/key.pem" ELEVENLABS_WEBHOOK_SECRET="$webhook_secret" SAVE_CALL_AUDIO=false \
   WEBHOOK_LISTEN_ADDRESS="127.0.0.1:$https_port" GRPC_LISTEN_ADDRESS="127.0.0.1:$ingest_grpc" \
   METRICS_LISTEN_ADDRESS="127.0.0.1:$(free_port)" CALL_GATEWAY_ADDRESS="127.0.0.1:$grpc_port" \
   WEBHOOK_SPOOL_DIR="$work/spool" LOG_LEVEL=warn \

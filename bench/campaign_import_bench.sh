@@ -17,32 +17,16 @@ batch=${3:-1000}
 in_flight=${4:-4}
 work=$root/.local/bench-campaign
 mkdir -p "$work"
-for bin in services/call-gateway/call-gateway tools/elevenlabs-sim/elevenlabs-sim \
+cluster=bench-campaign
+# shellcheck source=bench/campaign_bench_lib.sh
+. bench/campaign_bench_lib.sh
+bench_require services/call-gateway/call-gateway tools/elevenlabs-sim/elevenlabs-sim \
   tools/ops/outcall-migrate tools/ops/outcall-health tools/ops/outcall-cli \
-  tools/ops/outcall-campaign-import; do
-  [ -x "$build/$bin" ] || { echo "campaign_import_bench: $build/$bin is not built" >&2; exit 2; }
-done
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  bash scripts/pg.sh stop bench-campaign >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-rand_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
-free_port() {
-  local p
-  for p in $(shuf -i 20000-32000 -n 200); do
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  return 1
-}
+  tools/ops/outcall-campaign-import
 
 unset DATABASE_URL
-bash scripts/pg.sh start bench-campaign >/dev/null
-eval "$(bash scripts/pg.sh env bench-campaign)"
+bash scripts/pg.sh start "$cluster" >/dev/null
+eval "$(bash scripts/pg.sh env "$cluster")"
 admin_url=$DATABASE_URL
 db_url="${admin_url%/*}/campaign_bench"
 psql "$admin_url" -XAtq -c "DROP DATABASE IF EXISTS campaign_bench" -c "CREATE DATABASE campaign_bench"
@@ -65,12 +49,7 @@ env DATABASE_URL="$db_url" ELEVENLABS_API_KEY="$sim_key" \
   GRPC_LISTEN_ADDRESS="127.0.0.1:$grpc_port" METRICS_LISTEN_ADDRESS="127.0.0.1:$metrics_port" \
   "$build/services/call-gateway/call-gateway" >"$work/call-gateway.log" 2>&1 &
 pids+=("$!")
-for _ in $(seq 100); do
-  "$build/tools/ops/outcall-health" "127.0.0.1:$grpc_port" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-"$build/tools/ops/outcall-health" "127.0.0.1:$grpc_port" >/dev/null ||
-  { echo "call-gateway did not become healthy:"; tail -5 "$work/call-gateway.log"; exit 1; }
+wait_healthy call-gateway "$grpc_port"
 
 # The same rows twice: as a clinic exports them (national numbers, two variables) for the import,
 # and as COPY needs them (E.164, the variables as JSON) for PostgreSQL.

@@ -170,28 +170,10 @@ absl::Status Automation::RunRule(const AutomationRuleRow& rule, absl::Time now) 
 }
 
 void Automation::Start(absl::Duration every) {
-  absl::MutexLock lock(&mu_);
-  if (loop_.joinable()) return;
-  stop_ = false;
-  loop_ = std::thread([this, every] {
-    for (;;) {
-      (void)RunOnce();  // logged per rule
-      absl::MutexLock lock(&mu_);
-      const auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stop_; };
-      if (mu_.AwaitWithTimeout(absl::Condition(&stopping), every)) return;
-    }
-  });
+  loop_.Start(every, [this] { (void)RunOnce(); });  // logged per rule
 }
 
-void Automation::Stop() {
-  std::thread t;
-  {
-    absl::MutexLock lock(&mu_);
-    stop_ = true;
-    t = std::move(loop_);
-  }
-  if (t.joinable()) t.join();
-}
+void Automation::Stop() { loop_.Stop(); }
 
 v1::AutomationRule Automation::ToProto(const AutomationRuleRow& r) const {
   v1::AutomationRule out;

@@ -8,13 +8,12 @@
 #pragma once
 
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "automation_store.h"
 #include "campaigns.h"
 #include "outcall/common/clock.h"
+#include "outcall/common/periodic.h"
 #include "outcall/v1/campaigns.pb.h"
 
 namespace outcall::call_gateway {
@@ -45,9 +44,7 @@ class Automation {
   Campaigns& campaigns_;
   const common::Clock& clock_;
 
-  absl::Mutex mu_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread loop_;
+  common::PeriodicThread loop_;
 };
 
 }  // namespace outcall::call_gateway

@@ -14,14 +14,17 @@ using common::PgEpoch;
 
 namespace {
 
-#define RULE_SELECT                                                                              \
+// ENROLLED: the enrolment count's expression (the scheduler's pass does not read it: "0").
+#define RULE_SELECT_WITH(ENROLLED)                                                               \
   "SELECT r.id, r.rule_id::text, r.name, r.spec::text, r.lead_min_minutes, r.lead_max_minutes, " \
   "array_to_string(r.appointment_statuses, ','), r.enabled, r.created_by, extract(epoch from "   \
-  "r.created_at)::float8, extract(epoch from r.last_run_at)::float8, (SELECT count(*) FROM "     \
-  "automation_enrollments e WHERE e.rule_id = r.id), COALESCE(d.day::text, ''), "                \
+  "r.created_at)::float8, extract(epoch from r.last_run_at)::float8, " ENROLLED                   \
+  ", COALESCE(d.day::text, ''), "                                                                 \
   "COALESCE(d.uuid, ''), r.create_sha256 FROM automation_rules r LEFT JOIN LATERAL (SELECT "     \
   "ac.day, c.campaign_id::text AS uuid FROM automation_campaigns ac JOIN campaigns c ON c.id = " \
   "ac.campaign_id WHERE ac.rule_id = r.id ORDER BY ac.day DESC LIMIT 1) d ON true "
+#define RULE_SELECT \
+  RULE_SELECT_WITH("(SELECT count(*) FROM automation_enrollments e WHERE e.rule_id = r.id)")
 
 AutomationRuleRow ReadRule(const pqxx::row& r) {
   AutomationRuleRow x;
@@ -80,15 +83,16 @@ absl::StatusOr<AutomationRuleRow> AutomationStore::CreateRule(const AutomationRu
   });
 }
 
-absl::StatusOr<std::vector<AutomationRuleRow>> AutomationStore::ListRules(bool only_enabled) {
+absl::StatusOr<std::vector<AutomationRuleRow>> AutomationStore::ListRules(bool for_scheduler) {
   return pool_.InAutocommit([&](pqxx::transaction_base& tx)
                                 -> absl::StatusOr<std::vector<AutomationRuleRow>> {
     std::vector<AutomationRuleRow> out;
-    for (const auto& r : Exec(tx,
-                              {"automation.list_rules",
-                               RULE_SELECT "WHERE (NOT $1 OR r.enabled) ORDER BY r.id LIMIT 1000"},
-                              only_enabled))
-      out.push_back(ReadRule(r));
+    const pqxx::result rows =
+        for_scheduler
+            ? Exec(tx, {"automation.enabled_rules",
+                        RULE_SELECT_WITH("0::bigint") "WHERE r.enabled ORDER BY r.id LIMIT 1000"})
+            : Exec(tx, {"automation.list_rules", RULE_SELECT "ORDER BY r.id LIMIT 1000"});
+    for (const auto& r : rows) out.push_back(ReadRule(r));
     return out;
   });
 }

@@ -45,8 +45,8 @@ class AutomationStore {
   absl::StatusOr<AutomationRuleRow> CreateRule(const AutomationRuleRow& r,
                                                const std::string& idem_key,
                                                const std::string& request_sha256);
-  // Oldest first; only_enabled for the scheduler.
-  absl::StatusOr<std::vector<AutomationRuleRow>> ListRules(bool only_enabled);
+  // Oldest first. for_scheduler: the enabled ones only, without their `enrolled` count (0).
+  absl::StatusOr<std::vector<AutomationRuleRow>> ListRules(bool for_scheduler);
   // NOT_FOUND when there is no such rule.
   absl::StatusOr<AutomationRuleRow> SetEnabled(const std::string& uuid, bool enabled);
   // The rule's campaign of `day` (YYYY-MM-DD, Bogotá) is this one (the first record stays).

@@ -63,8 +63,7 @@ void CallEventHub::PublishCampaign(int64_t campaign_row, const v1::CampaignUpdat
 std::vector<int64_t> CallEventHub::WatchedCampaigns() const {
   absl::MutexLock lock(&mu_);
   std::vector<int64_t> out;
-  for (const auto& [id, sub] : campaign_subscribers_)
-    if (out.empty() || out.back() != sub.first) out.push_back(sub.first);
+  for (const auto& [id, sub] : campaign_subscribers_) out.push_back(sub.first);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

@@ -37,7 +37,7 @@ class CallEventHub {
   uint64_t SubscribeCampaign(int64_t campaign_row, CampaignSubscriber subscriber);
   void UnsubscribeCampaign(uint64_t id);
   void PublishCampaign(int64_t campaign_row, const v1::CampaignUpdate& update);
-  std::vector<int64_t> WatchedCampaigns() const;
+  std::vector<int64_t> WatchedCampaigns() const;  // sorted, each once
   bool Watched(int64_t campaign_row) const;
 
  private:

@@ -57,30 +57,14 @@ CampaignDispatcher::CampaignDispatcher(DispatcherOptions options, CampaignStore&
 CampaignDispatcher::~CampaignDispatcher() { Stop(); }
 
 void CampaignDispatcher::Start() {
-  absl::MutexLock lock(&mu_);
-  if (loop_.joinable()) return;
-  stop_ = false;
-  loop_ = std::thread([this] {
-    for (;;) {
-      if (auto s = Tick(); !s.ok()) {
-        spdlog::warn("campaign dispatcher tick failed: {}", common::ToStd(s.message()));
-      }
-      absl::MutexLock lock(&mu_);
-      const auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stop_; };
-      if (mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.tick)) return;
+  loop_.Start(options_.tick, [this] {
+    if (auto s = Tick(); !s.ok()) {
+      spdlog::warn("campaign dispatcher tick failed: {}", common::ToStd(s.message()));
     }
   });
 }
 
-void CampaignDispatcher::Stop() {
-  std::thread t;
-  {
-    absl::MutexLock lock(&mu_);
-    stop_ = true;
-    t = std::move(loop_);
-  }
-  if (t.joinable()) t.join();
-}
+void CampaignDispatcher::Stop() { loop_.Stop(); }
 
 void CampaignDispatcher::WaitIdle() {
   absl::MutexLock lock(&mu_);

@@ -15,7 +15,6 @@
 #pragma once
 
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -25,6 +24,7 @@
 #include "metrics.h"
 #include "outcall/common/blocking_executor.h"
 #include "outcall/common/clock.h"
+#include "outcall/common/periodic.h"
 
 namespace outcall::call_gateway {
 
@@ -74,8 +74,7 @@ class CampaignDispatcher {
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time hold_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // back-pressure
   absl::Duration hold_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread loop_;
+  common::PeriodicThread loop_;
   common::BlockingExecutor workers_;  // last: destroyed (drained) first
 };
 

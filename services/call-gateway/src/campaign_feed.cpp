@@ -3,6 +3,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <pqxx/pqxx>
 
@@ -87,12 +88,12 @@ void CampaignFeed::OnNotification(const std::string& payload) {
     Snapshot(row);
     return;
   }
-  dirty_[row] = true;
+  watched_[row].dirty = true;
   const json::value* r = o.if_contains("r");
   if (!r || !r->is_int64()) return;  // recipients added: the next snapshot counts them
-  if (!uuids_.count(row)) Snapshot(row);
+  if (watched_[row].uuid.empty()) Snapshot(row);
   v1::CampaignUpdate u;
-  u.set_campaign_id(uuids_[row]);
+  u.set_campaign_id(watched_[row].uuid);
   *u.mutable_at() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
       absl::ToUnixMicros(clock_.Now()));
   v1::RecipientTransition& t = *u.mutable_transition();
@@ -108,20 +109,15 @@ void CampaignFeed::OnNotification(const std::string& payload) {
 void CampaignFeed::Flush(bool all) {
   const auto now = std::chrono::steady_clock::now();
   const auto every = absl::ToChronoMilliseconds(options_.snapshot_every);
-  for (int64_t row : hub_.WatchedCampaigns()) {
-    auto last = last_snapshot_.find(row);
-    const bool due = last == last_snapshot_.end() || now - last->second >= every;
-    if ((all || dirty_[row]) && due) Snapshot(row);
-  }
+  const std::vector<int64_t> rows = hub_.WatchedCampaigns();
   // Campaigns nobody watches any more are forgotten.
-  for (auto it = dirty_.begin(); it != dirty_.end();) {
-    if (!hub_.Watched(it->first)) {
-      last_snapshot_.erase(it->first);
-      uuids_.erase(it->first);
-      it = dirty_.erase(it);
-    } else {
-      ++it;
-    }
+  std::erase_if(watched_, [&](const auto& w) {
+    return !std::binary_search(rows.begin(), rows.end(), w.first);
+  });
+  for (int64_t row : rows) {
+    auto it = watched_.find(row);
+    const bool due = it == watched_.end() || now - it->second.snapshot >= every;
+    if (due && (all || (it != watched_.end() && it->second.dirty))) Snapshot(row);
   }
 }
 
@@ -132,9 +128,7 @@ void CampaignFeed::Snapshot(int64_t row) {
                  common::ToStd(s.status().message()));
     return;
   }
-  uuids_[row] = s->campaign_id();
-  dirty_[row] = false;
-  last_snapshot_[row] = std::chrono::steady_clock::now();
+  watched_[row] = {s->campaign_id(), false, std::chrono::steady_clock::now()};
   hub_.PublishCampaign(row, *s);
 }
 

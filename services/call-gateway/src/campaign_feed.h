@@ -51,10 +51,13 @@ class CampaignFeed {
   const common::Clock& clock_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
-  // The feed thread's own: campaigns changed since their last snapshot, when that was, their ids.
-  std::map<int64_t, bool> dirty_;
-  std::map<int64_t, std::chrono::steady_clock::time_point> last_snapshot_;
-  std::map<int64_t, std::string> uuids_;
+  // The feed thread's own, per watched campaign row.
+  struct Watched {
+    std::string uuid;                                // "" until its first snapshot
+    bool dirty = false;                              // changed since its last snapshot
+    std::chrono::steady_clock::time_point snapshot;  // when that was
+  };
+  std::map<int64_t, Watched> watched_;
 };
 
 }  // namespace outcall::call_gateway
