@@ -22,6 +22,8 @@ PACKAGES=(
   # node/npm (offline Kubernetes schemas) and kubectl (kustomize) come with this machine image;
   # node and npm are Debian's on a machine without them.
   docker-compose yamllint python3-yaml
+  # the staff console's browser tests (tests/browser): Debian's Chromium, driven by playwright-core
+  chromium
   $(command -v npm >/dev/null 2>&1 || echo nodejs npm)
 )
 
@@ -32,8 +34,23 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+# The console (web/console) and its browser tests (tests/browser): npm ci from the committed
+# lock files, only when node_modules is missing or older than package-lock.json.
+npm_deps() {
+  local here dir
+  here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  for dir in "$here/web/console" "$here/tests/browser"; do
+    [ -f "$dir/package-lock.json" ] || continue
+    if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+      echo "install-deps: npm ci in ${dir#"$here"/}"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+  done
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
+  npm_deps
   exit 0
 fi
 
@@ -43,4 +60,5 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+npm_deps
 echo "install-deps: done"
