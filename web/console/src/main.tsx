@@ -1,5 +1,6 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import type { FunctionComponent } from 'preact';
 import { claims, setUnauthorizedHandler, token } from './api';
 import { getLang, setLang, t, useLangInit, type Lang } from './i18n';
 import { parseRoute, type Route } from './route';
@@ -8,14 +9,28 @@ import { Today } from './pages/Today';
 import { NewCall } from './pages/NewCall';
 import { CallPage } from './pages/CallPage';
 import { History } from './pages/History';
-import { Stats } from './pages/Stats';
 import { Campaigns } from './pages/Campaigns';
 import { CampaignPage } from './pages/CampaignPage';
-import { NewCampaign } from './pages/NewCampaign';
 import { Reviews } from './pages/Reviews';
 import './styles.css';
 
 useLangInit();
+
+// The chart (uPlot) and the CSV reader (papaparse) load with the pages that use them.
+function lazy<P>(load: () => Promise<FunctionComponent<P>>): FunctionComponent<P> {
+  let loaded: FunctionComponent<P> | null = null;
+  return (props: P) => {
+    const [C, setC] = useState<FunctionComponent<P> | null>(() => loaded);
+    const [failed, setFailed] = useState('');
+    useEffect(() => {
+      if (!C) load().then((c) => { loaded = c; setC(() => c); }).catch((e) => setFailed(String(e?.message || e)));
+    }, []);
+    if (failed) return <p class="error" role="alert">{t('common.error', { message: failed })}</p>;
+    return C ? <C {...(props as any)} /> : <p class="muted">{t('common.loading')}</p>;
+  };
+}
+const Stats = lazy(() => import('./pages/Stats').then((m) => m.Stats));
+const NewCampaign = lazy(() => import('./pages/NewCampaign').then((m) => m.NewCampaign));
 
 function App() {
   const [route, setRoute] = useState<Route>(parseRoute(location.hash));
