@@ -243,6 +243,11 @@ CommonConfig ReadCommonConfig(EnvReader& env, const ServiceDefaults& defaults) {
                  Cat("is not a known IANA time zone: '", c.clinic_timezone, "'"));
   }
 
+  ReadJwtConfig(env, c);
+  return c;
+}
+
+void ReadJwtConfig(EnvReader& env, CommonConfig& c) {
   c.jwt_issuer = env.RequiredString("JWT_ISSUER");
   c.jwt_audiences = env.List("JWT_AUDIENCE", "");
   if (c.jwt_audiences.empty()) env.AddError("JWT_AUDIENCE", "is required but not set");
@@ -269,7 +274,6 @@ CommonConfig ReadCommonConfig(EnvReader& env, const ServiceDefaults& defaults) {
                  "no JWT key configured: set JWT_HS256_SECRET(_FILE) or JWT_PUBLIC_KEYS_FILE");
   }
   c.jwt_leeway = env.Seconds("JWT_LEEWAY_SECS", 30, 0, 300);
-  return c;
 }
 
 // Only an exact loopback host counts: no user-info ("127.0.0.1@evil.test"), no look-alike

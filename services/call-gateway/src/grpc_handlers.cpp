@@ -109,6 +109,9 @@ class QueuedStream : public grpc::ServerWriteReactor<Msg> {
 class WatchReactor final : public QueuedStream<v1::CallUpdate> {
  public:
   WatchReactor(CallEventHub& hub, std::string filter) : hub_(hub), filter_(std::move(filter)) {
+    // Headers at once, not with the first change: an HTTP client (the REST edge) then knows the
+    // stream is open even when nothing happens for a while.
+    this->StartSendInitialMetadata();
     subscription_ = hub_.Subscribe([this](const v1::CallUpdate& u) {
       if (filter_.empty() || u.conversation_id() == filter_ || u.call_id() == filter_) Offer(u);
     });

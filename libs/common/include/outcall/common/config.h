@@ -93,6 +93,11 @@ struct ServiceDefaults {
 // Reads the shared settings; problems are recorded in `env` (see EnvReader::Finish).
 CommonConfig ReadCommonConfig(EnvReader& env, const ServiceDefaults& defaults);
 
+// The JWT settings alone (JWT_ISSUER, JWT_AUDIENCE, JWT_HS256_SECRET[_PREVIOUS],
+// JWT_PUBLIC_KEYS_FILE, JWT_LEEWAY_SECS), for a process that checks tokens but has no database
+// (the REST edge). ReadCommonConfig reads them too.
+void ReadJwtConfig(EnvReader& env, CommonConfig& c);
+
 // True for an http(s) URL whose host is exactly a loopback address (localhost, 127.x.y.z, [::1]):
 // no user-info, no look-alike names. Plain http is only allowed there (a local simulator).
 bool IsLoopbackUrl(std::string_view url);

@@ -40,6 +40,7 @@ struct HttpResponse {
 struct HttpClientOptions {
   size_t max_response_bytes = 16 * 1024 * 1024;
   std::string user_agent = "outcall/0.1";
+  std::string ca_file;  // trust these CAs instead of the system's (a local self-signed peer)
 };
 
 class HttpClient {
