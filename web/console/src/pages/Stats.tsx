@@ -13,14 +13,16 @@ function Chart({ rows }: { rows: DailyStats[] }) {
     const el = box.current;
     if (!el) return;
     const width = () => Math.max(280, el.clientWidth);
-    const fmt = new Intl.DateTimeFormat(getLang() === 'es' ? 'es-CO' : 'en-US', { month: 'short', day: 'numeric', timeZone: 'UTC' });
+    const loc = getLang() === 'es' ? 'es-CO' : 'en-US';
+    const fmt = new Intl.DateTimeFormat(loc, { month: 'short', day: 'numeric', timeZone: 'UTC' });
+    const short = new Intl.DateTimeFormat(loc, { month: 'numeric', day: 'numeric', timeZone: 'UTC' });
     const plot = new uPlot(
       {
         width: width(),
         height: 260,
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
         axes: [
-          { values: (_u, vals) => vals.map((v) => fmt.format(new Date(v * 1000))) },
+          { space: 60, values: (_u, vals) => vals.map((v) => short.format(new Date(v * 1000))) },
           { values: (_u, vals) => vals.map((v) => (Number.isInteger(v) ? String(v) : '')) },
         ],
         series: [
@@ -138,7 +140,7 @@ export function Stats({ query: q }: { query: URLSearchParams }) {
       {totals && !!totals.by_status?.length && (
         <div class="card">
           <h2>{t('stats.byStatus')}</h2>
-          <table class="list" data-testid="by-status">
+          <div class="scroll"><table class="list" data-testid="by-status">
             <thead>
               <tr>
                 <th>{t('col.status')}</th>
@@ -159,7 +161,7 @@ export function Stats({ query: q }: { query: URLSearchParams }) {
                 </tr>
               ))}
             </tbody>
-          </table>
+          </table></div>
         </div>
       )}
     </section>
