@@ -9,9 +9,10 @@
 //   Stats.GetCallStats '{"startDate": "2026-11-01", "endDate": "2026-11-30"}' outcall-cli
 //   CallGateway.WatchCallEvents          (prints each update until interrupted)
 //
-// SERVICE is CallGateway or Campaigns (default address 127.0.0.1:50051) or Stats
-// (127.0.0.1:50052), as scripts/up.sh starts them. Without --token, a five-minute token is minted from JWT_HS256_SECRET,
-// JWT_ISSUER and JWT_AUDIENCE (`set -a; . .local/env`) with --permissions (default
+// SERVICE is CallGateway or Campaigns (default address $CALL_GATEWAY_ADDRESS, else
+// 127.0.0.1:50051) or Stats ($STATS_ADDRESS, else 127.0.0.1:50052), as scripts/up.sh starts
+// them. Without --token, a five-minute token is minted from JWT_HS256_SECRET, JWT_ISSUER and
+// JWT_AUDIENCE (`set -a; . .local/env`) with --permissions (default
 // calls:read,calls:write; e.g. privacy:admin for the evidence export and data requests).
 // --csv prints a response's `csv` field as it is and follows `nextPageToken` to the last page
 // (the header once): the evidence export as one file,
@@ -31,6 +32,7 @@
 #include <memory>
 #include <string>
 
+#include "cli_common.h"
 #include "cli_token.h"
 #include "outcall/v1/call_gateway.pb.h"
 #include "outcall/v1/campaigns.pb.h"
@@ -69,12 +71,7 @@ bool FromBuffer(const grpc::ByteBuffer& buffer, pb::Message* m) {
 }
 
 void PrintJson(const pb::Message& m) {
-  pb::util::JsonPrintOptions o;
-  o.add_whitespace = true;
-  o.always_print_primitive_fields = true;
-  std::string out;
-  (void)pb::util::MessageToJsonString(m, &out, o);
-  std::fputs(out.c_str(), stdout);
+  std::fputs(outcall::ops::MessageJson(m).c_str(), stdout);
   std::fflush(stdout);
 }
 
@@ -143,7 +140,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "\n");
     return 2;
   }
-  if (address.empty()) address = service_name == "Stats" ? "127.0.0.1:50052" : "127.0.0.1:50051";
+  address = outcall::ops::ServiceAddress(
+      service_name == "Stats" ? outcall::ops::Service::kStats : outcall::ops::Service::kCallGateway,
+      address);
 
   pb::DynamicMessageFactory factory;
   std::unique_ptr<pb::Message> request(factory.GetPrototype(method->input_type())->New());
