@@ -488,6 +488,19 @@ TEST_F(OutcallCli, CampaignsFromACsvPausedCanceledAndFollowed) {
   ASSERT_FALSE(plines.empty());
   EXPECT_NE(plines.back().find("/2  canceled  "), std::string::npos) << progress.out;
   EXPECT_EQ(progress.out.find('\r'), std::string::npos) << "redrawn on a pipe: " << progress.out;
+  // On a terminal (script(1) gives it one) the bar is redrawn in place and the line ended.
+  if (access("/usr/bin/script", X_OK) == 0) {
+    const std::string out = Cat(dir_, "/tty.out");
+    const pid_t pid =
+        Spawn({"/usr/bin/script", "-qec", Cat(OUTCALL_BINARY, " campaigns progress ", id),
+               "/dev/null"},
+              CliEnv(), out, out);
+    EXPECT_EQ(WaitFor(pid, 60), 20) << testing::ReadFile(out);
+    const std::string tty = testing::ReadFile(out);
+    EXPECT_NE(tty.find("\r["), std::string::npos) << tty;
+    EXPECT_NE(tty.find("\x1b[K"), std::string::npos) << tty;
+    EXPECT_NE(tty.find("canceled"), std::string::npos) << tty;
+  }
 
   const std::string clean = WriteFile("limpia.csv", "phone;patient_name\n+57 340 555 0001;Luz\n");
   Result running = Run({"campaigns", "create", "--name", "Recordatorios CLI", "--csv", clean,

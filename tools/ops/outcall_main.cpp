@@ -215,9 +215,19 @@ class Runner {
       return false;
     }
     token_ = *minted;
+    minted_permissions_ = permissions;
+    minted_at_ = Clock::now();
     return true;
   }
   void Prepare(grpc::ClientContext& ctx, bool deadline = true) {
+    // A minted token lives five minutes: watch and progress run longer, so a fresh one is minted
+    // (from the same settings) once it is four minutes old.
+    if (!minted_permissions_.empty() && Clock::now() - minted_at_ > std::chrono::minutes(4)) {
+      if (auto minted = outcall::ops::MintCliToken(minted_permissions_, "outcall"); minted.ok()) {
+        token_ = *minted;
+        minted_at_ = Clock::now();
+      }
+    }
     ctx.AddMetadata("authorization", "Bearer " + token_);
     if (deadline) {
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_secs_));
@@ -281,6 +291,8 @@ class Runner {
   bool json_ = false;
   int timeout_secs_ = 30;
   std::string token_;
+  std::string minted_permissions_;  // set when token_ was minted (not given)
+  Clock::time_point minted_at_;
 };
 
 int Runner::Run() {
@@ -446,14 +458,16 @@ int Runner::Watch() {
     }
   };
   // The call as it is now (GetConversation); nullopt with *code set when that failed.
-  auto current = [&](int* code) -> std::optional<outcall::v1::Conversation> {
+  // `poll`: a passing failure (unavailable, timed out) is not reported.
+  auto current = [&](int* code, bool poll) -> std::optional<outcall::v1::Conversation> {
     grpc::ClientContext ctx;
     Prepare(ctx);
     outcall::v1::GetConversationRequest req;
     req.set_conversation_id(id);
     outcall::v1::GetConversationResponse resp;
     if (auto s = stub->GetConversation(&ctx, req, &resp); !s.ok()) {
-      *code = Fail(s, GatewayWhat());
+      *code = outcall::cli::ExitCodeForStatus(s.error_code());
+      if (!poll || *code != ec::kUnavailable) Fail(s, GatewayWhat());
       return std::nullopt;
     }
     return resp.data();
@@ -512,7 +526,7 @@ int Runner::Watch() {
   auto next_look = Clock::now();
   if (!id.empty()) {
     int code = 0;
-    auto c = current(&code);
+    auto c = current(&code, /*poll=*/false);
     if (!c) return stop(code);
     consider(from_conversation(*c, "current"));
     next_look = Clock::now() + std::chrono::seconds(2);
@@ -541,9 +555,10 @@ int Runner::Watch() {
     }
     if (!id.empty() && Clock::now() >= next_look) {
       int code = 0;
-      auto c = current(&code);
-      if (!c) return stop(code);
-      consider(from_conversation(*c, ""));
+      auto c = current(&code, /*poll=*/true);
+      // A passing failure (unavailable, timed out) is looked past: the stream reports an outage.
+      if (!c && code != ec::kUnavailable) return stop(code);
+      if (c) consider(from_conversation(*c, ""));
       next_look = Clock::now() + std::chrono::seconds(2);
     }
   }
