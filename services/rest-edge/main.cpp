@@ -80,6 +80,16 @@ int PrintRoutes(const std::string& descriptor_set) {
   }
   doc["routes"] = std::move(routes);
   doc["not_found_body"] = std::string(rest_edge::kNotFoundBody);
+  boost::json::object codes;
+  for (const auto& [status, code] : rest_edge::LocalReplyCodes()) codes[std::to_string(status)] = code;
+  doc["local_reply_codes"] = std::move(codes);
+  const rest_edge::EdgeServerOptions defaults;
+  doc["max_body_bytes"] = defaults.max_body_bytes;
+  doc["stream_idle_timeout_secs"] = absl::ToInt64Seconds(defaults.stream_idle_timeout);
+  doc["request_headers_timeout_secs"] = absl::ToInt64Seconds(defaults.request_headers_timeout);
+  doc["idle_timeout_secs"] = absl::ToInt64Seconds(defaults.idle_timeout);
+  doc["jwt_prefix"] = std::string(rest_edge::kJwtPrefix);
+  doc["stream_framing"] = "newline_delimited";
   std::cout << boost::json::serialize(doc) << "\n";
   return 0;
 }

@@ -23,6 +23,10 @@ What is checked (each check prints PASS/FAIL with its reasons; any FAIL fails th
                required ones are set, and nothing unknown is set
   dockerfile   targets, non-root users, runtime-only final images whose packages provide every
                shared library the built binaries need
+  edge         (with --edge-binary) the single-machine REST edge (outcall-rest-edge --print-routes)
+               and envoy.yaml agree route for route on the descriptor set: for every binding the
+               same route, cluster, timeout and JWT rule; the same route list; the same not-found
+               body, local-reply error codes, body limit, stream framing and timeouts
 """
 
 import argparse
@@ -178,7 +182,9 @@ class Sources:
         self.components = {}  # name -> {"reads", "grpc_port", "compose", "k8s"}
         for d in sorted(os.listdir(os.path.join(repo, "services"))):
             path = os.path.join(repo, "services", d)
-            if os.path.isdir(path):
+            # The single-machine REST edge is not deployed: Envoy is the edge in compose and
+            # Kubernetes (check_edge proves the two route alike).
+            if os.path.isdir(path) and d != "rest-edge":
                 self._add(d, list(source_files(path)), compose=d, k8s=("Deployment", d))
         sim = os.path.join(repo, "tools", "elevenlabs-sim")
         if os.path.isdir(sim):
@@ -799,6 +805,80 @@ class DeployChecks:
                 return r
         return None
 
+    def check_edge(self):
+        """outcall-rest-edge routes as Envoy does, on the same descriptor set."""
+        problems = []
+        out = subprocess.run([self.a.edge_binary, "--print-routes", self.a.descriptor_set],
+                             check=True, capture_output=True, text=True).stdout
+        edge = json.loads(out)
+        hcm = self.hcm("public_http")
+        routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+        jwt = self.http_filter("envoy.filters.http.jwt_authn")
+        tc = self.transcoder()
+
+        def jwt_required(path):
+            for rule in jwt.get("rules", []):
+                m = rule["match"]
+                if ("prefix" in m and path.startswith(m["prefix"])) or m.get("path") == path:
+                    return "requires" in rule
+            return False
+
+        services = load_descriptor(self.a)
+        expected = sorted((v, t) for k, sv in services.items() if k in tc.get("services", [])
+                          for v, t, _ in sv["bindings"])
+        got = sorted((b["verb"], b["template"]) for b in edge["bindings"])
+        if got != expected:
+            problems.append(f"the edge's bindings differ from the transcoded services' bindings: "
+                            f"only in the edge {sorted(set(got) - set(expected))}, "
+                            f"only in the descriptor set {sorted(set(expected) - set(got))}")
+        for b in edge["bindings"]:
+            where = f"{b['verb']} {b['template']}"
+            sample = re.sub(r"\{[^}]*\}", "123", b["template"])
+            r = self.route_for(routes, b["verb"], sample)
+            if r is None or "route" not in r:
+                problems.append(f"{where}: Envoy has no route; the edge uses {b['route']}")
+                continue
+            envoy_timeout = duration_secs(r["route"].get("timeout", "15s"))
+            mine = (b["route"], b["cluster"], b["timeout_secs"], b["jwt"])
+            theirs = (r["name"], r["route"]["cluster"], envoy_timeout, jwt_required(sample))
+            if mine != theirs:
+                problems.append(f"{where}: edge (route, cluster, timeout, jwt) {mine} != Envoy {theirs}")
+            if b["matched_rpc"] != b["rpc"]:
+                problems.append(f"{where}: the edge matches {b['matched_rpc']} for its own sample path, not {b['rpc']}")
+            if b["streaming"] and envoy_timeout != 0:
+                problems.append(f"{where} is a stream: its route needs timeout 0s (Envoy would cut it)")
+        envoy_routes = [(r["name"], r["route"]["cluster"], duration_secs(r["route"].get("timeout", "15s")))
+                        for r in routes if "route" in r]
+        edge_routes = [(r["name"], r["cluster"], r["timeout_secs"]) for r in edge["routes"]]
+        if envoy_routes != edge_routes:
+            problems.append(f"route lists differ (name, cluster, timeout), in order:\n  envoy {envoy_routes}\n  edge  {edge_routes}")
+        nf = next((r for r in routes if r["name"] == "not_found"), None)
+        if nf is None or nf["direct_response"]["body"]["inline_string"] != edge["not_found_body"]:
+            problems.append("the not_found route's body differs from the edge's")
+        mappers = (hcm.get("local_reply_config") or {}).get("mappers", [])
+        envoy_codes = {}
+        for m in mappers:
+            status = m["filter"]["status_code_filter"]["comparison"]["value"]["default_value"]
+            body = m.get("body_format_override", {}).get("json_format", {})
+            if set(body) != {"code", "message", "details"} or body.get("message") != "%LOCAL_REPLY_BODY%":
+                problems.append(f"local reply {status}: body must be {{code, message: %LOCAL_REPLY_BODY%, details: []}}")
+            envoy_codes[str(status)] = body.get("code")
+        if envoy_codes != edge["local_reply_codes"]:
+            problems.append(f"local-reply codes differ: envoy {envoy_codes}, edge {edge['local_reply_codes']}")
+        if tc.get("max_request_body_size") != edge["max_body_bytes"]:
+            problems.append(f"body limit: envoy {tc.get('max_request_body_size')}, edge {edge['max_body_bytes']}")
+        if (tc.get("print_options") or {}).get("stream_newline_delimited") is not True:
+            problems.append("streams: Envoy must print them newline-delimited, as the edge does")
+        for key, envoy_value in (("stream_idle_timeout_secs", hcm.get("stream_idle_timeout")),
+                                 ("request_headers_timeout_secs", hcm.get("request_headers_timeout")),
+                                 ("idle_timeout_secs", (hcm.get("common_http_protocol_options") or {}).get("idle_timeout"))):
+            if duration_secs(envoy_value or "0s") != edge[key]:
+                problems.append(f"{key}: envoy {envoy_value}, edge {edge[key]}")
+        if not any(r["match"].get("prefix") == edge["jwt_prefix"] and "requires" in r for r in jwt.get("rules", [])):
+            problems.append(f"Envoy's JWT rule does not require a token on {edge['jwt_prefix']} as the edge does")
+        fail_if(problems)
+        return [f"{len(edge['bindings'])} bindings and {len(edge_routes)} routes agree"]
+
     def check_envoy(self):
         problems = []
         services = load_descriptor(self.a)
@@ -1175,6 +1255,7 @@ def main():
     ap.add_argument("--protoc", required=True)
     ap.add_argument("--proto-include", action="append", default=[])
     ap.add_argument("--binary", action="append", default=[])
+    ap.add_argument("--edge-binary", help="outcall-rest-edge: check it routes as envoy.yaml does")
     args = ap.parse_args()
 
     r = Runner()
@@ -1189,6 +1270,8 @@ def main():
     r.run("envoy", checks.check_envoy)
     r.run("env", checks.check_env)
     r.run("dockerfile", checks.check_dockerfile)
+    if args.edge_binary:
+        r.run("edge", checks.check_edge)
     print(f"deploy: {r.passed} passed, {r.failed} failed")
     return 0 if r.failed == 0 else 1
 

@@ -23,4 +23,5 @@ exec /usr/bin/python3 "$here/check_deploy.py" \
   --binary "$build/services/stats/stats" \
   --binary "$build/services/webhook-ingest/webhook-ingest" \
   --binary "$build/tools/ops/outcall-migrate" \
-  --binary "$build/tools/ops/outcall-health"
+  --binary "$build/tools/ops/outcall-health" \
+  --edge-binary "$build/services/rest-edge/outcall-rest-edge"

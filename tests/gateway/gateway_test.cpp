@@ -977,8 +977,8 @@ TEST_F(GatewayTest, ListAgentsReturnsEveryAgentInTheSeedEnvelope) {
   v1::ListAgentsResponse agents;
   ASSERT_TRUE(gateway_->ListAgents(&ctx, {}, &agents).ok());
   EXPECT_TRUE(agents.success());
-  EXPECT_EQ(agents.count(), 5);
-  EXPECT_EQ(agents.data_size(), 5);
+  EXPECT_EQ(agents.count(), 6);
+  EXPECT_EQ(agents.data_size(), 6);
 }
 
 TEST_F(GatewayTest, ConcurrentCallsToANumberWithoutPatientOrAppointmentNameTheNumberGuard) {

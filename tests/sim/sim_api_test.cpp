@@ -58,7 +58,7 @@ TEST_F(SimTest, AgentsPageWithCursorAndSearch) {
     cursor = std::string(page.at("next_cursor").as_string());
     ASSERT_LT(pages, 10);
   }
-  EXPECT_EQ(seen.size(), 5u);
+  EXPECT_EQ(seen.size(), 6u);  // five clinic agents and the original README's agent_123
   EXPECT_EQ(pages, 3);
   EXPECT_TRUE(seen.count("agent_sim_confirmaciones"));
 

@@ -68,6 +68,11 @@ Reply JsonError(unsigned http_status, int grpc_code, std::string_view message) {
   return r;
 }
 
+// The edge's own answer (not the service's): the body's code from the local-reply table.
+Reply LocalError(unsigned http_status, std::string_view message) {
+  return JsonError(http_status, LocalReplyCode(http_status), message);
+}
+
 Reply GrpcError(const grpc::Status& s) {
   const int code = static_cast<int>(s.error_code());
   Reply r = JsonError(static_cast<unsigned>(rest::HttpStatusForGrpcCode(code)), code, s.error_message());
@@ -285,11 +290,12 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
       first = false;
       co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::header_limit) {
-        co_await WriteReply(stream, JsonError(431, 8, "request headers too large"), 11, false, "-", "-", absl::Now());
+        co_await WriteReply(stream, LocalError(431, "request headers too large"), 11, false, "-", "-", absl::Now());
         break;
       }
       if (ec == http::error::body_limit) {
         co_await WriteReply(stream, TooLarge(), 11, false, "-", "-", absl::Now());
+        co_await Linger(stream);
         break;
       }
       if (ec) break;  // closed, timed out, or not HTTP
@@ -311,6 +317,7 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
       co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec == http::error::body_limit) {
         co_await WriteReply(stream, TooLarge(), version, false, "-", "-", absl::Now());
+        co_await Linger(stream);
         break;
       }
       if (ec) break;
@@ -322,8 +329,21 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
+  // After refusing a body: stop sending and read (and drop) what the client still sends for a
+  // moment, so it gets to read the answer instead of a reset.
+  asio::awaitable<void> Linger(beast::tcp_stream& stream) {
+    boost::system::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    std::vector<char> sink(64 * 1024);
+    size_t total = 0;
+    while (!ec && total < 8 * options.max_body_bytes) {
+      stream.expires_after(std::chrono::seconds(2));
+      total += co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
   Reply TooLarge() const {
-    return JsonError(413, 8, common::Cat("request body larger than ", options.max_body_bytes, " bytes"));
+    return LocalError(413, common::Cat("request body larger than ", options.max_body_bytes, " bytes"));
   }
 
   asio::awaitable<bool> WriteReply(beast::tcp_stream& stream, const Reply& r, unsigned version, bool keep,
@@ -360,7 +380,7 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
     const std::string method(req.method_string());
     auto target = rest::ParseTarget(req.target());
     if (!target.ok()) {
-      co_return co_await WriteReply(stream, JsonError(400, 3, common::ToStd(target.status().message())), version, keep, "-", method, started);
+      co_return co_await WriteReply(stream, LocalError(400, common::ToStd(target.status().message())), version, keep, "-", method, started);
     }
     const std::string& path = target->path;
 
@@ -400,17 +420,17 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
     auto match = backends.transcoder->Match(method, path);
     if (!match.ok()) {
       // Envoy's transcoder with reject_unknown_method.
-      co_return co_await WriteReply(stream, JsonError(404, 5, common::ToStd(match.status().message())), version, keep, route->name,
+      co_return co_await WriteReply(stream, LocalError(404, common::ToStd(match.status().message())), version, keep, route->name,
                                     method, started);
     }
     auto wire = backends.transcoder->Request(*match, req.body(), target->query);
     if (!wire.ok()) {
-      co_return co_await WriteReply(stream, JsonError(400, 3, common::ToStd(wire.status().message())), version, keep, route->name,
+      co_return co_await WriteReply(stream, LocalError(400, common::ToStd(wire.status().message())), version, keep, route->name,
                                     method, started);
     }
     grpc::GenericStub* stub = route->cluster == Cluster::kStats ? stats_stub.get() : gateway_stub.get();
     if (stub == nullptr) {
-      co_return co_await WriteReply(stream, JsonError(503, 14, "no upstream configured"), version, keep, route->name,
+      co_return co_await WriteReply(stream, LocalError(503, "no upstream configured"), version, keep, route->name,
                                     method, started);
     }
     if (match->binding->server_streaming) {
@@ -421,7 +441,9 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
     Prepare(*ctx, req, route->timeout);
     auto request = ToBuffer(*wire);
     grpc::ByteBuffer response;
+    const absl::Time sent = absl::Now();
     grpc::Status status = co_await UnaryCall(*stub, match->binding->grpc_path, ctx, &request, &response);
+    const int64_t upstream_ms = absl::ToInt64Milliseconds(absl::Now() - sent);
     Reply r;
     if (status.ok()) {
       auto payload = backends.transcoder->Response(*match->binding, FromBuffer(response));
@@ -435,6 +457,8 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
     } else {
       r = GrpcError(status);
     }
+    // As Envoy's x-envoy-upstream-service-time: the answer came from the service, in this long.
+    r.headers.emplace_back("x-upstream-service-time", std::to_string(upstream_ms));
     co_return co_await WriteReply(stream, r, version, keep, route->name, method, started);
   }
 
@@ -442,14 +466,14 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
     auto it = req.find(http::field::authorization);
     const std::string realm = common::Cat("Bearer realm=\"http://", std::string(req[http::field::host]), path, "\"");
     if (it == req.end() || !beast::iequals(it->value().substr(0, 7), "Bearer ")) {
-      Reply r = JsonError(401, 16, "Jwt is missing");
+      Reply r = LocalError(401, "Jwt is missing");
       r.headers.emplace_back("www-authenticate", realm);
       return r;
     }
     std::string_view token = it->value().substr(7);
     auto principal = backends.jwt->Verify(token, backends.clock->Now());
     if (!principal.ok()) {
-      Reply r = JsonError(401, 16, common::Cat("Jwt verification fails: ", common::ToStd(principal.status().message())));
+      Reply r = LocalError(401, common::Cat("Jwt verification fails: ", common::ToStd(principal.status().message())));
       r.headers.emplace_back("www-authenticate", realm + ", error=\"invalid_token\"");
       return r;
     }

@@ -63,4 +63,25 @@ const RouteRule* FindRoute(std::string_view path) {
   return nullptr;
 }
 
+const std::vector<std::pair<unsigned, int>>& LocalReplyCodes() {
+  static const std::vector<std::pair<unsigned, int>> codes = {
+      {400, 3},   // INVALID_ARGUMENT: bad JSON, unknown field, bad parameter
+      {401, 16},  // UNAUTHENTICATED: JWT missing or not valid
+      {403, 7},   // PERMISSION_DENIED
+      {404, 5},   // NOT_FOUND: no method for the path
+      {413, 8},   // RESOURCE_EXHAUSTED: body over the limit
+      {431, 8},   // RESOURCE_EXHAUSTED: headers over the limit
+      {503, 14},  // UNAVAILABLE: no upstream
+      {504, 4},   // DEADLINE_EXCEEDED
+  };
+  return codes;
+}
+
+int LocalReplyCode(unsigned http_status) {
+  for (const auto& [status, code] : LocalReplyCodes()) {
+    if (status == http_status) return code;
+  }
+  return 2;  // UNKNOWN
+}
+
 }  // namespace outcall::rest_edge

@@ -35,4 +35,9 @@ inline constexpr std::string_view kJwtPrefix = "/api/elevenlabs/";
 inline constexpr std::string_view kWebhookPath = "/api/webhooks/elevenlabs";
 inline constexpr std::string_view kNotFoundBody = R"({"success":false,"message":"not found"})";
 
+// The gRPC code in the body of the edge's own answers, by HTTP status (Envoy's local_reply_config
+// maps its local replies to the same body): {"code": <this>, "message", "details": []}.
+int LocalReplyCode(unsigned http_status);
+const std::vector<std::pair<unsigned, int>>& LocalReplyCodes();
+
 }  // namespace outcall::rest_edge

@@ -110,6 +110,15 @@ void Simulator::SeedDirectory() {
        600,
        "Hola, sus resultados están listos.",
        cut},
+      // The original README's example agent: its requests (agentId "agent_123") work as written.
+      {"agent_123",
+       "Valeria - Asistente Médica",
+       {"asistente"},
+       kDirectoryCreated + 5 * 86400,
+       {},
+       600,
+       "Hola, habla Valeria, la asistente de la clínica.",
+       cut},
   };
   numbers_ = {
       {config_.phone_number_id, "+576015550100", "Línea principal (Twilio)", "twilio",

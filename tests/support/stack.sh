@@ -1,0 +1,79 @@
+# A private instance of the whole system for a test, started by scripts/up.sh: its own state
+# directory, a free port offset, a fresh database on the test PostgreSQL cluster (scripts/test.sh
+# exported its libpq environment; a cluster of its own when no DATABASE_URL is set), the any-hour
+# contact-policy profile in force (tests/support/profiles) and the simulator's clock sped up.
+#
+#   . tests/support/stack.sh
+#   stack_start NAME ARTIFACTS_DIR    # exports STACK_URL, STACK_SIM, STACK_STATE, STACK_OFFSET,
+#                                     # DATABASE_URL (the instance's database) and the JWT settings
+#   ...                               # of STACK_STATE/env
+#   stack_stop                        # in the caller's EXIT trap: services, database, state
+# Needs: repo (the checkout) and build (its build directory) set by the caller.
+
+stack_ports_free() {
+  local p
+  for p in 8080 8090 8443 50051 50052 50053 9101 9102 9103 9104; do
+    if ss -Htln "sport = :$(($1 + p))" 2>/dev/null | grep -q .; then return 1; fi
+  done
+}
+
+stack_start() {
+  local name=$1 artifacts=$2 base cand i
+  STACK_NAME=$name STACK_ARTIFACTS=$artifacts STACK_DB="" STACK_STARTED_PG=0 STACK_OFFSET=""
+  mkdir -p "$artifacts"
+  # Every port free (edge 8080, simulator 8090, webhook 8443, gRPC 50051-50053, metrics
+  # 9101-9104, each + offset): from the pid, then the next ones.
+  base=$((10000 + ($$ % 350) * 10))
+  for i in $(seq 0 349); do
+    cand=$((10000 + ((base - 10000 + i * 10) % 3500)))
+    if stack_ports_free "$cand"; then STACK_OFFSET=$cand; break; fi
+  done
+  [ -n "$STACK_OFFSET" ] || { echo "$name: no free port offset between 10000 and 13500" >&2; return 1; }
+  STACK_STATE="$(mktemp -d "/tmp/outcall-$name.XXXXXX")"
+  if [ -z "${DATABASE_URL:-}" ]; then
+    bash "$repo/scripts/pg.sh" start "$name" >/dev/null
+    eval "$(bash "$repo/scripts/pg.sh" env "$name")"
+    STACK_STARTED_PG=1
+  fi
+  STACK_ADMIN_URL="$DATABASE_URL"
+  STACK_DB="outcall_${name}_$$_$(date +%s)"
+  psql "$STACK_ADMIN_URL" -X -q -c "CREATE DATABASE $STACK_DB TEMPLATE template0 ENCODING 'UTF8'" || return 1
+  export DATABASE_URL="${STACK_ADMIN_URL%/*}/$STACK_DB"
+  echo "$name: starting the stack (offset $STACK_OFFSET, state $STACK_STATE, database $STACK_DB)"
+  if ! (cd "$repo" && OUTCALL_STATE_DIR="$STACK_STATE" OUTCALL_PORT_OFFSET="$STACK_OFFSET" OUTCALL_SKIP_BUILD=1 \
+      bash scripts/up.sh >"$artifacts/up.log" 2>&1); then
+    cat "$artifacts/up.log"
+    echo "$name: scripts/up.sh failed" >&2
+    return 1
+  fi
+  STACK_URL="http://127.0.0.1:$((8080 + STACK_OFFSET))"
+  STACK_SIM="http://127.0.0.1:$((8090 + STACK_OFFSET))"
+  # Calls at any hour and day: the test profile (hours and holidays relaxed, with their reasons).
+  psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -v doc="$(cat "$repo/tests/support/profiles/test_any_hour.json")" <<'SQL' || return 1
+INSERT INTO contact_policy_profiles (profile_id, version, document, created_by)
+  VALUES ('test_any_hour', 1, :'doc', 'outcall tests') ON CONFLICT DO NOTHING;
+INSERT INTO contact_policy_settings (profile_id, version, updated_by)
+  VALUES ('test_any_hour', 1, 'outcall tests')
+  ON CONFLICT (singleton) DO UPDATE SET profile_id = EXCLUDED.profile_id, version = EXCLUDED.version;
+SQL
+  curl -fsS -XPOST "$STACK_SIM/__sim/clock" -d '{"scale": 20}' >/dev/null || return 1
+  curl -fsS -o /dev/null "$STACK_URL/healthz" || { echo "$name: the edge does not answer $STACK_URL/healthz" >&2; return 1; }
+  set -a
+  # shellcheck disable=SC1091
+  . "$STACK_STATE/env"
+  set +a
+  export STACK_URL STACK_SIM STACK_STATE STACK_OFFSET
+}
+
+stack_stop() {
+  [ -n "${STACK_STATE:-}" ] || return 0
+  (cd "$repo" && OUTCALL_STATE_DIR="$STACK_STATE" OUTCALL_PORT_OFFSET="$STACK_OFFSET" bash scripts/down.sh \
+    >"$STACK_ARTIFACTS/down.log" 2>&1) || true
+  cp -r "$STACK_STATE/logs" "$STACK_ARTIFACTS/logs" 2>/dev/null || true
+  if [ -n "$STACK_DB" ]; then
+    psql "$STACK_ADMIN_URL" -X -q -c "DROP DATABASE IF EXISTS $STACK_DB WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
+  if [ "$STACK_STARTED_PG" = 1 ]; then bash "$repo/scripts/pg.sh" destroy "$STACK_NAME" >/dev/null 2>&1 || true; fi
+  rm -rf "$STACK_STATE"
+  STACK_STATE=""
+}
