@@ -162,6 +162,15 @@ describe('console', () => {
     // Only one call was placed for the double click.
     const list = await api('GET', `/calls?startDate=${bogotaToday()}&endDate=${bogotaToday()}&limit=100`);
     assert.equal(list.data.filter((c) => c.phoneNumber === '+573005550001').length, 1);
+    // The recording, once stored (the simulator's post_call_audio), plays from the call page.
+    await until(async () => (await api('GET', `/conversation/${encodeURIComponent(conversationId)}`)).data.hasAudio,
+      'the recording to be stored');
+    await page.reload();
+    const player = page.locator('[data-testid="audio-player"]');
+    await player.waitFor({ timeout: LONG });
+    const src = await player.getAttribute('src');
+    assert.ok(src && src.startsWith('blob:'), `audio src ${src}`);  // fetched with the token
+    await page.evaluate(() => { window.__sameDocument = true; });  // the next tests check for reloads from here
     await shot(page, 'call');
   });
 

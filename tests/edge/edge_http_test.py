@@ -367,6 +367,25 @@ class Behaviour(unittest.TestCase):
         for l in mine:
             self.assertEqual(set(l), {"conversationId", "callId", "status", "previousStatus", "cause", "at"})
 
+        # Its recording (the simulator sends post_call_audio): raw bytes through google.api.HttpBody.
+        def has_audio():
+            _, b, _, _ = self.c.request("GET", f"/api/elevenlabs/conversation/{conv[0]}")
+            return b["data"]["hasAudio"]
+        wait_for(has_audio, 60, "the recording to be stored")
+        conn = http.client.HTTPConnection(URL.hostname, URL.port, timeout=30)
+        conn.request("GET", f"/api/elevenlabs/conversation/{conv[0]}/audio", headers={"Authorization": "Bearer " + token()})
+        r = conn.getresponse()
+        audio = r.read()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.getheader("Content-Type"), "audio/mpeg")
+        stored = psql(f"SELECT size_bytes FROM elevenlabs_audio WHERE conversation_id = '{conv[0]}'")
+        self.assertEqual(len(audio), int(stored))
+        self.assertEqual(hashlib.sha256(audio).hexdigest(),
+                         psql(f"SELECT sha256 FROM elevenlabs_audio WHERE conversation_id = '{conv[0]}'"))
+        # None for a call without one.
+        status, body, _, _ = self.c.request("GET", "/api/elevenlabs/conversation/conv_does_not_exist/audio")
+        self.assertEqual((status, body["code"]), (404, 5))
+
     def test_stream_error_before_any_message_is_an_http_error(self):
         conn = http.client.HTTPConnection(URL.hostname, URL.port, timeout=10)
         conn.request("GET", "/api/elevenlabs/campaigns/not-a-uuid/watch", headers={"Authorization": "Bearer " + token()})

@@ -87,6 +87,24 @@ absl::Status CallControl::GetConversation(const v1::GetConversationRequest& requ
   return absl::OkStatus();
 }
 
+absl::Status CallControl::GetConversationAudio(const v1::GetConversationAudioRequest& request,
+                                               google::api::HttpBody* resp) {
+  if (request.conversation_id().empty()) return absl::InvalidArgumentError("conversationId is required");
+  auto call = KnownCall(request.conversation_id());
+  if (!call.ok()) return call.status();
+  auto audio = store_.LoadAudio(call->conversation_id);
+  if (!audio.ok()) return audio.status();
+  if (!audio->has_value()) {
+    return absl::NotFoundError("no recording is stored for this call (SAVE_CALL_AUDIO, or not received yet)");
+  }
+  if ((*audio)->external) {
+    return absl::FailedPreconditionError("this recording is kept in external storage, not in the database");
+  }
+  resp->set_content_type((*audio)->content_type);
+  resp->set_data(std::move((*audio)->bytes));
+  return absl::OkStatus();
+}
+
 absl::Status CallControl::EndCall(const v1::EndCallRequest& request, v1::EndCallResponse* resp) {
   const v1::EndCallRequest* req = &request;
   auto call = KnownCall(req->conversation_id());

@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "outcall/common/clock.h"
 #include "outcall/elevenlabs/api.h"
+#include "google/api/httpbody.pb.h"
 #include "outcall/v1/call_gateway.pb.h"
 
 namespace outcall::call_gateway {
@@ -27,6 +28,8 @@ class CallControl {
   absl::Status ListAgents(v1::ListAgentsResponse* response);
   absl::Status GetConversation(const v1::GetConversationRequest& request,
                                v1::GetConversationResponse* response);
+  absl::Status GetConversationAudio(const v1::GetConversationAudioRequest& request,
+                                    google::api::HttpBody* response);
   absl::Status EndCall(const v1::EndCallRequest& request, v1::EndCallResponse* response);
   absl::Status EraseConversation(const v1::EraseConversationRequest& request,
                                  v1::EraseConversationResponse* response);

@@ -173,6 +173,13 @@ class CallRepository {
   // By ElevenLabs' conversation id or by our call id (a UUID).
   virtual absl::StatusOr<std::optional<CallRow>> FindCall(const std::string& id) = 0;
   virtual absl::StatusOr<v1::Conversation> LoadConversation(int64_t row) = 0;
+  // The call's stored recording (elevenlabs_audio), or nullopt when none is stored here.
+  struct StoredAudio {
+    std::string content_type;
+    std::string bytes;
+    bool external = false;  // only a storage_uri: the bytes are elsewhere
+  };
+  virtual absl::StatusOr<std::optional<StoredAudio>> LoadAudio(const std::string& conversation_id) = 0;
   // Moves a call to `status` if that is a forward move; returns the change (status unchanged
   // when it was not allowed).
   virtual absl::StatusOr<StatusChange> AdvanceStatus(

@@ -562,6 +562,26 @@ absl::StatusOr<std::optional<CallRow>> CallStore::FindCall(const std::string& id
   });
 }
 
+absl::StatusOr<std::optional<CallRepository::StoredAudio>> CallStore::LoadAudio(
+    const std::string& conversation_id) {
+  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::optional<StoredAudio>> {
+    auto rows = Exec(tx,
+                     {"call_gateway.audio_read",
+                      "SELECT content_type, audio IS NULL, COALESCE(audio, ''::bytea) FROM "
+                      "elevenlabs_audio WHERE conversation_id = $1"},
+                     conversation_id);
+    if (rows.empty()) return std::optional<StoredAudio>();
+    StoredAudio a;
+    a.content_type = rows[0][0].as<std::string>();
+    a.external = rows[0][1].as<bool>();
+    if (!a.external) {
+      const pqxx::binarystring bytes(rows[0][2]);
+      a.bytes = bytes.str();
+    }
+    return std::optional<StoredAudio>(std::move(a));
+  });
+}
+
 absl::StatusOr<v1::Conversation> CallStore::LoadConversation(int64_t row) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<v1::Conversation> {
     auto r = Exec1(
@@ -574,7 +594,8 @@ absl::StatusOr<v1::Conversation> CallStore::LoadConversation(int64_t row) {
          "COALESCE(termination_reason, ''), extract(epoch FROM created_at)::bigint, "
          "COALESCE(extract(epoch FROM started_at)::bigint, 0), COALESCE(extract(epoch FROM "
          "ended_at)::bigint, 0), "
-         "metadata::text FROM elevenlabs_conversations WHERE id = $1"},
+         "metadata::text, EXISTS (SELECT 1 FROM elevenlabs_audio a WHERE a.conversation_id = "
+         "elevenlabs_conversations.conversation_id) FROM elevenlabs_conversations WHERE id = $1"},
         row);
     v1::Conversation c;
     c.set_conversation_id(r[0].as<std::string>());
@@ -593,6 +614,7 @@ absl::StatusOr<v1::Conversation> CallStore::LoadConversation(int64_t row) {
     if (r[13].as<int64_t>() > 0) c.mutable_ended_at()->set_seconds(r[13].as<int64_t>());
     (void)google::protobuf::util::JsonStringToMessage(r[14].as<std::string>(),
                                                       c.mutable_metadata());
+    c.set_has_audio(r[15].as<bool>());
     if (!c.conversation_id().empty()) {
       for (const auto& t :
            Exec(tx,

@@ -78,6 +78,7 @@ class CallStore final : public CallRepository,
   absl::Status DiscardUnplaced(int64_t row) override;
   absl::StatusOr<std::optional<CallRow>> FindCall(const std::string& id) override;
   absl::StatusOr<v1::Conversation> LoadConversation(int64_t row) override;
+  absl::StatusOr<std::optional<StoredAudio>> LoadAudio(const std::string& conversation_id) override;
   absl::StatusOr<StatusChange> AdvanceStatus(
       int64_t row, std::string_view status, std::string_view cause,
       std::optional<std::string> termination_reason = std::nullopt) override;

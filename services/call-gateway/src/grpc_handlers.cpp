@@ -311,6 +311,14 @@ grpc::ServerUnaryReactor* CallGatewayHandlers::EndCall(grpc::CallbackServerConte
   return Dispatch(ctx, executor_, [this, req, resp] { return control_.EndCall(*req, resp); });
 }
 
+grpc::ServerUnaryReactor* CallGatewayHandlers::GetConversationAudio(
+    grpc::CallbackServerContext* ctx, const v1::GetConversationAudioRequest* req,
+    google::api::HttpBody* resp) {
+  if (auto p = auth_.Check(ctx); !p.ok()) return Finished(ctx, p.status());
+  return Dispatch(ctx, executor_,
+                  [this, req, resp] { return control_.GetConversationAudio(*req, resp); });
+}
+
 grpc::ServerUnaryReactor* CallGatewayHandlers::EraseConversation(
     grpc::CallbackServerContext* ctx, const v1::EraseConversationRequest* req,
     v1::EraseConversationResponse* resp) {

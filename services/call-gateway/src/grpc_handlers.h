@@ -52,6 +52,9 @@ class CallGatewayHandlers final : public v1::CallGateway::CallbackService {
                                             v1::GetConversationResponse* resp) override;
   grpc::ServerUnaryReactor* EndCall(grpc::CallbackServerContext* ctx, const v1::EndCallRequest* req,
                                     v1::EndCallResponse* resp) override;
+  grpc::ServerUnaryReactor* GetConversationAudio(grpc::CallbackServerContext* ctx,
+                                                 const v1::GetConversationAudioRequest* req,
+                                                 google::api::HttpBody* resp) override;
   grpc::ServerUnaryReactor* EraseConversation(grpc::CallbackServerContext* ctx,
                                               const v1::EraseConversationRequest* req,
                                               v1::EraseConversationResponse* resp) override;

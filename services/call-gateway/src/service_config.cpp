@@ -40,6 +40,7 @@ std::map<std::string, common::Permission> MethodPermissions() {
       {gw + "InitiateCall", Permission::kPlaceCalls},
       {gw + "CallPatient", Permission::kPlaceCalls},
       {gw + "GetConversation", Permission::kReadCalls},
+      {gw + "GetConversationAudio", Permission::kReadCalls},
       {gw + "EndCall", Permission::kPlaceCalls},
       {gw + "EraseConversation", Permission::kPlaceCalls},
       {gw + "WatchCallEvents", Permission::kReadCalls},

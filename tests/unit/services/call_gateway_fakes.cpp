@@ -365,6 +365,13 @@ absl::StatusOr<std::optional<CallRow>> FakeCallRepository::FindCall(const std::s
   return std::optional<CallRow>();
 }
 
+absl::StatusOr<std::optional<CallRepository::StoredAudio>> FakeCallRepository::LoadAudio(
+    const std::string& conversation_id) {
+  absl::MutexLock lock(&mu_);
+  if (auto s = Enter("LoadAudio"); !s.ok()) return s;
+  return std::optional<StoredAudio>();  // the fake stores no recordings
+}
+
 absl::StatusOr<v1::Conversation> FakeCallRepository::LoadConversation(int64_t row) {
   absl::MutexLock lock(&mu_);
   if (auto s = Enter("LoadConversation"); !s.ok()) return s;

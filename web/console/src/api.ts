@@ -210,8 +210,6 @@ export interface Conversation extends CallSummary {
   errors?: { source: string; code: string; message: string; createdAt?: string }[];
   costCredits?: number | string;
   hasAudio?: boolean;
-  audioAvailable?: boolean;
-  audioStored?: boolean;
 }
 export interface CallStats {
   total_calls: number;

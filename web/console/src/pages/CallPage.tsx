@@ -12,7 +12,7 @@ interface GetConversationResponse {
 const FINAL = new Set(['completed', 'failed', 'no_answer', 'busy', 'ended_manually', 'canceled']);
 
 export function hasAudio(c: Conversation | null): boolean {
-  return !!c && !!(c.hasAudio || c.audioAvailable || c.audioStored);
+  return !!c && !!c.hasAudio;
 }
 
 function KeyValues({ obj }: { obj?: Record<string, unknown> }) {
