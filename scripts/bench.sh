@@ -35,6 +35,16 @@
 #                                                  at cap 50 and 20 calls/s: peak concurrency,
 #                                                  pacing error, CPU, statements per attempt,
 #                                                  double dials (docs/campaigns.md).
+#   scripts/bench.sh rest [SECONDS] [CONNECTIONS]  the REST face: outcall through outcall-rest-edge
+#                                                  vs the Node baseline (../shared/baselines/
+#                                                  node-api-ref, or OUTCALL_NODE_API_BASELINE) on the
+#                                                  same simulator, PostgreSQL (cluster "bench-rest")
+#                                                  and wrk client: POST /api/elevenlabs/call and GET
+#                                                  /api/elevenlabs/stats at CONNECTIONS (1,16,64),
+#                                                  SECONDS per phase (10), CPU and commits per call,
+#                                                  the edge's own time, pgbench's ceiling
+#                                                  (docs/rest-bench.md). OUTCALL_SKIP_BUILD=1 uses
+#                                                  the binaries as built.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -50,6 +60,19 @@ if [ "${1:-}" = ingest ]; then
   CMAKE_BUILD_TYPE=Release bash scripts/build.sh webhook-ingest call-gateway outcall-migrate ingest_load
   machine
   OUTCALL_MACHINE="$(machine)" exec bash bench/ingest_bench.sh "${OUTCALL_BUILD_DIR:-$root/build}" "$@"
+fi
+
+if [ "${1:-}" = rest ]; then
+  # Starts its own PostgreSQL cluster, the whole system (scripts/up.sh) and the Node baseline, and
+  # stops them (bench/rest_bench.sh).
+  shift
+  if [ "${OUTCALL_SKIP_BUILD:-0}" != 1 ]; then
+    bash scripts/install-deps.sh
+    bash scripts/build.sh outcall-rest-edge call-gateway stats webhook-ingest elevenlabs-sim \
+      outcall-migrate outcall-health outcall-token
+  fi
+  machine
+  exec bash bench/rest_bench.sh "${OUTCALL_BUILD_DIR:-$root/build}" "$@"
 fi
 
 if [ "${1:-}" = gateway ]; then
