@@ -152,9 +152,11 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
   std::unique_ptr<common::BlockingExecutor> webhook_pool;
   common::HttpClient webhook_client;
 
-  // Contexts of upstream calls in flight, cancelled at shutdown.
+  // Contexts of upstream calls in flight, cancelled at shutdown (streams first: they never end
+  // by themselves).
   std::mutex calls_mu;
   std::set<grpc::ClientContext*> calls;
+  std::set<grpc::ClientContext*> streams;
 
   // Connections, least recently idle first: the cap closes the oldest idle one.
   struct Conn {
@@ -402,7 +404,7 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
 
     // JWT, as jwt_authn: before routing, on the whole /api/elevenlabs/ prefix.
     std::optional<Reply> denied;
-    if (path.starts_with(kJwtPrefix) || path == kJwtPrefix.substr(0, kJwtPrefix.size() - 1)) {
+    if (path.starts_with(kJwtPrefix)) {
       denied = CheckJwt(req, path);
     }
     if (denied) co_return co_await WriteReply(stream, *denied, version, keep, "jwt", method, started);
@@ -508,12 +510,13 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
     }
   }
 
-  void Track(grpc::ClientContext* ctx, bool add) {
+  void Track(grpc::ClientContext* ctx, bool add, bool stream = false) {
     std::lock_guard lock(calls_mu);
+    auto& set = stream ? streams : calls;
     if (add) {
-      calls.insert(ctx);
+      set.insert(ctx);
     } else {
-      calls.erase(ctx);
+      set.erase(ctx);
     }
   }
 
@@ -554,7 +557,7 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
     void Begin(grpc::GenericStub& stub, const std::string& method, std::shared_ptr<StreamCall> self) {
       self_ = std::move(self);
       impl_->upstream_calls.fetch_add(1);
-      impl_->Track(&ctx, true);
+      impl_->Track(&ctx, true, /*stream=*/true);
       stub.PrepareBidiStreamingCall(&ctx, method, grpc::StubOptions(), this);
       StartWriteLast(&request, grpc::WriteOptions());
       StartRead(&incoming_);
@@ -569,7 +572,7 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
     }
     void OnDone(const grpc::Status& s) override {
       channel.try_send(boost::system::error_code(), StreamItem{StreamItem::Kind::kDone, {}, s});
-      impl_->Track(&ctx, false);
+      impl_->Track(&ctx, false, /*stream=*/true);
       Impl* impl = impl_;
       self_.reset();  // may delete this
       impl->upstream_calls.fetch_sub(1);
@@ -805,10 +808,15 @@ void EdgeServer::Stop(absl::Time deadline) {
     boost::system::error_code ec;
     if (impl->acceptor) impl->acceptor->close(ec);
   });
+  {
+    std::lock_guard lock(i.calls_mu);
+    for (auto* ctx : i.streams) ctx->TryCancel();  // each ends with a last chunk
+  }
   while (i.in_flight.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(20));
   {
     std::lock_guard lock(i.calls_mu);
     for (auto* ctx : i.calls) ctx->TryCancel();
+    for (auto* ctx : i.streams) ctx->TryCancel();
   }
   // Every upstream callback posts to the io_context: it must still run when they do.
   const absl::Time hard = absl::Now() + absl::Seconds(5);
