@@ -8,15 +8,9 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-build=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --repo) repo="$2"; shift 2 ;;
-    --build-dir) build="$2"; shift 2 ;;
-    *) echo "usage: $0 [--repo DIR] [--build-dir DIR]" >&2; exit 2 ;;
-  esac
-done
-build="${build:-$repo/build}"
+# shellcheck disable=SC1091
+. "$repo/tests/support/stack.sh"
+stack_args "$@"
 cd "$repo"
 fail() { echo "browser: $*" >&2; exit 1; }
 
@@ -31,8 +25,6 @@ fi
 
 artifacts="$build/browser-artifacts"
 rm -rf "$artifacts"
-# shellcheck disable=SC1091
-. "$repo/tests/support/stack.sh"
 trap stack_stop EXIT
 stack_start browser "$artifacts"
 url="$STACK_URL/"

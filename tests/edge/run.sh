@@ -5,17 +5,9 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-build=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --repo) repo="$2"; shift 2 ;;
-    --build-dir) build="$2"; shift 2 ;;
-    *) echo "usage: $0 [--repo DIR] [--build-dir DIR]" >&2; exit 2 ;;
-  esac
-done
-build="${build:-$repo/build}"
 # shellcheck disable=SC1091
 . "$repo/tests/support/stack.sh"
+stack_args "$@"
 trap stack_stop EXIT
 stack_start edge "$build/edge-artifacts"
 export OUTCALL_DESCRIPTOR_SET="$build/proto/outcall.pb" OUTCALL_EDGE_BINARY="$build/services/rest-edge/outcall-rest-edge"

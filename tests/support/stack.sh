@@ -8,7 +8,20 @@
 #                                     # DATABASE_URL (the instance's database) and the JWT settings
 #   ...                               # of STACK_STATE/env
 #   stack_stop                        # in the caller's EXIT trap: services, database, state
-# Needs: repo (the checkout) and build (its build directory) set by the caller.
+# Needs: repo (the checkout) and build (its build directory) set by the caller, e.g. from the
+# test's arguments with stack_args "$@" ([--repo DIR] [--build-dir DIR]).
+
+stack_args() {
+  build=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --repo) repo="$2"; shift 2 ;;
+      --build-dir) build="$2"; shift 2 ;;
+      *) echo "usage: $0 [--repo DIR] [--build-dir DIR]" >&2; exit 2 ;;
+    esac
+  done
+  build="${build:-$repo/build}"
+}
 
 stack_ports_free() {
   local p
@@ -18,17 +31,21 @@ stack_ports_free() {
 }
 
 stack_start() {
-  local name=$1 artifacts=$2 base cand i
+  local name=$1 artifacts=$2 base cand i lock
   STACK_NAME=$name STACK_ARTIFACTS=$artifacts STACK_DB="" STACK_STARTED_PG=0 STACK_OFFSET=""
   mkdir -p "$artifacts"
+  # Instances started at the same time (ctest -j) pick and bind their ports one after another.
+  exec {lock}>/tmp/outcall-stack-ports.lock
+  flock "$lock"
   # Every port free (edge 8080, simulator 8090, webhook 8443, gRPC 50051-50053, metrics
-  # 9101-9104, each + offset): from the pid, then the next ones.
-  base=$((10000 + ($$ % 350) * 10))
-  for i in $(seq 0 349); do
-    cand=$((10000 + ((base - 10000 + i * 10) % 3500)))
+  # 9101-9104, each + offset). Offsets are multiples of 100: no two of these ports differ by
+  # one, so two instances never share a port. From the pid, then the next ones.
+  base=$(($$ % 36))
+  for i in $(seq 0 35); do
+    cand=$((10000 + ((base + i) % 36) * 100))
     if stack_ports_free "$cand"; then STACK_OFFSET=$cand; break; fi
   done
-  [ -n "$STACK_OFFSET" ] || { echo "$name: no free port offset between 10000 and 13500" >&2; return 1; }
+  [ -n "$STACK_OFFSET" ] || { flock -u "$lock"; echo "$name: no free port offset between 10000 and 13500" >&2; return 1; }
   STACK_STATE="$(mktemp -d "/tmp/outcall-$name.XXXXXX")"
   if [ -z "${DATABASE_URL:-}" ]; then
     bash "$repo/scripts/pg.sh" start "$name" >/dev/null
@@ -42,10 +59,13 @@ stack_start() {
   echo "$name: starting the stack (offset $STACK_OFFSET, state $STACK_STATE, database $STACK_DB)"
   if ! (cd "$repo" && OUTCALL_STATE_DIR="$STACK_STATE" OUTCALL_PORT_OFFSET="$STACK_OFFSET" OUTCALL_SKIP_BUILD=1 \
       bash scripts/up.sh >"$artifacts/up.log" 2>&1); then
+    flock -u "$lock"
     cat "$artifacts/up.log"
     echo "$name: scripts/up.sh failed" >&2
     return 1
   fi
+  flock -u "$lock"  # its ports are bound now
+  exec {lock}>&-
   STACK_URL="http://127.0.0.1:$((8080 + STACK_OFFSET))"
   STACK_SIM="http://127.0.0.1:$((8090 + STACK_OFFSET))"
   # Calls at any hour and day: the test profile (hours and holidays relaxed, with their reasons).

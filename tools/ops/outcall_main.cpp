@@ -36,6 +36,64 @@
 namespace {
 
 namespace ec = outcall::cli::exit_code;
+// A server stream read on a thread of its own into a queue, so that a command can wait for the
+// next messages with a timeout (and look at the call or campaign meanwhile).
+template <typename Msg>
+class StreamPump {
+ public:
+  // `prepare` sets the context up (token, no deadline); `open` starts the stream on it.
+  template <typename Prepare, typename Open>
+  StreamPump(Prepare prepare, Open open) {
+    prepare(ctx_);
+    reader_ = open(&ctx_);
+    thread_ = std::thread([this] {
+      Msg m;
+      while (reader_->Read(&m)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        queue_.push_back(m);
+        cv_.notify_one();
+      }
+      grpc::Status s = reader_->Finish();
+      std::lock_guard<std::mutex> lock(mu_);
+      ended_ = true;
+      status_ = std::move(s);
+      cv_.notify_one();
+    });
+  }
+  ~StreamPump() { Cancel(); }
+  StreamPump(const StreamPump&) = delete;
+  StreamPump& operator=(const StreamPump&) = delete;
+
+  // What arrived within `wait` (moved into `batch`); true once the stream has ended.
+  bool Next(std::chrono::milliseconds wait, std::deque<Msg>* batch) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, wait, [&] { return !queue_.empty() || ended_; });
+    batch->swap(queue_);
+    queue_.clear();
+    return ended_;
+  }
+  // After Next said it ended: how.
+  grpc::Status Finish() {
+    if (thread_.joinable()) thread_.join();
+    return status_;
+  }
+  void Cancel() {
+    if (!thread_.joinable()) return;
+    ctx_.TryCancel();
+    thread_.join();
+  }
+
+ private:
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReader<Msg>> reader_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Msg> queue_;
+  bool ended_ = false;
+  grpc::Status status_;
+  std::thread thread_;
+};
+
 using outcall::cli::Args;
 using outcall::cli::FlagSpec;
 using outcall::common::Cat;
@@ -487,32 +545,12 @@ int Runner::Watch() {
   // The stream first, so that no change after the first look is missed; the first look then
   // says where the call is (it may be over already). While the stream runs, the call is looked
   // at again every few seconds: a change between the two is caught there.
-  grpc::ClientContext stream_ctx;
-  Prepare(stream_ctx, /*deadline=*/false);
   outcall::v1::WatchCallEventsRequest req;
   req.set_conversation_id(id);
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<outcall::v1::CallUpdate> queue;
-  bool ended = false;
-  grpc::Status end_status;
-  auto reader = stub->WatchCallEvents(&stream_ctx, req);
-  std::thread reading([&] {
-    outcall::v1::CallUpdate u;
-    while (reader->Read(&u)) {
-      std::lock_guard<std::mutex> lock(mu);
-      queue.push_back(u);
-      cv.notify_one();
-    }
-    grpc::Status s = reader->Finish();
-    std::lock_guard<std::mutex> lock(mu);
-    ended = true;
-    end_status = std::move(s);
-    cv.notify_one();
-  });
+  StreamPump<outcall::v1::CallUpdate> pump([&](grpc::ClientContext& c) { Prepare(c, /*deadline=*/false); },
+                                           [&](grpc::ClientContext* c) { return stub->WatchCallEvents(c, req); });
   auto stop = [&](int code) {
-    stream_ctx.TryCancel();
-    reading.join();
+    pump.Cancel();
     return code;
   };
 
@@ -533,13 +571,7 @@ int Runner::Watch() {
   }
   while (!result) {
     std::deque<outcall::v1::CallUpdate> batch;
-    bool stream_ended = false;
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return !queue.empty() || ended; });
-      batch.swap(queue);
-      stream_ended = ended;
-    }
+    const bool stream_ended = pump.Next(std::chrono::milliseconds(200), &batch);
     for (const auto& u : batch) {
       consider(u);
       if (result) break;
@@ -547,7 +579,7 @@ int Runner::Watch() {
     if (result) break;
     if (g_interrupted) return stop(id.empty() ? ec::kOk : ec::kInterrupted);
     if (stream_ended) {
-      reading.join();
+      const grpc::Status end_status = pump.Finish();
       if (!end_status.ok()) return Fail(end_status, GatewayWhat());
       std::fprintf(stderr, "outcall watch: the stream ended (%s stopped?)\n",
                    GatewayWhat().c_str());
@@ -792,44 +824,19 @@ int Runner::CampaignProgress() {
   // A watch, renewed when the server ends it for falling behind (RESOURCE_EXHAUSTED); the
   // campaign is also looked at every few seconds (a final state is never missed).
   for (;;) {
-    grpc::ClientContext stream_ctx;
-    Prepare(stream_ctx, /*deadline=*/false);
     outcall::v1::WatchCampaignRequest req;
     req.set_campaign_id(id);
-    std::mutex mu;
-    std::condition_variable cv;
-    std::deque<outcall::v1::CampaignUpdate> queue;
-    bool ended = false;
-    grpc::Status end_status;
-    auto reader = stub->WatchCampaign(&stream_ctx, req);
-    std::thread reading([&] {
-      outcall::v1::CampaignUpdate u;
-      while (reader->Read(&u)) {
-        std::lock_guard<std::mutex> lock(mu);
-        queue.push_back(u);
-        cv.notify_one();
-      }
-      grpc::Status s = reader->Finish();
-      std::lock_guard<std::mutex> lock(mu);
-      ended = true;
-      end_status = std::move(s);
-      cv.notify_one();
-    });
+    StreamPump<outcall::v1::CampaignUpdate> pump(
+        [&](grpc::ClientContext& c) { Prepare(c, /*deadline=*/false); },
+        [&](grpc::ClientContext* c) { return stub->WatchCampaign(c, req); });
     auto stop = [&](int code) {
-      stream_ctx.TryCancel();
-      reading.join();
+      pump.Cancel();
       return finish(code);
     };
     auto next_look = Clock::now() + std::chrono::seconds(2);
     for (;;) {
       std::deque<outcall::v1::CampaignUpdate> batch;
-      bool stream_ended = false;
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return !queue.empty() || ended; });
-        batch.swap(queue);
-        stream_ended = ended;
-      }
+      const bool stream_ended = pump.Next(std::chrono::milliseconds(200), &batch);
       for (const auto& u : batch) {
         if (json_) PrintJsonLine(u);
         if (!u.has_counters() && u.state().empty()) continue;  // a recipient's move
@@ -862,7 +869,7 @@ int Runner::CampaignProgress() {
         next_look = Clock::now() + std::chrono::seconds(2);
       }
     }
-    reading.join();
+    const grpc::Status end_status = pump.Finish();
     if (end_status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) continue;  // watch again
     if (tty && !last_line.empty()) Print("\n");
     if (!end_status.ok()) return Fail(end_status, GatewayWhat());

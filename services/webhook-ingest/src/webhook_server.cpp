@@ -27,6 +27,7 @@
 #include "outcall/common/crypto.h"
 #include "outcall/common/logging.h"
 #include "outcall/common/strings.h"
+#include "outcall/common/tcp_listen.h"
 
 namespace outcall::webhook_ingest {
 namespace asio = boost::asio;
@@ -680,25 +681,11 @@ absl::Status WebhookServer::Start() {
   i.tls.use_private_key_file(i.options.tls_key_file, ssl::context::pem, ec);
   if (ec) return absl::InvalidArgumentError(common::Cat("TLS_KEY_FILE: cannot load ", i.options.tls_key_file));
 
-  const std::string& addr = i.options.listen_address;
-  const size_t colon = addr.rfind(':');
-  if (colon == std::string::npos) return absl::InvalidArgumentError("WEBHOOK_LISTEN_ADDRESS: not host:port");
-  std::string host = addr.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  int64_t port = 0;
-  if (!common::ParseInt(addr.substr(colon + 1), &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError("WEBHOOK_LISTEN_ADDRESS: bad port");
-  }
-  const auto ip = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
-  if (ec) return absl::InvalidArgumentError("WEBHOOK_LISTEN_ADDRESS: bad host");
-  tcp::endpoint ep(ip, static_cast<uint16_t>(port));
-  i.acceptor = std::make_unique<tcp::acceptor>(*i.ioc);
-  i.acceptor->open(ep.protocol(), ec);
-  if (!ec) i.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) i.acceptor->bind(ep, ec);
-  if (!ec) i.acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return absl::UnavailableError(common::Cat("WEBHOOK_LISTEN_ADDRESS: cannot listen on ", addr, ": ", ec.message()));
+  auto acceptor = common::ListenTcp(*i.ioc, i.options.listen_address, "WEBHOOK_LISTEN_ADDRESS");
+  if (!acceptor.ok()) return acceptor.status();
+  i.acceptor = *std::move(acceptor);
   port_ = i.acceptor->local_endpoint().port();
+  const std::string host = i.acceptor->local_endpoint().address().to_string();
   asio::co_spawn(*i.ioc, i.Accept(), asio::detached);
   for (int t = 0; t < i.options.limits.threads; ++t) {
     i.threads.emplace_back([ioc = i.ioc] { ioc->run(); });
