@@ -121,6 +121,7 @@ node_url="http://127.0.0.1:$node_port"
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "postgresql: $(q "$admin_url" 'SHOW server_version'), fsync=$(q "$admin_url" 'SHOW fsync'), synchronous_commit=$(q "$admin_url" 'SHOW synchronous_commit'), shared_buffers=$(q "$admin_url" 'SHOW shared_buffers'); build $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt"); node $(node --version); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+echo "binaries: $(for b in services/rest-edge/outcall-rest-edge services/call-gateway/call-gateway services/stats/stats; do printf '%s %s ' "${b##*/}" "$(date -u -r "$build/$b" '+%H:%M:%S')"; done)(built; another build during the run changes what is measured)"
 echo "outcall: edge $edge (pid $edge_pid), call-gateway $gw_pid, stats $stats_pid, simulator $sim (pid $sim_pid), database $rest_db; node baseline $node_url (pid $node_pid), database node_bench"
 
 # --- measurement helpers -------------------------------------------------------------------------
@@ -214,8 +215,12 @@ run_wrk() {
     wrk -t"$t" -c"$c" -d"${secs}s" --timeout 10s --latency -s bench/rest_bench.lua "$url" >"$work/wrk.out" 2>&1 &
   wp=$!
   sleep 0.3; snap "$work/s0"; echo "wrk $(awk '{print $14 + $15}' "/proc/$wp/stat")" >>"$work/s0"
-  while kill -0 "$wp" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$wp/stat" 2>/dev/null)" != Z ]; do
-    echo "wrk $(awk '{print $14 + $15}' "/proc/$wp/stat" 2>/dev/null)" >"$work/wrkcpu"; sleep 0.2
+  tail -n 1 "$work/s0" >"$work/wrkcpu"
+  local wc_
+  while kill -0 "$wp" 2>/dev/null; do  # wrk's own CPU: the last reading before it exits
+    wc_=$(awk '$3 != "Z" {print $14 + $15}' "/proc/$wp/stat" 2>/dev/null || true)
+    [ -z "$wc_" ] || echo "wrk $wc_" >"$work/wrkcpu"
+    sleep 0.2
   done
   wait "$wp" || true
   snap "$work/s1"; cat "$work/wrkcpu" >>"$work/s1"
@@ -327,6 +332,20 @@ pgbench_run() {  # NAME DB SCRIPT CLIENTS
 # The services stay up but idle (the edge, gateway and Node hold idle connections only).
 for c in "${conns_list[@]}"; do pgbench_run initiate pgb_initiate bench/rest_bench_initiate.sql "$c"; done
 for c in "${conns_list[@]}"; do pgbench_run node-insert pgb_node bench/rest_bench_node_insert.sql "$c"; done
+# What-if rows (REST_BENCH_WHATIF=0 skips them), on the scratch database only: the same six
+# statements without the stats rollup triggers on elevenlabs_conversations (migration 0003: every
+# call's INSERT and UPDATE upsert the same (day, status, agent) rows), and with
+# synchronous_commit=off (the two durable commits per call not waited for).
+whatif=()
+if [ "${REST_BENCH_WHATIF:-1}" = 1 ]; then
+  psql "$base_url/pgb_initiate" -XAtq -c "ALTER TABLE elevenlabs_conversations DISABLE TRIGGER call_daily_rollups_insert" \
+    -c "ALTER TABLE elevenlabs_conversations DISABLE TRIGGER call_daily_rollups_update"
+  for c in "${conns_list[@]}"; do pgbench_run "initiate,no-rollups" pgb_initiate bench/rest_bench_initiate.sql "$c"; done
+  psql "$base_url/pgb_initiate" -XAtq -c "ALTER TABLE elevenlabs_conversations ENABLE TRIGGER call_daily_rollups_insert" \
+    -c "ALTER TABLE elevenlabs_conversations ENABLE TRIGGER call_daily_rollups_update"
+  for c in "${conns_list[@]}"; do PGOPTIONS="-c synchronous_commit=off" pgbench_run "initiate,async" pgb_initiate bench/rest_bench_initiate.sql "$c"; done
+  whatif=("initiate,no-rollups" "initiate,async")
+fi
 
 errors=$(cat "$STACK_STATE/logs/call-gateway.log" "$STACK_STATE/logs/rest-edge.log" "$STACK_STATE/logs/stats.log" 2>/dev/null | grep -c '"level":"\(error\|critical\)"' || true)
 [ "$errors" = 0 ] || loud "the services logged $errors errors ($STACK_STATE/logs)"
@@ -346,9 +365,9 @@ row() {
 }
 for m in call stats; do for s in outcall node; do for c in "${conns_list[@]}"; do row "$s $m@$c"; done; done; done
 echo
-printf '%-18s %9s %7s %7s %8s %7s %6s\n' "pgbench" "calls/s" p50 p99 "pg_cpu" commit syncs
-for n in initiate node-insert; do for c in "${conns_list[@]}"; do
-  k="$n@$c"; printf '%-18s %9s %7s %7s %8s %7s %6s\n' "$k" "${pg_tps[$k]:--}" "${pg_p50[$k]:--}" "${pg_p99[$k]:--}" "${pg_cpu[$k]:--}" "${pg_commit[$k]:--}" "${pg_sync[$k]:--}"
+printf '%-22s %9s %7s %7s %8s %7s %6s\n' "pgbench" "calls/s" p50 p99 "pg_cpu" commit syncs
+for n in initiate node-insert "${whatif[@]}"; do for c in "${conns_list[@]}"; do
+  k="$n@$c"; printf '%-22s %9s %7s %7s %8s %7s %6s\n' "$k" "${pg_tps[$k]:--}" "${pg_p50[$k]:--}" "${pg_p99[$k]:--}" "${pg_cpu[$k]:--}" "${pg_commit[$k]:--}" "${pg_sync[$k]:--}"
 done; done
 echo
 echo "pg_stat_activity during the call phases (share of active-backend samples):"
