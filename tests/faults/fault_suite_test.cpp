@@ -1045,8 +1045,9 @@ TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
       "'true'");
 
   // 4. The rollups equal the rows they summarise.
-  EXPECT_EQ(Count("SELECT count(*) FROM ((SELECT day, status, agent_id, calls, duration_calls, "
-                  "duration_sum, cost_sum FROM call_daily_rollups) EXCEPT ALL (SELECT "
+  EXPECT_EQ(Count("SELECT count(*) FROM ((SELECT day, status, agent_id, sum(calls)::bigint, "
+                  "sum(duration_calls)::bigint, sum(duration_sum)::bigint, sum(cost_sum) FROM "
+                  "call_daily_rollups GROUP BY 1, 2, 3) EXCEPT ALL (SELECT "
                   "(created_at AT TIME ZONE stats_clinic_timezone())::date, status, agent_id, "
                   "count(*), count(duration_secs), COALESCE(sum(duration_secs), 0), "
                   "COALESCE(sum(cost), 0) FROM elevenlabs_conversations GROUP BY 1, 2, 3)) d"),
@@ -1055,8 +1056,9 @@ TEST_F(FaultSuite, LedgerHoldsThroughCrashesFloodsAndPoison) {
                   "stats_clinic_timezone())::date, status, agent_id, count(*), "
                   "count(duration_secs), COALESCE(sum(duration_secs), 0), COALESCE(sum(cost), 0) "
                   "FROM elevenlabs_conversations GROUP BY 1, 2, 3) EXCEPT ALL (SELECT day, status, "
-                  "agent_id, calls, duration_calls, duration_sum, cost_sum FROM "
-                  "call_daily_rollups)) d"),
+                  "agent_id, sum(calls)::bigint, sum(duration_calls)::bigint, "
+                  "sum(duration_sum)::bigint, sum(cost_sum) FROM call_daily_rollups GROUP BY 1, 2, "
+                  "3)) d"),
             0);
 
   // 5. No phone number, patient name or secret in any service log or PostgreSQL's log.

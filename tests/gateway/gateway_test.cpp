@@ -1120,11 +1120,11 @@ TEST_F(GatewayTest, AgentsAreCachedBriefly) {
     EXPECT_TRUE(gateway_->ListAgents(&ctx, {}, &agents).ok());
     return agents.count();
   };
-  EXPECT_EQ(list(), 5);
+  EXPECT_EQ(list(), 6);
   const int64_t requests =
       SimGet("/__sim/counters").at("requests").at("GET /v1/convai/agents").as_int64();
   EXPECT_GE(requests, 1);  // every page
-  EXPECT_EQ(list(), 5);
+  EXPECT_EQ(list(), 6);
   EXPECT_EQ(SimGet("/__sim/counters").at("requests").at("GET /v1/convai/agents").as_int64(),
             requests);
 }

@@ -668,7 +668,9 @@ TEST_F(StatsServiceTest, StatisticsAreReadFromTheRollups) {
   Exec("UPDATE call_daily_rollups SET calls = calls + 5 WHERE day = '2025-06-01'");
   EXPECT_EQ(Stats("2025-06-01", "2025-06-29").total_calls(), 7);
   EXPECT_EQ(Stats("2025-06-01", "2025-06-30").total_calls(), 2);
-  Exec("UPDATE call_monthly_rollups SET calls = calls + 10 WHERE month = '2025-06-01'");
+  // One stripe of the month (its two calls are in the stripes of their ids).
+  Exec("UPDATE call_monthly_rollups SET calls = calls + 10 WHERE month = '2025-06-01' AND stripe = "
+       "(SELECT min(stripe) FROM call_monthly_rollups WHERE month = '2025-06-01')");
   EXPECT_EQ(Stats("2025-06-01", "2025-06-30").total_calls(), 12);
   EXPECT_EQ(Stats("2025-05-31", "2025-07-01").total_calls(), 12);
   EXPECT_EQ(Stats("2025-06-02", "2025-06-30").total_calls(), 1);
@@ -930,12 +932,18 @@ TEST_F(StatsServiceTest, ConcurrentWritersKeepTheRollupsExact) {
   EXPECT_EQ(s.failed_calls(), kThreads * kCallsEach / 4);
   EXPECT_EQ(s.total_cost(), 2.4);  // 240 calls at 0.0100, summed exactly
   EXPECT_EQ(Exec("SELECT count(*) FROM stats_verify_rollups()")[0][0].as<int>(), 0);
-  EXPECT_EQ(
-      Exec("SELECT count(*) FROM call_daily_rollups WHERE agent_id = 'agent_hot'")[0][0].as<int>(),
-      2);
-  EXPECT_EQ(Exec("SELECT count(*) FROM call_monthly_rollups WHERE agent_id = 'agent_hot'")[0][0]
+  // Two groups (failed, completed), each spread over the 8 stripes of its calls' ids.
+  EXPECT_EQ(Exec("SELECT count(DISTINCT (day, status)) FROM call_daily_rollups WHERE agent_id = "
+                 "'agent_hot'")[0][0]
                 .as<int>(),
             2);
+  EXPECT_EQ(Exec("SELECT count(DISTINCT (month, status)) FROM call_monthly_rollups WHERE agent_id = "
+                 "'agent_hot'")[0][0]
+                .as<int>(),
+            2);
+  EXPECT_EQ(Exec("SELECT count(*) FROM call_daily_rollups WHERE agent_id = 'agent_hot'")[0][0].as<int>(),
+            16);
+  EXPECT_EQ(Exec("SELECT count(*) FROM call_daily_rollups WHERE calls < 0")[0][0].as<int>(), 0);
 }
 
 // ---------------------------------------------------------------------------------------------
