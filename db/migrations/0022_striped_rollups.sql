@@ -16,6 +16,12 @@
 -- each group's stripes summed with the calls; stats_rebuild_rollups() recomputes the stripes.
 -- Writers of different stripes never touch the same row; two calls of the same group share a
 -- stripe with a probability of 1 in 8.
+--
+-- Only today's rows are hot: stats_fold_rollups() folds the stripes of days before yesterday (and
+-- of months before the current one) into stripe 0, so that history costs readers one row per
+-- group again. call-gateway runs it hourly; stats_rebuild_rollups() writes history folded. A later
+-- change to an old call still lands in the stripe of its id (a row that may then hold a negative
+-- delta until the next fold): every group's sum stays exact at every moment.
 
 LOCK TABLE elevenlabs_conversations IN SHARE ROW EXCLUSIVE MODE;
 
@@ -153,21 +159,84 @@ BEGIN
   DELETE FROM public.call_monthly_rollups;
   INSERT INTO public.call_daily_rollups
     (day, status, agent_id, stripe, calls, duration_calls, duration_sum, cost_sum)
-  SELECT (c.created_at AT TIME ZONE tz)::date, c.status, c.agent_id, (c.id % 8)::smallint,
+  SELECT (c.created_at AT TIME ZONE tz)::date AS day, c.status, c.agent_id,
+         -- History folded (stripe 0), the hot days striped as the triggers stripe them.
+         CASE WHEN (c.created_at AT TIME ZONE tz)::date >= (now() AT TIME ZONE tz)::date - 1
+              THEN (c.id % 8)::smallint ELSE 0::smallint END,
          count(*), count(c.duration_secs), COALESCE(sum(c.duration_secs), 0), COALESCE(sum(c.cost), 0)
   FROM public.elevenlabs_conversations c
   GROUP BY 1, 2, 3, 4;
   SELECT count(*) INTO n FROM (SELECT DISTINCT day, status, agent_id FROM public.call_daily_rollups) g;
   INSERT INTO public.call_monthly_rollups
     (month, status, agent_id, stripe, calls, duration_calls, duration_sum, cost_sum)
-  SELECT date_trunc('month', d.day)::date, d.status, d.agent_id, d.stripe, sum(d.calls), sum(d.duration_calls),
-         sum(d.duration_sum), sum(d.cost_sum)
+  SELECT date_trunc('month', d.day)::date, d.status, d.agent_id,
+         CASE WHEN date_trunc('month', d.day)::date >= date_trunc('month', (now() AT TIME ZONE tz)::date - 1)::date
+              THEN d.stripe ELSE 0::smallint END,
+         sum(d.calls), sum(d.duration_calls), sum(d.duration_sum), sum(d.cost_sum)
   FROM public.call_daily_rollups d
   GROUP BY 1, 2, 3, 4;
   RETURN n;
 END
 $$;
 REVOKE EXECUTE ON FUNCTION stats_rebuild_rollups() FROM PUBLIC;
+
+-- Folds the stripes of the days before `before` (default: yesterday in the clinic zone) into
+-- stripe 0, and those of the months before its month; returns the rows removed. Takes the rollups
+-- in EXCLUSIVE mode first (readers go on; writers wait the few milliseconds it takes), so it never
+-- deadlocks with a writer. SECURITY DEFINER: call-gateway's role runs it (hourly).
+CREATE FUNCTION stats_fold_rollups(before date DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+  tz text := public.stats_clinic_timezone();
+  cutoff date := COALESCE(before, (now() AT TIME ZONE public.stats_clinic_timezone())::date - 1);
+  month_cutoff date := date_trunc('month', COALESCE(before, (now() AT TIME ZONE public.stats_clinic_timezone())::date - 1))::date;
+  n bigint;
+  m bigint;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM public.call_daily_rollups WHERE day < cutoff AND stripe <> 0)
+     AND NOT EXISTS (SELECT 1 FROM public.call_monthly_rollups WHERE month < month_cutoff AND stripe <> 0) THEN
+    RETURN 0;  -- nothing to fold: no lock taken
+  END IF;
+  LOCK TABLE public.call_daily_rollups, public.call_monthly_rollups IN EXCLUSIVE MODE;
+  WITH gone AS (
+    DELETE FROM public.call_daily_rollups r WHERE r.day < cutoff AND r.stripe <> 0
+    RETURNING r.day, r.status, r.agent_id, r.calls, r.duration_calls, r.duration_sum, r.cost_sum
+  )
+  INSERT INTO public.call_daily_rollups AS r
+    (day, status, agent_id, stripe, calls, duration_calls, duration_sum, cost_sum)
+  SELECT day, status, agent_id, 0, sum(calls), sum(duration_calls), sum(duration_sum), sum(cost_sum)
+  FROM gone GROUP BY 1, 2, 3
+  ON CONFLICT (day, status, agent_id, stripe) DO UPDATE
+    SET calls = r.calls + EXCLUDED.calls,
+        duration_calls = r.duration_calls + EXCLUDED.duration_calls,
+        duration_sum = r.duration_sum + EXCLUDED.duration_sum,
+        cost_sum = r.cost_sum + EXCLUDED.cost_sum;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  DELETE FROM public.call_daily_rollups
+  WHERE day < cutoff AND stripe = 0 AND calls = 0 AND duration_calls = 0 AND duration_sum = 0 AND cost_sum = 0;
+  WITH gone AS (
+    DELETE FROM public.call_monthly_rollups r WHERE r.month < month_cutoff AND r.stripe <> 0
+    RETURNING r.month, r.status, r.agent_id, r.calls, r.duration_calls, r.duration_sum, r.cost_sum
+  )
+  INSERT INTO public.call_monthly_rollups AS r
+    (month, status, agent_id, stripe, calls, duration_calls, duration_sum, cost_sum)
+  SELECT month, status, agent_id, 0, sum(calls), sum(duration_calls), sum(duration_sum), sum(cost_sum)
+  FROM gone GROUP BY 1, 2, 3
+  ON CONFLICT (month, status, agent_id, stripe) DO UPDATE
+    SET calls = r.calls + EXCLUDED.calls,
+        duration_calls = r.duration_calls + EXCLUDED.duration_calls,
+        duration_sum = r.duration_sum + EXCLUDED.duration_sum,
+        cost_sum = r.cost_sum + EXCLUDED.cost_sum;
+  GET DIAGNOSTICS m = ROW_COUNT;
+  DELETE FROM public.call_monthly_rollups
+  WHERE month < month_cutoff AND stripe = 0 AND calls = 0 AND duration_calls = 0 AND duration_sum = 0 AND cost_sum = 0;
+  RETURN n + m;
+END
+$$;
+COMMENT ON FUNCTION stats_fold_rollups(date) IS
+  'Folds the rollup stripes of days before `before` (default yesterday, clinic zone) and of the months before its month into stripe 0; groups stay exact. call-gateway runs it hourly.';
+REVOKE EXECUTE ON FUNCTION stats_fold_rollups(date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stats_fold_rollups(date) TO outcall_gateway;
 
 -- Each group's stripes summed, against a direct aggregate of the calls (same columns as 0003's).
 CREATE OR REPLACE FUNCTION stats_verify_rollups()

@@ -645,6 +645,51 @@ TEST_F(StatsServiceTest, AStateChangeAfterTheFactMovesTheCall) {
   EXPECT_EQ(Exec("SELECT count(*) FROM stats_verify_rollups()")[0][0].as<int>(), 0);
 }
 
+// Migration 0022: the rollup rows of a group are spread over 8 stripes by call id (concurrent
+// writers meet rarely); stats_fold_rollups() folds past days back into one row per group, and a
+// later change to an old call keeps every group exact before and after the next fold.
+TEST_F(StatsServiceTest, StripedRollupsFoldIntoOneRowPerGroupAndStayExact) {
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 24; ++i) ids.push_back(InsertCall("2025-08-05 10:00:00-05", "completed", "agent_a", 1, 30, "0.0100"));
+  for (int i = 0; i < 5; ++i) InsertCall("2025-08-05 11:00:00-05", "failed", "agent_a", 1, 0, "0");
+  auto rows = [&](const std::string& table) {
+    return Exec("SELECT count(*) FROM " + table)[0][0].as<int>();
+  };
+  EXPECT_EQ(rows("call_daily_rollups WHERE status = 'completed'"), 8);  // 24 ids: every stripe
+  EXPECT_EQ(rows("call_monthly_rollups WHERE status = 'completed'"), 8);
+  EXPECT_EQ(Stats("2025-08-05", "2025-08-05").total_calls(), 29);
+  EXPECT_EQ(Exec("SELECT count(*) FROM stats_verify_rollups()")[0][0].as<int>(), 0);
+
+  EXPECT_GT(Exec("SELECT stats_fold_rollups()")[0][0].as<int64_t>(), 0);
+  EXPECT_EQ(rows("call_daily_rollups"), 2);  // completed, failed: one row each
+  EXPECT_EQ(rows("call_monthly_rollups"), 2);
+  EXPECT_EQ(rows("call_daily_rollups WHERE stripe <> 0"), 0);
+  EXPECT_EQ(Exec("SELECT count(*) FROM stats_verify_rollups()")[0][0].as<int>(), 0);
+  const v1::CallStats folded = Stats("2025-08-05", "2025-08-05");
+  EXPECT_EQ(folded.total_calls(), 29);
+  EXPECT_EQ(folded.completed_calls(), 24);
+  EXPECT_EQ(folded.total_cost(), 0.24);
+  EXPECT_EQ(Stats("2025-08-01", "2025-08-31").total_calls(), 29);  // the monthly rows
+  EXPECT_EQ(Exec("SELECT stats_fold_rollups()")[0][0].as<int64_t>(), 0);  // nothing left to fold
+
+  // An old call changes later (its cost corrected, another one erased): its delta lands in its
+  // own stripe; the sums stay exact, and the next fold leaves one row per group again.
+  Exec("UPDATE elevenlabs_conversations SET cost = 0.0300 WHERE id = " + std::to_string(ids[3]));
+  Exec("DELETE FROM elevenlabs_conversations WHERE id = " + std::to_string(ids[5]));
+  EXPECT_EQ(Exec("SELECT count(*) FROM stats_verify_rollups()")[0][0].as<int>(), 0);
+  EXPECT_EQ(Stats("2025-08-05", "2025-08-05").total_calls(), 28);
+  EXPECT_EQ(Stats("2025-08-05", "2025-08-05").total_cost(), 0.25);
+  Exec("SELECT stats_fold_rollups()");
+  EXPECT_EQ(rows("call_daily_rollups"), 2);
+  EXPECT_EQ(Exec("SELECT count(*) FROM stats_verify_rollups()")[0][0].as<int>(), 0);
+  EXPECT_EQ(Stats("2025-08-01", "2025-08-31").total_cost(), 0.25);
+
+  // Today's rows are not folded (they are the hot ones), and a rebuild writes history folded.
+  Exec("SELECT stats_rebuild_rollups()");
+  EXPECT_EQ(rows("call_daily_rollups"), 2);
+  EXPECT_EQ(Exec("SELECT count(*) FROM stats_verify_rollups()")[0][0].as<int>(), 0);
+}
+
 TEST_F(StatsServiceTest, StatisticsAreReadFromTheRollups) {
   InsertCall("2025-06-01 10:00:00-05");
   InsertCall("2025-06-02 10:00:00-05");

@@ -562,6 +562,12 @@ absl::StatusOr<std::optional<CallRow>> CallStore::FindCall(const std::string& id
   });
 }
 
+absl::StatusOr<int64_t> CallStore::FoldRollups() {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<int64_t> {
+    return Exec1(tx, {"call_gateway.fold_rollups", "SELECT stats_fold_rollups()"})[0].as<int64_t>();
+  });
+}
+
 absl::StatusOr<std::optional<CallRepository::StoredAudio>> CallStore::LoadAudio(
     const std::string& conversation_id) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::optional<StoredAudio>> {

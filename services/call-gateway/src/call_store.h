@@ -53,6 +53,9 @@ class CallStore final : public CallRepository,
   explicit CallStore(common::PgPool& pool, CallStoreOptions options = {})
       : pool_(pool), options_(options) {}
   common::PgPool& pool() { return pool_; }
+  // Folds the rollup stripes of days before yesterday into one row per group
+  // (stats_fold_rollups, migration 0022); the rows removed.
+  absl::StatusOr<int64_t> FoldRollups();
 
   absl::StatusOr<std::optional<PatientRow>> FindPatient(int id) override;
   absl::StatusOr<std::optional<PatientRow>> FindPatientByPhone(const std::string& e164) override;

@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "outcall/common/blocking_executor.h"
 #include "outcall/common/logging.h"
+#include "outcall/common/periodic.h"
 #include "outcall/common/strings.h"
 #include "reconciler.h"
 
@@ -67,7 +68,8 @@ struct GatewayService::Parts {
         executor(o.workers, o.max_queued),
         gateway(auth, executor, placer, control, ledger, data_requests, hub),
         sink(auth, executor, applier),
-        campaign_handlers(auth, executor, campaigns, automation, hub) {}
+        campaign_handlers(auth, executor, campaigns, automation, hub),
+        store(store) {}
 
   GatewayMetrics metrics;
   CallEventHub hub;
@@ -89,6 +91,8 @@ struct GatewayService::Parts {
   CallGatewayHandlers gateway;
   CallEventSinkHandlers sink;
   CampaignsHandlers campaign_handlers;
+  CallStore& store;
+  common::PeriodicThread fold_loop;  // the rollups' history folded, hourly
 };
 
 GatewayService::GatewayService(GatewayOptions options, CallStore& store,
@@ -122,7 +126,22 @@ absl::Status GatewayService::AutomateOnce() { return parts_->automation.RunOnce(
 void GatewayService::StartAutomation() { parts_->automation.Start(parts_->automation_every); }
 void GatewayService::StopAutomation() { parts_->automation.Stop(); }
 absl::Status GatewayService::ReconcileOnce() { return parts_->reconciler.RunOnce(); }
-void GatewayService::StartReconciler() { parts_->reconciler.Start(); }
-void GatewayService::StopReconciler() { parts_->reconciler.Stop(); }
+void GatewayService::StartReconciler() {
+  parts_->reconciler.Start();
+  // Today's rollup rows are striped for concurrent writers; history is folded back to one row per
+  // group so that statistics over months stay cheap (migration 0022).
+  parts_->fold_loop.Start(absl::Hours(1), [this] {
+    auto folded = parts_->store.FoldRollups();
+    if (!folded.ok()) {
+      spdlog::warn("rollup fold failed (retried next hour): {}", common::ToStd(folded.status().message()));
+    } else if (*folded > 0) {
+      spdlog::info("rollups: {} striped row(s) of past days folded", *folded);
+    }
+  });
+}
+void GatewayService::StopReconciler() {
+  parts_->fold_loop.Stop();
+  parts_->reconciler.Stop();
+}
 
 }  // namespace outcall::call_gateway
