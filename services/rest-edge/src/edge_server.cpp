@@ -807,11 +807,13 @@ void EdgeServer::Stop(absl::Time deadline) {
   // Every upstream callback posts to the io_context: it must still run when they do.
   const absl::Time hard = absl::Now() + absl::Seconds(5);
   while (i.upstream_calls.load() > 0 && absl::Now() < hard) absl::SleepFor(absl::Milliseconds(10));
-  i.webhook_pool.reset();  // runs (and answers) what is queued, then joins
   std::shared_ptr<asio::io_context> ioc = std::move(i.ioc);
   ioc->stop();
   for (auto& t : i.threads) t.join();
   i.threads.clear();
+  // After the I/O threads: a session still proxying a webhook can no longer reach the pool. Its
+  // last tasks post their answers into the stopped io_context, where they never run.
+  i.webhook_pool.reset();
   i.acceptor.reset();
 }
 
