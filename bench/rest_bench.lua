@@ -1,6 +1,8 @@
 -- wrk script for bench/rest_bench.sh (docs/rest-bench.md). The same for outcall's REST edge and
 -- the Node baseline. Environment:
---   REST_BENCH_MODE   call (POST /api/elevenlabs/call, the default) or stats (GET /api/elevenlabs/stats)
+--   REST_BENCH_MODE   call (POST /api/elevenlabs/call, the default), paced (the same calls, each
+--                     connection waiting REST_BENCH_PACE_MS between its requests: a load below
+--                     saturation) or stats (GET /api/elevenlabs/stats)
 --   REST_BENCH_TOKEN  the HS256 bearer token
 --   REST_BENCH_BASE   phone block of this run: thread t's n-th request dials
 --                     +5730 followed by 8 digits of BASE + t * 5000000 + n (distinct per request,
@@ -10,6 +12,10 @@
 local mode = os.getenv("REST_BENCH_MODE") or "call"
 local token = os.getenv("REST_BENCH_TOKEN") or ""
 local base = tonumber(os.getenv("REST_BENCH_BASE") or "0")
+local pace = tonumber(os.getenv("REST_BENCH_PACE_MS") or "0")
+if mode == "paced" and pace > 0 then
+  function delay() return pace end
+end
 local threads = {}
 local next_id = 0
 

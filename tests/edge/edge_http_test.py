@@ -245,6 +245,11 @@ class StatusAndErrors(unittest.TestCase):
         self.assertError(self.c.request("POST", "/api/elevenlabs/call", {"phoneNumber": "3001234567", "phoneNumbr": "x"}),
                          400, 3, "phoneNumbr")
 
+    def test_a_refused_value_is_never_echoed_unmasked(self):
+        status, body, _, text = self.c.request("POST", "/api/elevenlabs/call", {"phoneNumber": 3001234567})
+        self.assertEqual(status, 400, text)
+        self.assertNotIn("3001234567", text)
+
     def test_wrong_type_is_400(self):
         self.assertError(self.c.request("POST", "/api/elevenlabs/call", {"phoneNumber": "3001234567", "patientId": "abc"}),
                          400, 3, "patient")

@@ -34,6 +34,7 @@
 #include "outcall/common/clock.h"
 #include "outcall/common/http_client.h"
 #include "outcall/common/jwt.h"
+#include "outcall/common/logging.h"
 #include "outcall/common/strings.h"
 #include "outcall/common/tcp_listen.h"
 #include "outcall/rest/transcoder.h"
@@ -432,13 +433,14 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
     auto match = backends.transcoder->Match(method, path);
     if (!match.ok()) {
       // Envoy's transcoder with reject_unknown_method.
-      co_return co_await WriteReply(stream, LocalError(404, common::ToStd(match.status().message())), version, keep, route->name,
-                                    method, started);
+      co_return co_await WriteReply(stream, LocalError(404, common::RedactPhones(common::ToStd(match.status().message()))),
+                                    version, keep, route->name, method, started);
     }
     auto wire = backends.transcoder->Request(*match, req.body(), target->query);
     if (!wire.ok()) {
-      co_return co_await WriteReply(stream, LocalError(400, common::ToStd(wire.status().message())), version, keep, route->name,
-                                    method, started);
+      // protobuf's parser quotes the offending value, which may be a phone number: masked.
+      co_return co_await WriteReply(stream, LocalError(400, common::RedactPhones(common::ToStd(wire.status().message()))),
+                                    version, keep, route->name, method, started);
     }
     grpc::GenericStub* stub = route->cluster == Cluster::kStats ? stats_stub.get() : gateway_stub.get();
     if (stub == nullptr) {
