@@ -385,15 +385,19 @@ absl::StatusOr<std::string> Transcoder::Request(const RouteMatch& match, std::st
     return absl::OkStatus();
   };
   std::vector<const pb::FieldDescriptor*> bound_by_path;
+  std::vector<std::vector<const pb::FieldDescriptor*>> path_fields;
   for (const auto& [field, value] : match.variables) {
     auto path = ResolvePath(cb.input, field);
     if (auto s = bind(path, field, value); !s.ok()) return s;
     bound_by_path.push_back(path.front());
+    path_fields.push_back(std::move(path));
   }
   if (b.body != "*") {
     for (const auto& [name, value] : query) {
       auto path = ResolvePath(cb.input, name);
       if (path.empty()) continue;  // unknown parameters are ignored, as the original system did
+      // The path's own variables are not overridden from the query string.
+      if (std::find(path_fields.begin(), path_fields.end(), path) != path_fields.end()) continue;
       if (!b.body.empty() && path.front()->json_name() == FindField(cb.input, b.body)->json_name()) continue;
       if (auto s = bind(path, name, value); !s.ok()) return s;
     }

@@ -84,6 +84,10 @@ TEST_F(TranscoderTest, BodyPathAndQueryBind) {
   auto by_proto_name = Bind<v1::ListCallsRequest>("GET", "/api/elevenlabs/calls?patient_id=8", "");
   ASSERT_TRUE(by_proto_name.ok());
   EXPECT_EQ(by_proto_name->patient_id(), 8);
+  auto not_overridden = Bind<v1::GetConversationRequest>(
+      "GET", "/api/elevenlabs/conversation/conv_a?conversationId=conv_b&conversation_id=conv_c", "");
+  ASSERT_TRUE(not_overridden.ok());
+  EXPECT_EQ(not_overridden->conversation_id(), "conv_a");  // the path's variable wins
   auto encoded = Bind<v1::GetConversationRequest>("GET", "/api/elevenlabs/conversation/conv%5F1", "");
   ASSERT_TRUE(encoded.ok());
   EXPECT_EQ(encoded->conversation_id(), "conv_1");
