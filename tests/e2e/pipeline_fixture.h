@@ -208,6 +208,16 @@ class PipelineFixture : public ::testing::Test {
     return r.empty() || r[0][0].is_null() ? "" : r[0][0].as<std::string>();
   }
   // Waits (real time) until `sql` returns `want`.
+  // After a hang-up the simulator ends the call on a thread of its own: a single jump of its clock
+  // can come first, leaving the call's webhooks due at a simulated time never reached (seen once
+  // in CI). This keeps the clock moving, 10 s at a time, until `sql` answers `want`.
+  bool AdvanceSimUntil(const std::string& sql, const std::string& want) {
+    for (int i = 0; i < 30; ++i) {
+      AdvanceSim(10);
+      if (WaitForScalar(sql, want, 1)) return true;
+    }
+    return false;
+  }
   bool WaitForScalar(const std::string& sql, const std::string& want, int seconds = 30) {
     for (int i = 0; i < seconds * 20; ++i) {
       if (Scalar(sql) == want) return true;
