@@ -458,10 +458,11 @@ absl::StatusOr<Target> ParseTarget(std::string_view target) {
       if (!out.empty()) out.pop_back();
       continue;
     }
-    std::string lower(part);
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (lower.find("%2f") != std::string::npos || lower.find("%5c") != std::string::npos) {
-      return absl::InvalidArgumentError("encoded slashes are not allowed in the path");
+    for (size_t i = part.find('%'); i != std::string_view::npos && i + 2 < part.size(); i = part.find('%', i + 1)) {
+      const char hi = part[i + 1], lo = static_cast<char>(part[i + 2] | 0x20);
+      if ((hi == '2' && lo == 'f') || (hi == '5' && lo == 'c')) {
+        return absl::InvalidArgumentError("encoded slashes are not allowed in the path");
+      }
     }
     out.push_back(part);
   }

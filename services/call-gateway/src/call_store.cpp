@@ -570,7 +570,7 @@ absl::StatusOr<int64_t> CallStore::FoldRollups() {
 
 absl::StatusOr<std::optional<CallRepository::StoredAudio>> CallStore::LoadAudio(
     const std::string& conversation_id) {
-  return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<std::optional<StoredAudio>> {
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<StoredAudio>> {
     auto rows = Exec(tx,
                      {"call_gateway.audio_read",
                       "SELECT content_type, audio IS NULL, COALESCE(audio, ''::bytea) FROM "

@@ -125,12 +125,6 @@ bool HopHeader(std::string_view k) {
   return hop.count(k) > 0;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // One item of a server stream, handed from gRPC's threads to the connection's coroutine.
 struct StreamItem {
   enum class Kind { kHeaders, kMessage, kDone } kind = Kind::kMessage;
@@ -426,7 +420,7 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
     }
 
     if (route->cluster == Cluster::kWebhookIngest) {
-      Reply r = co_await ProxyWebhook(req, target->query);
+      Reply r = co_await ProxyWebhook(req);
       co_return co_await WriteReply(stream, r, version, keep, route->name, method, started);
     }
 
@@ -481,17 +475,18 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
 
   std::optional<Reply> CheckJwt(const http::request<http::string_body>& req, std::string_view path) const {
     auto it = req.find(http::field::authorization);
-    const std::string realm = common::Cat("Bearer realm=\"http://", std::string(req[http::field::host]), path, "\"");
+    // Only for a refusal: not on the path of every accepted request.
+    auto realm = [&] { return common::Cat("Bearer realm=\"http://", std::string(req[http::field::host]), path, "\""); };
     if (it == req.end() || !beast::iequals(it->value().substr(0, 7), "Bearer ")) {
       Reply r = LocalError(401, "Jwt is missing");
-      r.headers.emplace_back("www-authenticate", realm);
+      r.headers.emplace_back("www-authenticate", realm());
       return r;
     }
     std::string_view token = it->value().substr(7);
     auto principal = backends.jwt->Verify(token, backends.clock->Now());
     if (!principal.ok()) {
       Reply r = LocalError(401, common::Cat("Jwt verification fails: ", common::ToStd(principal.status().message())));
-      r.headers.emplace_back("www-authenticate", realm + ", error=\"invalid_token\"");
+      r.headers.emplace_back("www-authenticate", realm() + ", error=\"invalid_token\"");
       return r;
     }
     return std::nullopt;
@@ -502,7 +497,7 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
   void Prepare(grpc::ClientContext& ctx, const http::request<http::string_body>& req, absl::Duration timeout) const {
     bool has_id = false;
     for (const auto& f : req) {
-      const std::string k = Lower(f.name_string());
+      const std::string k = common::ToLower(f.name_string());
       if (HopHeader(k) || !ValidMetadataKey(k) || !ValidMetadataValue(f.value())) continue;
       if (k == "x-request-id") has_id = true;
       ctx.AddMetadata(k, std::string(f.value()));
@@ -740,14 +735,14 @@ struct EdgeServer::Impl : std::enable_shared_from_this<EdgeServer::Impl> {
         token, std::move(request));
   }
 
-  asio::awaitable<Reply> ProxyWebhook(const http::request<http::string_body>& req, const rest::QueryParams&) {
+  asio::awaitable<Reply> ProxyWebhook(const http::request<http::string_body>& req) {
     common::HttpRequest out;
     out.method = std::string(req.method_string());
     out.url = common::Cat(backends.webhook_ingest_url, std::string(req.target()));
     out.body = req.body();
     out.timeout = absl::Seconds(60);
     for (const auto& f : req) {
-      const std::string k = Lower(f.name_string());
+      const std::string k = common::ToLower(f.name_string());
       if (HopHeader(k) && k != "content-type") continue;
       out.headers.emplace_back(k, std::string(f.value()));
     }
