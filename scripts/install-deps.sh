@@ -34,12 +34,13 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-# The console (web/console) and its browser tests (tests/browser): npm ci from the committed
-# lock files, only when node_modules is missing or older than package-lock.json.
+# The console (web/console) and its browser tests (tests/browser), the TypeScript client
+# (clients/typescript) and the outbound-webhook test receiver (tests/outbound): npm ci from the
+# committed lock files, only when node_modules is missing or older than package-lock.json.
 npm_deps() {
   local here dir
   here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  for dir in "$here/web/console" "$here/tests/browser"; do
+  for dir in "$here/web/console" "$here/tests/browser" "$here/clients/typescript" "$here/tests/outbound"; do
     [ -f "$dir/package-lock.json" ] || continue
     if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
       echo "install-deps: npm ci in ${dir#"$here"/}"

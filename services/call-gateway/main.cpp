@@ -1,7 +1,10 @@
 // call-gateway: builds the object graph from the environment and serves until SIGTERM.
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <string>
 
 #include "call_store.h"
 #include "gateway_service.h"
@@ -10,6 +13,30 @@
 #include "outcall/common/strings.h"
 #include "outcall/elevenlabs/client.h"
 #include "service_config.h"
+
+namespace {
+
+outcall::call_gateway::WebhookSenderOptions WebhookOptions(
+    const outcall::call_gateway::WebhookConfig& w) {
+  outcall::call_gateway::WebhookSenderOptions o;
+  char host[256] = {};
+  (void)gethostname(host, sizeof host - 1);
+  o.owner = std::string("call-gateway@") + host + "/" + std::to_string(getpid());
+  o.workers = w.workers;
+  o.batch = w.batch;
+  o.poll = absl::Milliseconds(w.poll_ms);
+  o.timeout = absl::Milliseconds(w.timeout_ms);
+  o.lease = absl::Seconds(w.lease_secs);
+  o.retry_base = absl::Milliseconds(w.retry_base_ms);
+  o.retry_max = absl::Seconds(w.retry_max_secs);
+  o.retry_period = absl::Hours(w.retry_hours);
+  o.disable = {.min_failures = w.disable_min_failures,
+               .failing_for = absl::Seconds(w.disable_after_secs)};
+  o.ca_file = w.ca_file;
+  return o;
+}
+
+}  // namespace
 
 int main() {
   using namespace outcall;
@@ -59,16 +86,20 @@ int main() {
        .dial_workers = config->dispatcher.dial_workers,
        .dispatch_lease = absl::Seconds(config->dispatcher.lease_secs),
        .automation_every = absl::Seconds(config->dispatcher.automation_secs),
-       .feed_database_url = cc.database_url.Reveal()},
+       .feed_database_url = cc.database_url.Reveal(),
+       .webhooks = WebhookOptions(config->webhooks)},
       store, elevenlabs, svc.authenticator(), &svc.server().metrics());
   svc.server().AddService(service.call_gateway());
   svc.server().AddService(service.event_sink());
   svc.server().AddService(service.campaigns());
+  svc.server().AddService(service.clinic_sync());
+  svc.server().AddService(service.webhooks());
   service.StartReconciler();
   if (config->dispatcher.enabled) {
     service.StartDispatcher();
     service.StartAutomation();
   }
+  if (config->webhooks.enabled) service.StartWebhookSender();
   spdlog::info("call-gateway: SAVE_CALL_AUDIO={}, lost recordings fetched after {} s",
                el.save_call_audio, rc.audio_grace_secs);
   return svc.Serve();

@@ -33,6 +33,7 @@ namespace {
 using namespace outcall;
 
 const std::vector<std::string> kServices = {"outcall.v1.CallGateway", "outcall.v1.Campaigns",
+                                            "outcall.v1.ClinicSync", "outcall.v1.Webhooks",
                                             "outcall.v1.Stats"};
 
 int PrintRoutes(const std::string& descriptor_set) {

@@ -156,6 +156,8 @@ class PipelineFixture : public ::testing::Test {
     grpc_->AddService(gateway_service_->call_gateway());
     grpc_->AddService(gateway_service_->event_sink());
     grpc_->AddService(gateway_service_->campaigns());
+    grpc_->AddService(gateway_service_->clinic_sync());
+    grpc_->AddService(gateway_service_->webhooks());
     grpc_->AddInterceptorFactory(auth_->NewInterceptorFactory());
     ASSERT_TRUE(grpc_->Start().ok());
   }

@@ -283,10 +283,10 @@ class StatusAndErrors(unittest.TestCase):
         self.assertEqual(body["data"]["total_cost"], 0)
 
     def test_body_limit(self):
-        big = b'{"phoneNumber": "' + b"1" * (1024 * 1024) + b'"}'
+        big = b'{"phoneNumber": "' + b"1" * (4 * 1024 * 1024) + b'"}'
         self.assertError(self.c.request("POST", "/api/elevenlabs/call", raw=big), 413, 8, "larger than")
-        # Just under the limit is read and judged by the service (not by the edge's limit).
-        ok = Client().request("POST", "/api/elevenlabs/call", raw=b'{"patientName": "' + b"a" * (1024 * 1000) + b'"}')
+        # Just under the limit (4 MiB) is read and judged by the service (not by the edge's limit).
+        ok = Client().request("POST", "/api/elevenlabs/call", raw=b'{"patientName": "' + b"a" * (4 * 1024 * 1000) + b'"}')
         self.assertNotEqual(ok[0], 413)
 
 

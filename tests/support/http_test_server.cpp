@@ -67,10 +67,12 @@ HttpTestServer::HttpTestServer(Handler handler)
         http::response<http::string_body> res{static_cast<http::status>(out.status), 11};
         for (const auto& [k, v] : out.headers) res.set(k, v);
         res.body() = out.body;
-        res.keep_alive(req.keep_alive());
+        // A handler's "connection: close" ends the connection after this answer.
+        const bool keep = req.keep_alive() && out.headers.count("connection") == 0;
+        res.keep_alive(keep);
         res.prepare_payload();
         http::write(socket, res, ec);
-        if (ec || !req.keep_alive()) break;
+        if (ec || !keep) break;
       }
       impl_->current_fd = -1;
       socket.shutdown(tcp::socket::shutdown_both, ec);

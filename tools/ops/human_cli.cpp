@@ -24,7 +24,7 @@ const std::vector<ExitCodeDoc>& ExitCodes() {
       {exit_code::kAuth, "unauthenticated or permission denied; no --token and none can be minted"},
       {exit_code::kUnavailable, "service unavailable, timed out or overloaded (try again)"},
       {exit_code::kConflict, "conflict: the idempotency key was used with another request"},
-      {exit_code::kRowsRejected, "campaigns create: created, but some CSV rows were rejected (not started)"},
+      {exit_code::kRowsRejected, "campaigns create: created, but some CSV rows were rejected (not started); sync: some rows were refused (the others were applied)"},
       {exit_code::kCallFailed, "watch ID: the call ended failed"},
       {exit_code::kCallNoAnswer, "watch ID: the call ended no_answer"},
       {exit_code::kCallBusy, "watch ID: the call ended busy"},

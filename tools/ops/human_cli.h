@@ -30,7 +30,8 @@ inline constexpr int kNotFound = 4;     // NOT_FOUND
 inline constexpr int kAuth = 5;         // UNAUTHENTICATED, PERMISSION_DENIED, no token to send
 inline constexpr int kUnavailable = 6;  // UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED
 inline constexpr int kConflict = 7;     // ALREADY_EXISTS, ABORTED (an idempotency key reused)
-inline constexpr int kRowsRejected = 8; // campaigns create: created, some CSV rows rejected
+inline constexpr int kRowsRejected = 8; // campaigns create: created, some CSV rows rejected;
+                                        // sync: some rows refused, the others applied
 inline constexpr int kCallFailed = 10;  // watch ID: the call's final state
 inline constexpr int kCallNoAnswer = 11;
 inline constexpr int kCallBusy = 12;

@@ -26,12 +26,17 @@
 #include "campaign_csv.h"
 #include "cli_common.h"
 #include "cli_token.h"
+#include "google/protobuf/util/json_util.h"
 #include "human_cli.h"
+#include "outcall/common/logging.h"
 #include "outcall/common/strings.h"
+#include "outcall/fhir/fhir.h"
 #include "outcall/v1/call_gateway.grpc.pb.h"
 #include "outcall/v1/campaigns.grpc.pb.h"
 #include "outcall/v1/stats.grpc.pb.h"
+#include "outcall/v1/sync.grpc.pb.h"
 #include "rne_file.h"
+#include "sync_csv.h"
 
 namespace {
 
@@ -200,6 +205,41 @@ const std::vector<Command>& Commands() {
        "otherwise, until the campaign is completed (exit 0), canceled (20) or expired (21);\n"
        "130 on Ctrl-C. A paused campaign is still followed.",
        {}},
+      {"sync patients",
+       "outcall sync patients FILE.csv|- [--batch N] [--dry-run]",
+       "Creates or updates the clinic's patients (ClinicSync.UpsertPatients) from a CSV with a\n"
+       "header, read row by row and sent in batches of --batch rows (default 1000, at most\n"
+       "5000), so a file of any size works. Required columns: external_ref (the clinic's id),\n"
+       "full_name (or given_names with family_names), phone; optional: do_not_call (true/false,\n"
+       "si/no, 1/0; empty: as it is), time_zone (IANA, e.g. America/Bogota). Names are matched\n"
+       "ignoring case, accents and spaces/_-./, in English or Spanish:\n" +
+           outcall::ops::SyncCsvColumnHelp(outcall::ops::SyncKind::kPatients) +
+           "Any other column is an error. Delimiter: ',', ';', tab or '|'. Every refused row is\n"
+           "listed with its line, ref, column and reason (numbers and names masked); the others\n"
+           "are applied. Exit 8 when some rows were refused. Sending a file again is safe (rows\n"
+           "already applied come back unchanged). --dry-run checks the file and sends nothing.",
+       {{"batch"}, {"dry-run", false}}},
+      {"sync appointments",
+       "outcall sync appointments FILE.csv|- [--batch N] [--dry-run]",
+       "Creates or updates appointments (ClinicSync.UpsertAppointments) from a CSV, as `sync\n"
+       "patients` does; each names its patient by the patient's external_ref (sync the patients\n"
+       "first). Required columns: external_ref, patient_external_ref, scheduled_at (RFC 3339,\n"
+       "or \"2026-12-04 10:00[:00]\" as Bogota time; or date and time columns); optional:\n"
+       "doctor_name, specialty, location, status (scheduled, confirmed, reschedule_requested,\n"
+       "canceled, completed, no_show, or Spanish: programada, confirmada, cancelada, cumplida,\n"
+       "inasistencia, ...; empty: scheduled when new, as it is otherwise). Names:\n" +
+           outcall::ops::SyncCsvColumnHelp(outcall::ops::SyncKind::kAppointments) +
+           "A row whose time cannot be read (a date without a time, day/month/year) is refused\n"
+           "by line and not sent; the others still go. Exit 8 when some rows were refused.",
+       {{"batch"}, {"dry-run", false}}},
+      {"sync fhir",
+       "outcall sync fhir FILE.json|- [--batch N] [--dry-run]",
+       "Imports a FHIR R4 Patient, Appointment or Bundle of them (JSON), mapped as\n"
+       "call-gateway's ImportFhir maps it (libs/fhir, docs/fhir.md), and sent as UpsertPatients\n"
+       "then UpsertAppointments batches (patients first, so a Bundle of any size works). Each\n"
+       "refused entry is listed by its Bundle entry index (0-based) with the FHIR path at fault;\n"
+       "elements not mapped are listed once. Exit 8 when some entries were refused.",
+       {{"batch"}, {"dry-run", false}}},
   };
   return kCommands;
 }
@@ -218,8 +258,9 @@ void PrintCommandHelp(const Command& c) {
 
 void PrintMainHelp(std::FILE* out = stdout) {
   std::fprintf(out,
-      "outcall: places and follows calls and campaigns from a terminal (tables; --json for "
-      "scripts)\n\nusage: outcall COMMAND [options]   (outcall COMMAND --help for each)\n\n"
+      "outcall: places and follows calls and campaigns from a terminal, and syncs the clinic's\n"
+      "patients and appointments (tables; --json for scripts)\n\n"
+      "usage: outcall COMMAND [options]   (outcall COMMAND --help for each)\n\n"
       "commands:\n"
       "  call PHONE | --patient ID      place a call\n"
       "  calls                          the call history (table)\n"
@@ -227,7 +268,10 @@ void PrintMainHelp(std::FILE* out = stdout) {
       "  watch [CONVERSATION_ID]        follow status changes (of one call: exit by its end)\n"
       "  campaigns create --name N --csv FILE [--start]\n"
       "  campaigns list | show ID | start ID | pause ID | resume ID | cancel ID\n"
-      "  campaigns progress ID          live progress until the campaign ends\n\n"
+      "  campaigns progress ID          live progress until the campaign ends\n"
+      "  sync patients FILE.csv         create or update the clinic's patients (CSV, streamed)\n"
+      "  sync appointments FILE.csv     create or update appointments (CSV, streamed)\n"
+      "  sync fhir FILE.json            a FHIR R4 Patient, Appointment or Bundle\n\n"
       "%s\n%s",
       kGlobalOptions, ExitCodeHelp().c_str());
 }
@@ -343,6 +387,7 @@ class Runner {
   int CampaignList();
   int CampaignAction(const std::string& action);
   int CampaignProgress();
+  int Sync(const std::string& what);
 
   const Command& cmd_;
   Args args_;
@@ -367,6 +412,7 @@ int Runner::Run() {
   if (n == "campaigns create") return CampaignCreate();
   if (n == "campaigns list") return CampaignList();
   if (n == "campaigns progress") return CampaignProgress();
+  if (n.rfind("sync ", 0) == 0) return Sync(n.substr(5));
   return CampaignAction(n.substr(n.find(' ') + 1));
 }
 
@@ -879,6 +925,131 @@ int Runner::CampaignProgress() {
   }
 }
 
+int Runner::Sync(const std::string& what) {
+  namespace ops = outcall::ops;
+  if (args_.positionals.size() != 1) return Usage("needs one file (FILE, or - for standard input)");
+  const std::string path = args_.positionals[0];
+  const bool fhir = what == "fhir";
+  const ops::SyncKind kind =
+      what == "patients" ? ops::SyncKind::kPatients : ops::SyncKind::kAppointments;
+  ops::SyncOptions options;
+  if (args_.Has("batch")) {
+    const auto n = outcall::cli::ParsePositiveInt(args_.Get("batch"));
+    if (!n || *n > 5000) {
+      return Usage(Cat("--batch '", args_.Get("batch"),
+                       "' is not a number from 1 to 5000 (call-gateway takes at most 5000 rows a "
+                       "request)"));
+    }
+    options.batch_size = *n;
+  }
+  options.dry_run = args_.Has("dry-run");
+  // A batch of thousands of rows takes longer than a lookup: 120 s each unless --timeout says.
+  const int deadline_secs = args_.Has("timeout") ? timeout_secs_ : 120;
+
+  std::FILE* in = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+  if (in == nullptr) return Usage(Cat("cannot open ", path, ": ", std::strerror(errno)));
+  struct Closer {
+    std::FILE* f;
+    ~Closer() {
+      if (f != stdin) std::fclose(f);
+    }
+  } closer{in};
+
+  // The file is checked (the CSV header, or the whole FHIR resource) before anything is sent.
+  std::optional<outcall::fhir::FhirImport> mapped;
+  std::optional<outcall::rne::CsvReader> reader;
+  std::optional<ops::SyncCsvColumns> cols;
+  if (fhir) {
+    constexpr size_t kMaxFhirBytes = size_t{512} << 20;
+    std::string text;
+    char buf[1 << 16];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, in)) > 0;) {
+      text.append(buf, n);
+      if (text.size() > kMaxFhirBytes) {
+        return Usage(Cat(path, " is larger than 512 MB; split the Bundle"));
+      }
+    }
+    if (std::ferror(in)) return Usage(Cat("cannot read ", path, ": ", std::strerror(errno)));
+    google::protobuf::Struct resource;
+    if (auto st = google::protobuf::util::JsonStringToMessage(text, &resource); !st.ok()) {
+      // The parser's message quotes the input after its first line: not shown (patient data).
+      std::string why(st.message().data(), st.message().size());
+      why = why.substr(0, why.find('\n'));
+      return Usage(Cat(
+          path, " is not a JSON object (a FHIR resource): ", outcall::common::RedactPhones(why)));
+    }
+    auto m = outcall::fhir::FromFhir(resource);
+    if (!m.ok()) return Usage(Cat(path, ": ", std::string(m.status().message())));
+    mapped = *std::move(m);
+  } else {
+    reader.emplace(in);
+    const std::optional<std::string> header = reader->ReadHeaderLine();
+    if (!header) return Usage(Cat(path, " is empty (a header line is needed)"));
+    std::string error;
+    cols = ops::ReadSyncCsvColumns(kind, *header, &error);
+    if (!cols) return Usage(Cat(path, ": ", error));
+  }
+  if (!options.dry_run && !Token("sync:read,sync:write")) return ec::kAuth;
+
+  auto stub = outcall::v1::ClinicSync::NewStub(Channel(GatewayAddress()));
+  std::mutex prepare_mu;  // batches are sent from worker threads; Prepare may renew token_
+  auto prepare = [&](grpc::ClientContext& ctx) {
+    std::lock_guard<std::mutex> lock(prepare_mu);
+    Prepare(ctx, /*deadline=*/false);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(deadline_secs));
+  };
+  const ops::PatientSender send_patients = [&](const outcall::v1::UpsertPatientsRequest& req,
+                                               outcall::v1::SyncResponse* resp) {
+    grpc::ClientContext ctx;
+    prepare(ctx);
+    return stub->UpsertPatients(&ctx, req, resp);
+  };
+  const ops::AppointmentSender send_appointments =
+      [&](const outcall::v1::UpsertAppointmentsRequest& req, outcall::v1::SyncResponse* resp) {
+        grpc::ClientContext ctx;
+        prepare(ctx);
+        return stub->UpsertAppointments(&ctx, req, resp);
+      };
+
+  const ops::SyncSummary summary =
+      fhir ? ops::ImportFhir(*mapped, options, send_patients, send_appointments)
+      : kind == ops::SyncKind::kPatients
+          ? ops::ImportPatientsCsv(*reader, *cols, options, send_patients)
+          : ops::ImportAppointmentsCsv(*reader, *cols, options, send_appointments);
+
+  if (json_) {
+    Print(ops::SyncSummaryJson(summary, fhir, options.dry_run));
+  } else {
+    Print(ops::RenderSyncSummary(summary, fhir, options.dry_run));
+  }
+  if (summary.broken) {
+    std::fprintf(stderr,
+                 "outcall %s: line %lld: %s; reading stopped there (the rows before it "
+                 "were %s)\n",
+                 cmd_.name.c_str(), static_cast<long long>(summary.broken->first),
+                 summary.broken->second.c_str(), options.dry_run ? "checked" : "sent");
+  }
+  if (summary.failed) {
+    std::fprintf(stderr,
+                 "outcall %s: the batch from %s %lld on was not applied and nothing after it was "
+                 "sent; sending the file again is safe (rows already applied come back "
+                 "unchanged):\n",
+                 cmd_.name.c_str(), fhir ? "entry" : "line",
+                 static_cast<long long>(summary.failed_line));
+    return Fail(*summary.failed, GatewayWhat());
+  }
+  if (summary.refused > 0 || summary.broken) {
+    if (!json_) {
+      std::fprintf(stderr, "outcall %s: %lld of %lld %s refused%s\n", cmd_.name.c_str(),
+                   static_cast<long long>(summary.refused), static_cast<long long>(summary.rows),
+                   fhir ? "entries" : "rows",
+                   options.dry_run ? " by the CLI's checks" : "; the others were applied");
+    }
+    return ec::kRowsRejected;
+  }
+  return ec::kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -892,16 +1063,16 @@ int main(int argc, char** argv) {
   // of the global options that take one); everything else is the command's options.
   std::string name;
   std::vector<std::string> rest;
-  bool campaigns = false;
+  bool grouped = false;  // "campaigns" and "sync" take a second word
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.empty() || a[0] != '-') {
       if (name.empty()) {
         name = a;
-        campaigns = a == "campaigns";
+        grouped = a == "campaigns" || a == "sync";
         continue;
       }
-      if (campaigns && name == "campaigns") {
+      if (grouped && (name == "campaigns" || name == "sync")) {
         name += " " + a;
         continue;
       }
@@ -930,7 +1101,7 @@ int main(int argc, char** argv) {
   }
   const Command* cmd = FindCommand(name);
   if (cmd == nullptr) {
-    if (name == "campaigns" && wants_help) {
+    if ((name == "campaigns" || name == "sync") && wants_help) {
       PrintMainHelp();
       return ec::kOk;
     }

@@ -143,12 +143,14 @@ std::string Base64Encode(std::string_view bytes) {
   return out;
 }
 
-std::string RandomHex(size_t n) {
+std::string RandomBytes(size_t n) {
   std::string bytes(n, '\0');
   if (n > 0 && RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(n)) != 1) {
     Fail("RAND_bytes failed");
   }
-  return HexEncode(bytes);
+  return bytes;
 }
+
+std::string RandomHex(size_t n) { return HexEncode(RandomBytes(n)); }
 
 }  // namespace outcall::common

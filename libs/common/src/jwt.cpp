@@ -66,6 +66,9 @@ std::string_view PermissionName(Permission p) {
     case Permission::kWriteConsent: return "consent:write";
     case Permission::kPrivacyAdmin: return "privacy:admin";
     case Permission::kWriteCampaigns: return "campaigns:write";
+    case Permission::kReadSync: return "sync:read";
+    case Permission::kWriteSync: return "sync:write";
+    case Permission::kAdminWebhooks: return "webhooks:admin";
   }
   return "";
 }

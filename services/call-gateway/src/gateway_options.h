@@ -6,6 +6,7 @@
 
 #include "absl/time/time.h"
 #include "outcall/common/clock.h"
+#include "webhook_sender_options.h"
 
 namespace outcall::call_gateway {
 
@@ -53,6 +54,8 @@ struct GatewayOptions {
   // The campaign feed's own PostgreSQL connection (LISTEN), for WatchCampaign's live updates;
   // "" = none (a watcher gets its first snapshot only).
   std::string feed_database_url;
+  // Outbound webhooks' sender (webhook_sender.h); started by StartWebhookSender.
+  WebhookSenderOptions webhooks;
   // The time the contact policy and the watch hub read (tests set their own).
   const common::Clock* clock = &common::Clock::Real();
 };

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <memory>
+#include <random>
+
 #include "automation.h"
 #include "automation_store.h"
 #include "call_control.h"
@@ -15,12 +18,17 @@
 #include "data_requests.h"
 #include "event_applier.h"
 #include "grpc_handlers.h"
+#include "integration_handlers.h"
 #include "metrics.h"
 #include "outcall/common/blocking_executor.h"
+#include "outcall/common/crypto.h"
 #include "outcall/common/logging.h"
 #include "outcall/common/periodic.h"
 #include "outcall/common/strings.h"
 #include "reconciler.h"
+#include "sync_store.h"
+#include "webhook_sender.h"
+#include "webhook_store.h"
 
 namespace outcall::call_gateway {
 
@@ -65,11 +73,28 @@ struct GatewayService::Parts {
                     .tick = o.dispatch_every,
                     .dial_workers = o.dial_workers},
                    campaign_store, placer, policy, *o.clock, metrics),
+        sync_store(store.pool()),
+        sync({.default_country_code = o.default_country_code}, sync_store, *o.clock),
+        webhook_store(store.pool()),
+        webhooks(webhook_store, *o.clock, [](size_t n) { return common::RandomBytes(n); }),
+        sender(o.webhooks, webhook_store, *o.clock, UnitRandom(), metrics),
         executor(o.workers, o.max_queued),
         gateway(auth, executor, placer, control, ledger, data_requests, hub),
         sink(auth, executor, applier),
         campaign_handlers(auth, executor, campaigns, automation, hub),
+        sync_handlers(auth, executor, sync),
+        webhook_handlers(auth, executor, webhooks),
         store(store) {}
+
+  // Uniform in [0, 1) from a generator seeded by the OS: the webhook retries' jitter.
+  static std::function<double()> UnitRandom() {
+    auto gen = std::make_shared<std::mt19937_64>(std::random_device{}());
+    auto mu = std::make_shared<absl::Mutex>();
+    return [gen, mu] {
+      absl::MutexLock lock(mu.get());
+      return std::uniform_real_distribution<double>(0.0, 1.0)(*gen);
+    };
+  }
 
   GatewayMetrics metrics;
   CallEventHub hub;
@@ -87,10 +112,17 @@ struct GatewayService::Parts {
   absl::Duration automation_every;
   CampaignFeed feed;
   CampaignDispatcher dispatcher;
+  SyncStore sync_store;
+  ClinicSync sync;
+  WebhookStore webhook_store;
+  OutboundWebhooks webhooks;
+  WebhookSender sender;
   common::BlockingExecutor executor;
   CallGatewayHandlers gateway;
   CallEventSinkHandlers sink;
   CampaignsHandlers campaign_handlers;
+  ClinicSyncHandlers sync_handlers;
+  WebhooksHandlers webhook_handlers;
   CallStore& store;
   common::PeriodicThread fold_loop;  // the rollups' history folded, hourly
 };
@@ -109,6 +141,7 @@ GatewayService::GatewayService(GatewayOptions options, CallStore& store,
 }
 
 GatewayService::~GatewayService() {
+  StopWebhookSender();
   parts_->feed.Stop();
   StopAutomation();
   StopDispatcher();
@@ -118,6 +151,11 @@ GatewayService::~GatewayService() {
 grpc::Service* GatewayService::call_gateway() { return &parts_->gateway; }
 grpc::Service* GatewayService::event_sink() { return &parts_->sink; }
 grpc::Service* GatewayService::campaigns() { return &parts_->campaign_handlers; }
+grpc::Service* GatewayService::clinic_sync() { return &parts_->sync_handlers; }
+grpc::Service* GatewayService::webhooks() { return &parts_->webhook_handlers; }
+absl::StatusOr<int> GatewayService::SendWebhooksOnce() { return parts_->sender.RunOnce(); }
+void GatewayService::StartWebhookSender() { parts_->sender.Start(); }
+void GatewayService::StopWebhookSender() { parts_->sender.Stop(); }
 absl::Status GatewayService::DispatchOnce() { return parts_->dispatcher.Tick(); }
 void GatewayService::WaitForDials() { parts_->dispatcher.WaitIdle(); }
 void GatewayService::StartDispatcher() { parts_->dispatcher.Start(); }

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "call_event_hub.h"
 #include "call_store.h"
 #include "gateway_options.h"
@@ -32,6 +33,8 @@ class GatewayService {
   grpc::Service* call_gateway();
   grpc::Service* event_sink();
   grpc::Service* campaigns();
+  grpc::Service* clinic_sync();
+  grpc::Service* webhooks();
 
   // One reconciliation pass (the background loop runs them; tests may call it).
   absl::Status ReconcileOnce();
@@ -47,7 +50,10 @@ class GatewayService {
   absl::Status AutomateOnce();
   void StartAutomation();
   void StopAutomation();
-
+  // Outbound webhooks (webhook_sender.h): one pass (tests; the deliveries attempted), the loop.
+  absl::StatusOr<int> SendWebhooksOnce();
+  void StartWebhookSender();
+  void StopWebhookSender();
 
  private:
   struct Parts;

@@ -12,7 +12,6 @@
 #include "outcall/common/unary_dispatch.h"
 
 namespace outcall::call_gateway {
-namespace {
 
 grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* ctx, const absl::Status& s) {
   grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
@@ -20,20 +19,13 @@ grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* ctx, const absl:
   return r;
 }
 
-// The idempotency key from gRPC metadata ("idempotency-key"; Envoy forwards the HTTP header).
 std::string IdempotencyKey(const grpc::CallbackServerContext* ctx) {
   auto it = ctx->client_metadata().find("idempotency-key");
   if (it == ctx->client_metadata().end()) return "";
   return std::string(it->second.data(), it->second.size());
 }
 
-// A logic class's answer into the RPC's response message.
-template <typename Response>
-absl::Status Answer(Response* resp, absl::StatusOr<Response> r) {
-  if (!r.ok()) return r.status();
-  *resp = *std::move(r);
-  return absl::OkStatus();
-}
+namespace {
 
 // A token with policy:override may pass a contact-policy refusal with a recorded reason.
 bool MayOverride(const common::Principal& p) { return p.Has(common::Permission::kOverridePolicy); }

@@ -31,6 +31,18 @@ namespace outcall::call_gateway {
 grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* ctx,
                                    common::BlockingExecutor& executor,
                                    std::function<absl::Status()> work);
+// The call finished at once with `s` (a refused token).
+grpc::ServerUnaryReactor* Finished(grpc::CallbackServerContext* ctx, const absl::Status& s);
+// The idempotency key from gRPC metadata ("idempotency-key"; Envoy forwards the HTTP header).
+std::string IdempotencyKey(const grpc::CallbackServerContext* ctx);
+
+// A logic class's answer into the RPC's response message.
+template <typename Response>
+absl::Status Answer(Response* resp, absl::StatusOr<Response> r) {
+  if (!r.ok()) return r.status();
+  *resp = *std::move(r);
+  return absl::OkStatus();
+}
 
 class CallGatewayHandlers final : public v1::CallGateway::CallbackService {
  public:

@@ -50,6 +50,25 @@ GatewayMetrics::GatewayMetrics(prometheus::Registry* r) {
                        "policy_deferred, retry_later, ineligible, opted_out, lease_recovered, "
                        "auto_paused, attempt_<outcome>")
                    .Register(*r);
+  webhooks_ = &prometheus::BuildCounter()
+                   .Name("outcall_webhook_deliveries_total")
+                   .Help("Outbound webhook attempts, by result: delivered, retry, failed")
+                   .Register(*r);
+  webhook_lag_ = &prometheus::BuildHistogram()
+                      .Name("outcall_webhook_lag_seconds")
+                      .Help("From an outbound event's commit to its delivery")
+                      .Register(*r);
+}
+
+void GatewayMetrics::Webhook(std::string_view result, absl::Duration lag) {
+  if (!webhooks_) return;
+  webhooks_->Add({{"result", std::string(result)}}).Increment();
+  if (result == "delivered") {
+    webhook_lag_
+        ->Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
+                                                          60, 600, 3600})
+        .Observe(absl::ToDoubleSeconds(lag));
+  }
 }
 
 void GatewayMetrics::Call(std::string_view outcome) {

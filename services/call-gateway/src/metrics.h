@@ -39,6 +39,8 @@ class GatewayMetrics {
   void Erasure(std::string_view outcome, int n);
   // The campaign dispatcher's events (campaign_dispatcher.h).
   void Campaign(std::string_view event, int n);
+  // An outbound webhook attempt (delivered, retry, failed) and, delivered, the event's lag.
+  void Webhook(std::string_view result, absl::Duration lag);
 
  private:
   prometheus::Family<prometheus::Counter>* calls_ = nullptr;
@@ -49,6 +51,8 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Gauge>* data_requests_ = nullptr;
   prometheus::Family<prometheus::Counter>* erasures_ = nullptr;
   prometheus::Family<prometheus::Counter>* campaign_ = nullptr;
+  prometheus::Family<prometheus::Counter>* webhooks_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* webhook_lag_ = nullptr;
 };
 
 // Runs `fn` (a provider request returning a Status or StatusOr) and records it as `operation`.

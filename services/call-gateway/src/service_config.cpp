@@ -28,6 +28,24 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env) {
   d.dial_workers = static_cast<int>(env.Int("CAMPAIGN_DIAL_WORKERS", 8, 1, 256));
   d.lease_secs = static_cast<int>(env.Int("CAMPAIGN_LEASE_SECS", 120, 10, 3600));
   d.automation_secs = static_cast<int>(env.Int("AUTOMATION_INTERVAL_SECS", 60, 1, 3600));
+  WebhookConfig& w = c.webhooks;
+  w.enabled = env.Bool("WEBHOOK_SENDER", true);
+  w.workers = static_cast<int>(env.Int("WEBHOOK_WORKERS", 8, 1, 256));
+  w.batch = static_cast<int>(env.Int("WEBHOOK_BATCH", 200, 1, 5000));
+  w.poll_ms = static_cast<int>(env.Int("WEBHOOK_POLL_MS", 200, 10, 60000));
+  w.timeout_ms = static_cast<int>(env.Int("WEBHOOK_TIMEOUT_MS", 10000, 100, 60000));
+  w.lease_secs = static_cast<int>(env.Int("WEBHOOK_LEASE_SECS", 60, 1, 3600));
+  w.retry_base_ms = env.Int("WEBHOOK_RETRY_BASE_MS", 10000, 10, 3600000);
+  w.retry_max_secs = env.Int("WEBHOOK_RETRY_MAX_SECS", 21600, 1, 86400);
+  w.retry_hours = env.Int("WEBHOOK_RETRY_HOURS", 72, 0, 720);
+  w.disable_after_secs = env.Int("WEBHOOK_DISABLE_AFTER_SECS", 172800, 0, 2592000);
+  w.disable_min_failures = static_cast<int>(env.Int("WEBHOOK_DISABLE_MIN_FAILURES", 10, 1, 100000));
+  w.ca_file = env.String("WEBHOOK_CA_FILE", "");
+  if (w.lease_secs * 1000 <= w.timeout_ms) {
+    return absl::InvalidArgumentError(
+        "WEBHOOK_LEASE_SECS must be longer than WEBHOOK_TIMEOUT_MS (a delivery in flight would be "
+        "sent twice)");
+  }
   if (auto s = env.Finish(); !s.ok()) return s;
   return c;
 }
@@ -71,6 +89,27 @@ std::map<std::string, common::Permission> MethodPermissions() {
       {"/outcall.v1.Campaigns/ListAutomationRules", Permission::kReadCalls},
       {"/outcall.v1.Campaigns/WatchCampaign", Permission::kReadCalls},
       {"/outcall.v1.Campaigns/UpdateAutomationRule", Permission::kWriteCampaigns},
+      {"/outcall.v1.ClinicSync/UpsertPatients", Permission::kWriteSync},
+      {"/outcall.v1.ClinicSync/UpsertAppointments", Permission::kWriteSync},
+      {"/outcall.v1.ClinicSync/ImportFhir", Permission::kWriteSync},
+      {"/outcall.v1.ClinicSync/GetPatient", Permission::kReadSync},
+      {"/outcall.v1.ClinicSync/ListPatients", Permission::kReadSync},
+      {"/outcall.v1.ClinicSync/DeletePatient", Permission::kWriteSync},
+      {"/outcall.v1.ClinicSync/GetAppointment", Permission::kReadSync},
+      {"/outcall.v1.ClinicSync/ListAppointments", Permission::kReadSync},
+      {"/outcall.v1.ClinicSync/CancelAppointment", Permission::kWriteSync},
+      {"/outcall.v1.ClinicSync/DeleteAppointment", Permission::kWriteSync},
+      {"/outcall.v1.ClinicSync/GetFhirAppointment", Permission::kReadSync},
+      {"/outcall.v1.ClinicSync/GetFhirPatient", Permission::kReadSync},
+      {"/outcall.v1.Webhooks/CreateWebhookSubscription", Permission::kAdminWebhooks},
+      {"/outcall.v1.Webhooks/ListWebhookSubscriptions", Permission::kAdminWebhooks},
+      {"/outcall.v1.Webhooks/GetWebhookSubscription", Permission::kAdminWebhooks},
+      {"/outcall.v1.Webhooks/UpdateWebhookSubscription", Permission::kAdminWebhooks},
+      {"/outcall.v1.Webhooks/RotateWebhookSecret", Permission::kAdminWebhooks},
+      {"/outcall.v1.Webhooks/DeleteWebhookSubscription", Permission::kAdminWebhooks},
+      {"/outcall.v1.Webhooks/ListWebhookDeliveries", Permission::kAdminWebhooks},
+      {"/outcall.v1.Webhooks/ReplayWebhookEvents", Permission::kAdminWebhooks},
+      {"/outcall.v1.Webhooks/ListWebhookEvents", Permission::kAdminWebhooks},
   };
 }
 

@@ -38,11 +38,28 @@ struct DispatcherConfig {
   int automation_secs = 60;        // AUTOMATION_INTERVAL_SECS: appointment automation passes
 };
 
+// Outbound webhooks' sender (docs/integration.md).
+struct WebhookConfig {
+  bool enabled = true;               // WEBHOOK_SENDER
+  int workers = 8;                   // WEBHOOK_WORKERS: requests in parallel
+  int batch = 200;                   // WEBHOOK_BATCH: deliveries per pass
+  int poll_ms = 200;                 // WEBHOOK_POLL_MS: the wait when caught up
+  int timeout_ms = 10000;            // WEBHOOK_TIMEOUT_MS: per request
+  int lease_secs = 60;               // WEBHOOK_LEASE_SECS: then a crashed sender's work returns
+  int64_t retry_base_ms = 10000;     // WEBHOOK_RETRY_BASE_MS: the first retry's wait
+  int64_t retry_max_secs = 21600;    // WEBHOOK_RETRY_MAX_SECS: the longest wait
+  int64_t retry_hours = 72;          // WEBHOOK_RETRY_HOURS: then a delivery is failed
+  int64_t disable_after_secs = 172800;  // WEBHOOK_DISABLE_AFTER_SECS: failing this long, and
+  int disable_min_failures = 10;        // WEBHOOK_DISABLE_MIN_FAILURES: this many in a row
+  std::string ca_file;               // WEBHOOK_CA_FILE: trust these CAs ("" = the system's)
+};
+
 struct ServiceConfig {
   common::CommonConfig common;
   elevenlabs::ElevenLabsConfig elevenlabs;
   ReconcilerConfig reconciler;
   DispatcherConfig dispatcher;
+  WebhookConfig webhooks;
 };
 
 absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env);

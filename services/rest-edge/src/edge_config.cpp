@@ -16,7 +16,7 @@ absl::StatusOr<EdgeConfig> LoadEdgeConfig(common::EnvReader& env) {
   c.webhook_ingest_url = env.Url("WEBHOOK_INGEST_URL", "https://127.0.0.1:8443", false);
   c.webhook_ingest_ca_file = env.String("WEBHOOK_INGEST_CA_FILE", "");
   c.console_dir = env.String("EDGE_CONSOLE_DIR", "");
-  c.max_body_bytes = static_cast<size_t>(env.Int("EDGE_MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20));
+  c.max_body_bytes = static_cast<size_t>(env.Int("EDGE_MAX_BODY_BYTES", 4 << 20, 1024, 64 << 20));
   c.max_connections = static_cast<int>(env.Int("EDGE_MAX_CONNECTIONS", 10000, 1, 1000000));
   c.threads = static_cast<int>(env.Int("EDGE_THREADS", 2, 1, 64));
   c.request_headers_timeout = env.Seconds("EDGE_REQUEST_HEADERS_TIMEOUT_SECS", 10, 1, 600);

@@ -19,7 +19,7 @@ struct EdgeConfig {
   std::string webhook_ingest_url;     // WEBHOOK_INGEST_URL: base, e.g. https://127.0.0.1:8443
   std::string webhook_ingest_ca_file; // WEBHOOK_INGEST_CA_FILE: trust for its certificate
   std::string console_dir;            // EDGE_CONSOLE_DIR: the built console ("" : none)
-  size_t max_body_bytes = 1 << 20;    // EDGE_MAX_BODY_BYTES (Envoy: max_request_body_size)
+  size_t max_body_bytes = 4 << 20;    // EDGE_MAX_BODY_BYTES (Envoy: max_request_body_size)
   int max_connections = 10000;        // EDGE_MAX_CONNECTIONS
   int threads = 2;                    // EDGE_THREADS
   absl::Duration request_headers_timeout = absl::Seconds(10);  // EDGE_REQUEST_HEADERS_TIMEOUT_SECS

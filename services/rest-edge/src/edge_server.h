@@ -34,7 +34,7 @@ class StaticFiles;
 
 struct EdgeServerOptions {
   std::string listen_address = "127.0.0.1:0";  // port 0: a free port (tests)
-  size_t max_body_bytes = 1 << 20;
+  size_t max_body_bytes = 4 << 20;
   size_t max_header_bytes = 60 * 1024;         // Envoy's default max_request_headers_kb
   int max_connections = 10000;
   int threads = 2;

@@ -62,6 +62,9 @@ class Sha256 {
 // Standard base64 (RFC 4648, with padding).
 std::string Base64Encode(std::string_view bytes);
 
+// `n` bytes from the operating system's CSPRNG.
+std::string RandomBytes(size_t n);
+
 // `n` bytes from the operating system's CSPRNG, hex encoded (2n characters).
 std::string RandomHex(size_t n);
 

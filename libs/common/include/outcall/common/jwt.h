@@ -28,6 +28,9 @@ enum class Permission {
   kWriteConsent,    // "consent:write": the consent ledger and other channels' contacts
   kPrivacyAdmin,    // "privacy:admin": data subjects' requests (access export)
   kWriteCampaigns,  // "campaigns:write": create, change, start, pause and cancel campaigns
+  kReadSync,        // "sync:read": the clinic's synced patients and appointments
+  kWriteSync,       // "sync:write": upsert, cancel and delete them (the clinic's systems)
+  kAdminWebhooks,   // "webhooks:admin": outbound webhook subscriptions, deliveries, replays
 };
 
 std::string_view PermissionName(Permission p);
