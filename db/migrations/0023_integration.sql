@@ -107,9 +107,12 @@ CREATE TABLE webhook_subscriptions (
   failing_since   timestamptz,
   last_success_at timestamptz,
   created_by      text NOT NULL,
+  create_key      text,                -- the creating request's Idempotency-Key
+  create_sha256   text,                -- and its body's hash
   created_at      timestamptz NOT NULL DEFAULT now(),
   updated_at      timestamptz NOT NULL DEFAULT now(),
   CONSTRAINT webhook_subscriptions_subscription_id_key UNIQUE (subscription_id),
+  CONSTRAINT webhook_subscriptions_create_key UNIQUE (created_by, create_key),
   CONSTRAINT webhook_subscriptions_url_check CHECK (url ~ '^https?://[^[:space:]]+$'),
   CONSTRAINT webhook_subscriptions_event_types_check CHECK (cardinality(event_types) > 0),
   CONSTRAINT webhook_subscriptions_state_check CHECK (state IN ('active', 'disabled', 'deleted')),

@@ -134,16 +134,22 @@ class IntegrationTest : public testing::PipelineFixture {
   }
 
   v1::WebhookSubscription Subscribe(const std::string& url, std::vector<std::string> types,
-                                    bool full_data = false) {
+                                    bool full_data = false, const std::string& key = "",
+                                    grpc::Status* status = nullptr) {
     v1::CreateWebhookSubscriptionRequest req;
     req.set_url(url);
     for (auto& t : types) req.add_event_types(t);
     req.set_full_data(full_data);
     grpc::ClientContext ctx;
     Writer(ctx);
+    if (!key.empty()) ctx.AddMetadata("idempotency-key", key);
     v1::WebhookSubscription out;
     auto s = hooks_->CreateWebhookSubscription(&ctx, req, &out);
-    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (status) {
+      *status = s;
+    } else {
+      EXPECT_TRUE(s.ok()) << s.error_message();
+    }
     return out;
   }
 
@@ -395,7 +401,7 @@ TEST_F(IntegrationTest, OutboundWebhooksAreSignedMaskedOrderedRetriedHeldAndRepl
   auto sub = Subscribe(rx.server.base_url() + "/hooks/outcall",
                        {"appointment.confirmed", "appointment.canceled", "patient.opted_out"});
   ASSERT_EQ(sub.secret().rfind("whsec_", 0), 0u);
-  EXPECT_EQ(GetSub(sub.subscription_id()).secret(), "");  // shown once
+  EXPECT_FALSE(GetSub(sub.subscription_id()).has_secret());  // shown once
   Patients({{"W-1", "Ana Ruiz", "3001234567"}});
   const absl::Time t = absl::Now() + absl::Hours(30);
   Appointments({Appt("WA-1", "W-1", t), Appt("WA-2", "W-1", t + absl::Hours(1))});
@@ -533,7 +539,16 @@ TEST_F(IntegrationTest, OutboundWebhooksAreSignedMaskedOrderedRetriedHeldAndRepl
 
 TEST_F(IntegrationTest, FullDataSubscriptionsGetTheNumberAndRotationSignsWithBothSecrets) {
   Receiver rx;
-  auto sub = Subscribe(rx.server.base_url(), {"appointment.canceled"}, /*full_data=*/true);
+  auto sub = Subscribe(rx.server.base_url(), {"appointment.canceled"}, /*full_data=*/true, "k-1");
+  // A retried create (same key and body) is the same subscription with the same secret; the key
+  // with another body is refused.
+  auto retried = Subscribe(rx.server.base_url(), {"appointment.canceled"}, true, "k-1");
+  EXPECT_EQ(retried.subscription_id(), sub.subscription_id());
+  EXPECT_EQ(retried.secret(), sub.secret());
+  grpc::Status other;
+  Subscribe(rx.server.base_url(), {"call.completed"}, true, "k-1", &other);
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM webhook_subscriptions"), "1");
   v1::RotateWebhookSecretRequest rot;
   rot.set_subscription_id(sub.subscription_id());
   grpc::ClientContext rc;

@@ -27,7 +27,8 @@ AUDIENCE = os.environ["JWT_AUDIENCE"].split(",")[0]
 SECRET = os.environ["JWT_HS256_SECRET"].encode()
 WEBHOOK_SECRET = os.environ["ELEVENLABS_WEBHOOK_SECRET"].encode()
 DATABASE_URL = os.environ["DATABASE_URL"]
-ALL = ["calls:read", "calls:write", "campaigns:write", "policy:read", "consent:write", "privacy:admin"]
+ALL = ["calls:read", "calls:write", "campaigns:write", "policy:read", "consent:write", "privacy:admin",
+       "sync:read", "sync:write", "webhooks:admin"]
 
 
 def b64(data):
@@ -184,9 +185,12 @@ class EveryRoute(unittest.TestCase):
         seen = 0
         for b in routes["bindings"]:
             path = b["template"]
-            for var in ("patient_id", "conversation_id", "campaign_id", "review_id", "rule_id", "request_id"):
+            for var in ("patient_id", "conversation_id", "campaign_id", "review_id", "rule_id", "request_id",
+                        "external_ref", "subscription_id"):
                 path = path.replace("{" + var + "}", "00000000-0000-0000-0000-000000000000"
-                                    if var in ("campaign_id",) else "123" if var in ("patient_id", "review_id", "rule_id", "request_id") else "conv_none")
+                                    if var in ("campaign_id", "subscription_id") else "123"
+                                    if var in ("patient_id", "review_id", "rule_id", "request_id")
+                                    else "ref_none" if var == "external_ref" else "conv_none")
             self.assertNotIn("{", path, f"unhandled variable in {b['template']}")
             body = {} if b["verb"] in ("POST", "PATCH", "PUT") else None
             if b["streaming"]:

@@ -8,8 +8,17 @@
 #                                     # DATABASE_URL (the instance's database) and the JWT settings
 #   ...                               # of STACK_STATE/env
 #   stack_stop                        # in the caller's EXIT trap: services, database, state
+#   stack_up                          # scripts/up.sh again for this instance: starts whatever of
+#                                     # its services is not running (one a test killed), as before
 # Needs: repo (the checkout) and build (its build directory) set by the caller, e.g. from the
 # test's arguments with stack_args "$@" ([--repo DIR] [--build-dir DIR]).
+#
+# Services' settings: scripts/up.sh passes its environment on to the services, so a variable the
+# caller exports before stack_start (e.g. OUTBOX_LEASE_SECS=3 for call-gateway's sender) reaches
+# every service of the instance, and stack_up starts them again with the same. up.sh's own
+# defaults (LOG_FORMAT, CALL_GATEWAY_ADDRESS, ELEVENLABS_* in simulation...) yield to such a
+# variable; the instance's secrets (STACK_STATE/env) and each service's GRPC_LISTEN_ADDRESS and
+# METRICS_LISTEN_ADDRESS do not.
 
 stack_args() {
   build=""
@@ -83,6 +92,16 @@ SQL
   . "$STACK_STATE/env"
   set +a
   export STACK_URL STACK_SIM STACK_STATE STACK_OFFSET
+}
+
+stack_up() {
+  [ -n "${STACK_STATE:-}" ] || { echo "stack_up: no stack started" >&2; return 1; }
+  if ! (cd "$repo" && OUTCALL_STATE_DIR="$STACK_STATE" OUTCALL_PORT_OFFSET="$STACK_OFFSET" OUTCALL_SKIP_BUILD=1 \
+      bash scripts/up.sh >>"$STACK_ARTIFACTS/up.log" 2>&1); then
+    tail -20 "$STACK_ARTIFACTS/up.log"
+    echo "$STACK_NAME: scripts/up.sh (again) failed" >&2
+    return 1
+  fi
 }
 
 stack_stop() {

@@ -6,16 +6,17 @@ namespace outcall::call_gateway {
 
 namespace {
 
-// Checks the token, then runs fn(principal) on the executor into `resp`.
+// Checks the token, then runs fn(principal, idempotency key) on the executor into `resp`.
 template <typename Resp, typename Fn>
 grpc::ServerUnaryReactor* Serve(const common::CallAuthenticator& auth,
                                 common::BlockingExecutor& executor,
                                 grpc::CallbackServerContext* ctx, Resp* resp, Fn fn) {
   auto p = auth.Check(ctx);
   if (!p.ok()) return Finished(ctx, p.status());
-  return Dispatch(ctx, executor, [resp, fn = std::move(fn), principal = p->subject] {
-    return Answer(resp, fn(principal));
-  });
+  return Dispatch(ctx, executor,
+                  [resp, fn = std::move(fn), principal = p->subject, key = IdempotencyKey(ctx)] {
+                    return Answer(resp, fn(principal, key));
+                  });
 }
 
 }  // namespace
@@ -24,8 +25,8 @@ grpc::ServerUnaryReactor* Serve(const common::CallAuthenticator& auth,
   grpc::ServerUnaryReactor* CLASS::NAME(grpc::CallbackServerContext* ctx, const REQ* req, \
                                         RESP* resp) {                                    \
     return Serve(auth_, executor_, ctx, resp,                                           \
-                 [this, req](const std::string& principal) {                            \
-                   (void)principal;                                                     \
+                 [this, req](const std::string& principal, const std::string& key) {    \
+                   (void)principal, (void)key;                                          \
                    return CALL;                                                         \
                  });                                                                    \
   }
@@ -56,7 +57,7 @@ OUTCALL_SERVE(ClinicSyncHandlers, GetFhirPatient, v1::GetSyncedRequest, google::
               sync_.GetFhirPatient(*req))
 
 OUTCALL_SERVE(WebhooksHandlers, CreateWebhookSubscription, v1::CreateWebhookSubscriptionRequest,
-              v1::WebhookSubscription, webhooks_.Create(principal, *req))
+              v1::WebhookSubscription, webhooks_.Create(principal, key, *req))
 OUTCALL_SERVE(WebhooksHandlers, ListWebhookSubscriptions, v1::ListWebhookSubscriptionsRequest,
               v1::ListWebhookSubscriptionsResponse, webhooks_.List())
 OUTCALL_SERVE(WebhooksHandlers, GetWebhookSubscription, v1::WebhookSubscriptionRef,

@@ -7,6 +7,7 @@
 #include <boost/url/parse.hpp>
 #include <set>
 
+#include "call_repository.h"
 #include "outcall/common/standard_webhooks.h"
 #include "outcall/common/strings.h"
 
@@ -119,7 +120,8 @@ std::string OutboundWebhooks::NewKey() {
 }
 
 absl::StatusOr<v1::WebhookSubscription> OutboundWebhooks::Create(
-    const std::string& principal, const v1::CreateWebhookSubscriptionRequest& r) {
+    const std::string& principal, const std::string& idem_key,
+    const v1::CreateWebhookSubscriptionRequest& r) {
   SubscriptionRow s;
   s.url = std::string(common::Trim(r.url()));
   if (auto p = UrlProblem(s.url); !p.empty()) return absl::InvalidArgumentError(p);
@@ -131,8 +133,8 @@ absl::StatusOr<v1::WebhookSubscription> OutboundWebhooks::Create(
   if (s.description.size() > 500) {
     return absl::InvalidArgumentError("description: at most 500 characters");
   }
-  const std::string key = NewKey();
-  auto row = store_.Create(s, key, principal);
+  std::string key = NewKey();
+  auto row = store_.Create(s, &key, principal, idem_key, RequestSha256(r));
   if (!row.ok()) return row.status();
   v1::WebhookSubscription out = ToProto(*row);
   out.set_secret(Cat(common::standard_webhooks::kSecretPrefix, key));

@@ -25,6 +25,7 @@ class OutboundWebhooks {
       : store_(store), clock_(clock), random_bytes_(std::move(random_bytes)) {}
 
   absl::StatusOr<v1::WebhookSubscription> Create(const std::string& principal,
+                                                 const std::string& idem_key,
                                                  const v1::CreateWebhookSubscriptionRequest& r);
   absl::StatusOr<v1::ListWebhookSubscriptionsResponse> List();
   absl::StatusOr<v1::WebhookSubscription> Get(const v1::WebhookSubscriptionRef& r);

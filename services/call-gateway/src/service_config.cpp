@@ -29,21 +29,21 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env) {
   d.lease_secs = static_cast<int>(env.Int("CAMPAIGN_LEASE_SECS", 120, 10, 3600));
   d.automation_secs = static_cast<int>(env.Int("AUTOMATION_INTERVAL_SECS", 60, 1, 3600));
   WebhookConfig& w = c.webhooks;
-  w.enabled = env.Bool("WEBHOOK_SENDER", true);
-  w.workers = static_cast<int>(env.Int("WEBHOOK_WORKERS", 8, 1, 256));
-  w.batch = static_cast<int>(env.Int("WEBHOOK_BATCH", 200, 1, 5000));
-  w.poll_ms = static_cast<int>(env.Int("WEBHOOK_POLL_MS", 200, 10, 60000));
-  w.timeout_ms = static_cast<int>(env.Int("WEBHOOK_TIMEOUT_MS", 10000, 100, 60000));
-  w.lease_secs = static_cast<int>(env.Int("WEBHOOK_LEASE_SECS", 60, 1, 3600));
-  w.retry_base_ms = env.Int("WEBHOOK_RETRY_BASE_MS", 10000, 10, 3600000);
-  w.retry_max_secs = env.Int("WEBHOOK_RETRY_MAX_SECS", 21600, 1, 86400);
-  w.retry_hours = env.Int("WEBHOOK_RETRY_HOURS", 72, 0, 720);
-  w.disable_after_secs = env.Int("WEBHOOK_DISABLE_AFTER_SECS", 172800, 0, 2592000);
-  w.disable_min_failures = static_cast<int>(env.Int("WEBHOOK_DISABLE_MIN_FAILURES", 10, 1, 100000));
-  w.ca_file = env.String("WEBHOOK_CA_FILE", "");
+  w.enabled = env.Bool("OUTBOX_SENDER", true);
+  w.workers = static_cast<int>(env.Int("OUTBOX_WORKERS", 8, 1, 256));
+  w.batch = static_cast<int>(env.Int("OUTBOX_BATCH", 200, 1, 5000));
+  w.poll_ms = static_cast<int>(env.Int("OUTBOX_POLL_MS", 200, 10, 60000));
+  w.timeout_ms = static_cast<int>(env.Int("OUTBOX_TIMEOUT_MS", 10000, 100, 60000));
+  w.lease_secs = static_cast<int>(env.Int("OUTBOX_LEASE_SECS", 60, 1, 3600));
+  w.retry_base_ms = env.Int("OUTBOX_RETRY_BASE_MS", 10000, 10, 3600000);
+  w.retry_max_secs = env.Int("OUTBOX_RETRY_MAX_SECS", 21600, 1, 86400);
+  w.retry_hours = env.Int("OUTBOX_RETRY_HOURS", 72, 0, 720);
+  w.disable_after_secs = env.Int("OUTBOX_DISABLE_AFTER_SECS", 172800, 0, 2592000);
+  w.disable_min_failures = static_cast<int>(env.Int("OUTBOX_DISABLE_MIN_FAILURES", 10, 1, 100000));
+  w.ca_file = env.String("OUTBOX_CA_FILE", "");
   if (w.lease_secs * 1000 <= w.timeout_ms) {
     return absl::InvalidArgumentError(
-        "WEBHOOK_LEASE_SECS must be longer than WEBHOOK_TIMEOUT_MS (a delivery in flight would be "
+        "OUTBOX_LEASE_SECS must be longer than OUTBOX_TIMEOUT_MS (a delivery in flight would be "
         "sent twice)");
   }
   if (auto s = env.Finish(); !s.ok()) return s;

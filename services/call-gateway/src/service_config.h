@@ -40,18 +40,18 @@ struct DispatcherConfig {
 
 // Outbound webhooks' sender (docs/integration.md).
 struct WebhookConfig {
-  bool enabled = true;               // WEBHOOK_SENDER
-  int workers = 8;                   // WEBHOOK_WORKERS: requests in parallel
-  int batch = 200;                   // WEBHOOK_BATCH: deliveries per pass
-  int poll_ms = 200;                 // WEBHOOK_POLL_MS: the wait when caught up
-  int timeout_ms = 10000;            // WEBHOOK_TIMEOUT_MS: per request
-  int lease_secs = 60;               // WEBHOOK_LEASE_SECS: then a crashed sender's work returns
-  int64_t retry_base_ms = 10000;     // WEBHOOK_RETRY_BASE_MS: the first retry's wait
-  int64_t retry_max_secs = 21600;    // WEBHOOK_RETRY_MAX_SECS: the longest wait
-  int64_t retry_hours = 72;          // WEBHOOK_RETRY_HOURS: then a delivery is failed
-  int64_t disable_after_secs = 172800;  // WEBHOOK_DISABLE_AFTER_SECS: failing this long, and
-  int disable_min_failures = 10;        // WEBHOOK_DISABLE_MIN_FAILURES: this many in a row
-  std::string ca_file;               // WEBHOOK_CA_FILE: trust these CAs ("" = the system's)
+  bool enabled = true;               // OUTBOX_SENDER
+  int workers = 8;                   // OUTBOX_WORKERS: requests in parallel
+  int batch = 200;                   // OUTBOX_BATCH: deliveries per pass
+  int poll_ms = 200;                 // OUTBOX_POLL_MS: the wait when caught up
+  int timeout_ms = 10000;            // OUTBOX_TIMEOUT_MS: per request
+  int lease_secs = 60;               // OUTBOX_LEASE_SECS: then a crashed sender's work returns
+  int64_t retry_base_ms = 10000;     // OUTBOX_RETRY_BASE_MS: the first retry's wait
+  int64_t retry_max_secs = 21600;    // OUTBOX_RETRY_MAX_SECS: the longest wait
+  int64_t retry_hours = 72;          // OUTBOX_RETRY_HOURS: then a delivery is failed
+  int64_t disable_after_secs = 172800;  // OUTBOX_DISABLE_AFTER_SECS: failing this long, and
+  int disable_min_failures = 10;        // OUTBOX_DISABLE_MIN_FAILURES: this many in a row
+  std::string ca_file;               // OUTBOX_CA_FILE: trust these CAs ("" = the system's)
 };
 
 struct ServiceConfig {

@@ -23,7 +23,7 @@ namespace {
   "s.full_data, s.description, s.state, COALESCE(s.disabled_reason, ''), extract(epoch from "   \
   "s.disabled_at)::float8, extract(epoch from s.failing_since)::float8, extract(epoch from "     \
   "s.last_success_at)::float8, s.failure_streak, (SELECT count(*) FROM webhook_deliveries d "    \
-  "WHERE d.subscription_id = s.id AND d.state = 'pending'), COALESCE((SELECT max(version) FROM " \
+  "WHERE d.subscription_id = s.id AND d.state = 'pending')::int, COALESCE((SELECT max(version) FROM " \
   "webhook_secrets k WHERE k.subscription_id = s.id), 0), extract(epoch from "                  \
   "s.created_at)::float8 FROM webhook_subscriptions s "
 
@@ -46,7 +46,7 @@ SubscriptionRow ReadSub(const pqxx::row& r) {
   s.failing_since = PgInstant(r[9]);
   s.last_success_at = PgInstant(r[10]);
   s.failure_streak = r[11].as<int>();
-  s.pending = r[12].as<int64_t>();
+  s.pending = r[12].as<int>();
   s.secret_version = r[13].as<int>();
   s.created_at = PgInstant(r[14]).value_or(absl::UnixEpoch());
   return s;
@@ -74,18 +74,46 @@ SubscriptionRow ById(pqxx::transaction_base& tx, int64_t id) {
 }  // namespace
 
 absl::StatusOr<SubscriptionRow> WebhookStore::Create(const SubscriptionRow& s,
-                                                     const std::string& secret_b64,
-                                                     const std::string& created_by) {
+                                                     std::string* secret_b64,
+                                                     const std::string& created_by,
+                                                     const std::string& idem_key,
+                                                     const std::string& request_sha256) {
   return pool_.InTransaction([&](pqxx::work& tx) -> absl::StatusOr<SubscriptionRow> {
-    const int64_t id =
-        Exec1(tx,
-              {"webhooks.create",
-               "INSERT INTO webhook_subscriptions (url, event_types, full_data, description, "
-               "created_by) VALUES ($1, string_to_array($2, ','), $3, $4, $5) RETURNING id"},
-              s.url, absl::StrJoin(s.event_types, ","), s.full_data, s.description, created_by)[0]
-            .as<int64_t>();
-    Exec(tx, kAddSecret, id, secret_b64);
-    return ById(tx, id);
+    std::optional<std::string> key, sha;
+    if (!idem_key.empty()) {
+      key = idem_key;
+      sha = request_sha256;
+    }
+    auto ins = Exec(tx,
+                    {"webhooks.create",
+                     "INSERT INTO webhook_subscriptions (url, event_types, full_data, description, "
+                     "created_by, create_key, create_sha256) VALUES ($1, string_to_array($2, ','), "
+                     "$3, $4, $5, $6, $7) ON CONFLICT (created_by, create_key) DO NOTHING "
+                     "RETURNING id"},
+                    s.url, absl::StrJoin(s.event_types, ","), s.full_data, s.description,
+                    created_by, key, sha);
+    if (!ins.empty()) {
+      const int64_t id = ins[0][0].as<int64_t>();
+      Exec(tx, kAddSecret, id, *secret_b64);
+      return ById(tx, id);
+    }
+    auto prev = Exec(tx,
+                     {"webhooks.by_key",
+                      "SELECT s.id, s.create_sha256, s.state, (SELECT k.secret FROM "
+                      "webhook_secrets k WHERE k.subscription_id = s.id AND k.expires_at IS NULL) "
+                      "FROM webhook_subscriptions s WHERE s.created_by = $1 AND s.create_key = $2"},
+                     created_by, idem_key);
+    if (prev.empty()) return absl::AbortedError("Idempotency-Key changed; retry");
+    if (prev[0][1].as<std::string>() != request_sha256) {
+      return absl::AlreadyExistsError(
+          "Idempotency-Key was used for another webhook subscription request; use a new key");
+    }
+    if (prev[0][2].as<std::string>() == "deleted" || prev[0][3].is_null()) {
+      return absl::FailedPreconditionError(
+          "the subscription this Idempotency-Key created was deleted; use a new key");
+    }
+    *secret_b64 = prev[0][3].as<std::string>();
+    return ById(tx, prev[0][0].as<int64_t>());
   });
 }
 

@@ -26,7 +26,7 @@ struct SubscriptionRow {
   std::string description, state, disabled_reason;
   std::optional<absl::Time> disabled_at, failing_since, last_success_at;
   int failure_streak = 0;
-  int64_t pending = 0;
+  int pending = 0;
   int secret_version = 0;
   absl::Time created_at;
 };
@@ -90,8 +90,12 @@ class WebhookStore {
  public:
   explicit WebhookStore(common::PgPool& pool) : pool_(pool) {}
 
-  absl::StatusOr<SubscriptionRow> Create(const SubscriptionRow& s, const std::string& secret_b64,
-                                         const std::string& created_by);
+  // With a key: a second create with the same principal and key returns the first subscription
+  // (duplicate, with its current secret in *secret_b64), or ALREADY_EXISTS when its body differed.
+  absl::StatusOr<SubscriptionRow> Create(const SubscriptionRow& s, std::string* secret_b64,
+                                         const std::string& created_by,
+                                         const std::string& idem_key,
+                                         const std::string& request_sha256);
   absl::StatusOr<std::vector<SubscriptionRow>> List();
   absl::StatusOr<SubscriptionRow> Get(const std::string& uuid);
   // Enabling a disabled subscription requeues its pending deliveries from now (a new retry

@@ -261,6 +261,9 @@ TEST(PermissionNameTest, Names) {
   EXPECT_EQ(PermissionName(Permission::kWriteConsent), "consent:write");
   EXPECT_EQ(PermissionName(Permission::kPrivacyAdmin), "privacy:admin");
   EXPECT_EQ(PermissionName(Permission::kWriteCampaigns), "campaigns:write");
+  EXPECT_EQ(PermissionName(Permission::kReadSync), "sync:read");
+  EXPECT_EQ(PermissionName(Permission::kWriteSync), "sync:write");
+  EXPECT_EQ(PermissionName(Permission::kAdminWebhooks), "webhooks:admin");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@
 #include "outcall/v1/events.pb.h"
 #include "outcall/common/jwt.h"
 #include "outcall/v1/stats.pb.h"
+#include "outcall/v1/sync.pb.h"
+#include "outcall/v1/webhooks.pb.h"
 
 // Both services name their header service_config.h; declare just what this test needs.
 namespace outcall {
@@ -51,7 +53,24 @@ TEST(MethodPermissions, CallGatewayCoversExactlyItsRpcs) {
       v1::Campaign::descriptor()->file()->FindServiceByName("Campaigns");
   ASSERT_NE(sink, nullptr);
   ASSERT_NE(campaigns, nullptr);
-  EXPECT_EQ(Keys(table), Methods({gateway, sink, campaigns}));
+  const auto* sync = v1::SyncResponse::descriptor()->file()->FindServiceByName("ClinicSync");
+  const auto* webhooks =
+      v1::WebhookSubscription::descriptor()->file()->FindServiceByName("Webhooks");
+  ASSERT_NE(sync, nullptr);
+  ASSERT_NE(webhooks, nullptr);
+  EXPECT_EQ(Keys(table), Methods({gateway, sink, campaigns, sync, webhooks}));
+  // The clinic's systems: reads need sync:read, every change sync:write; webhooks are admin.
+  for (int i = 0; i < sync->method_count(); ++i) {
+    const std::string name = sync->method(i)->name();
+    const bool reads = name.rfind("Get", 0) == 0 || name.rfind("List", 0) == 0;
+    EXPECT_EQ(table.at("/outcall.v1.ClinicSync/" + name),
+              reads ? common::Permission::kReadSync : common::Permission::kWriteSync)
+        << name;
+  }
+  for (int i = 0; i < webhooks->method_count(); ++i) {
+    EXPECT_EQ(table.at("/outcall.v1.Webhooks/" + webhooks->method(i)->name()),
+              common::Permission::kAdminWebhooks);
+  }
   // Campaigns dial by themselves: changing one needs campaigns:write; reading is calls:read.
   for (int i = 0; i < campaigns->method_count(); ++i) {
     const std::string name = campaigns->method(i)->name();
