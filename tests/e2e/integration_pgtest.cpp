@@ -591,6 +591,144 @@ TEST_F(IntegrationTest, FullDataSubscriptionsGetTheNumberAndRotationSignsWithBot
   EXPECT_NE(s.error_message().find("https"), std::string::npos);
 }
 
+// The clinic's backend re-syncs its patients and appointments over and over while a campaign
+// calls them: the batches and the dispatcher never block each other for long, nobody is dialled
+// twice, and what the patients said (the write-back) survives the re-syncs.
+class IntegrationCampaignTest : public IntegrationTest {
+ protected:
+  void ConfigureSim(sim::SimConfig& sc) override {
+    sc.time_scale = 200;
+    sc.max_concurrent_calls = 100;
+  }
+  void ConfigureGateway(call_gateway::GatewayOptions& o) override {
+    IntegrationTest::ConfigureGateway(o);
+    o.dispatch_every = absl::Milliseconds(100);
+    o.max_concurrent_calls = 20;
+  }
+  json::object SimCounters() {
+    common::HttpRequest req;
+    req.url = Cat(sim_->base_url(), "/__sim/counters");
+    auto r = common::HttpClient().Send(req);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? json::parse(r->body).as_object() : json::object();
+  }
+};
+
+TEST_F(IntegrationCampaignTest, ResyncsDuringACampaignNeitherDialTwiceNorUndoOutcomes) {
+  constexpr int kPatients = 40;
+  std::vector<std::array<std::string, 3>> patients;
+  json::object scenarios;
+  std::vector<v1::AppointmentInput> appointments;
+  const absl::Time t = absl::Now() + absl::Hours(30);
+  for (int i = 0; i < kPatients; ++i) {
+    char phone[32];
+    std::snprintf(phone, sizeof phone, "+573006%06d", i);
+    patients.push_back({Cat("CC-", i), Cat("Paciente ", i), phone});
+    scenarios[phone] = "confirmed";
+    appointments.push_back(Appt(Cat("AP-", i), Cat("CC-", i), t + absl::Minutes(i)));
+  }
+  {
+    common::HttpRequest req;
+    req.method = "PUT";
+    req.url = Cat(sim_->base_url(), "/__sim/scenarios");
+    req.body = json::serialize(json::object{{"numbers", scenarios}});
+    auto r = common::HttpClient().Send(req);
+    ASSERT_TRUE(r.ok() && r->status == 200);
+  }
+  ASSERT_EQ(Patients(patients).created(), kPatients);
+  ASSERT_EQ(Appointments(appointments).created(), kPatients);
+
+  v1::CreateCampaignRequest create;
+  create.mutable_spec()->set_name("Confirmaciones");
+  create.mutable_spec()->set_purpose("confirmation");
+  create.mutable_spec()->mutable_pacing()->set_max_concurrency(8);
+  create.mutable_spec()->mutable_pacing()->set_calls_per_minute(6000);
+  grpc::ClientContext cc;
+  Writer(cc);
+  v1::Campaign campaign;
+  ASSERT_TRUE(campaigns_->CreateCampaign(&cc, create, &campaign).ok());
+  v1::AddRecipientsRequest add;
+  add.set_campaign_id(campaign.campaign_id());
+  *add.mutable_appointments()->mutable_from() = At(t - absl::Hours(1));
+  *add.mutable_appointments()->mutable_to() = At(t + absl::Hours(2));
+  grpc::ClientContext ac;
+  Writer(ac);
+  v1::AddRecipientsResponse added;
+  ASSERT_TRUE(campaigns_->AddRecipients(&ac, add, &added).ok());
+  ASSERT_EQ(added.added(), kPatients);
+
+  // The clinic's backend: the same rows with a changed doctor and name, again and again (no
+  // status: as it is), until the campaign ends.
+  std::atomic<bool> done{false};
+  std::atomic<int> batches{0}, aborted{0}, failed{0};
+  std::thread clinic([&] {
+    for (int round = 0; !done; ++round) {
+      v1::UpsertPatientsRequest pr;
+      for (const auto& [ref, name, phone] : patients) {
+        v1::PatientInput* p = pr.add_patients();
+        p->set_external_ref(ref);
+        p->set_full_name(Cat(name, round % 2 ? " R." : ""));
+        p->set_phone(phone);
+      }
+      v1::UpsertAppointmentsRequest ar;
+      for (auto a : appointments) {
+        a.set_doctor_name(Cat("Dr. Turno ", round));
+        *ar.add_appointments() = a;
+      }
+      for (int k = 0; k < 2; ++k) {
+        grpc::ClientContext ctx;
+        Writer(ctx);
+        v1::SyncResponse out;
+        const grpc::Status s = k == 0 ? sync_->UpsertPatients(&ctx, pr, &out)
+                                      : sync_->UpsertAppointments(&ctx, ar, &out);
+        if (s.error_code() == grpc::StatusCode::ABORTED) {
+          ++aborted;  // a deadlock or serialization loser: the client retries the batch
+        } else if (!s.ok() || out.refused() > 0) {
+          ++failed;
+          ADD_FAILURE() << s.error_message() << " refused " << out.refused();
+        }
+        ++batches;
+      }
+    }
+  });
+  v1::Campaign started;
+  grpc::ClientContext sc;
+  Writer(sc);
+  v1::CampaignActionRequest start;
+  start.set_campaign_id(campaign.campaign_id());
+  ASSERT_TRUE(campaigns_->StartCampaign(&sc, start, &started).ok());
+  gateway_service_->StartDispatcher();
+  const bool completed = WaitForScalar(
+      Cat("SELECT state FROM campaigns WHERE campaign_id = '", campaign.campaign_id(), "'"),
+      "completed", 120);
+  done = true;
+  clinic.join();
+  ASSERT_TRUE(completed);
+  EXPECT_GE(batches.load(), 4);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_LE(aborted.load(), batches.load() / 4) << "re-syncs keep losing to the campaign";
+
+  // Everyone called once, everyone confirmed, and the re-syncs left the confirmations alone.
+  const json::object counters = SimCounters();
+  ASSERT_TRUE(counters.contains("dialled_by_correlation_id"));
+  EXPECT_EQ(counters.at("dialled_by_correlation_id").as_object().size(), size_t{kPatients});
+  for (const auto& [id, n] : counters.at("dialled_by_correlation_id").as_object()) {
+    EXPECT_EQ(n.to_number<int64_t>(), 1) << "call id " << std::string_view(id);
+  }
+  EXPECT_EQ(Scalar(Cat("SELECT count(*) FROM campaign_recipients r JOIN campaigns c ON c.id = "
+                       "r.campaign_id WHERE c.campaign_id = '",
+                       campaign.campaign_id(), "' AND r.state = 'done' AND r.attempts = 1")),
+            std::to_string(kPatients));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM elevenlabs_conversations"), std::to_string(kPatients));
+  EXPECT_EQ(Scalar("SELECT count(*) FROM appointments WHERE status = 'confirmed' AND "
+                   "confirmed_at IS NOT NULL AND external_ref LIKE 'AP-%'"),
+            std::to_string(kPatients));
+  // One more re-sync after the campaign: still confirmed.
+  Appointments(appointments);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM appointments WHERE status = 'confirmed'"),
+            std::to_string(kPatients));
+}
+
 TEST(WebhookBackoff, GrowsExponentiallyWithJitterUpToTheCap) {
   call_gateway::WebhookSenderOptions o;
   o.retry_base = absl::Seconds(10);
