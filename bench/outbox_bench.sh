@@ -22,6 +22,8 @@
 # Environment: OUTBOX_* (docs/configuration.md) go to call-gateway as they are, to try other
 # settings (OUTBOX_POLL_MS=50, OUTBOX_BATCH=500, OUTBOX_WORKERS=16). OUTCALL_BENCH_CLIENTS:
 # pgbench's connections (8). OUTCALL_BENCH_BACKLOG: the backlog's events (20000; 0 skips it).
+# OUTCALL_BENCH_SQL: a file of SQL run in the benchmark's database after the migrations, to try a
+# change to the schema (a trigger, a function, an index) before writing its migration.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -48,6 +50,10 @@ db_url="${admin_url%/*}/outbox_bench"
 psql "$admin_url" -XAtq -c "DROP DATABASE IF EXISTS outbox_bench" -c "CREATE DATABASE outbox_bench"
 DATABASE_URL=$db_url "$build/tools/ops/outcall-migrate" >/dev/null
 q() { psql "$db_url" -XAtq -v ON_ERROR_STOP=1 "$@"; }
+if [ -n "${OUTCALL_BENCH_SQL:-}" ]; then
+  q -f "$OUTCALL_BENCH_SQL"
+  echo "applied after the migrations: $OUTCALL_BENCH_SQL"
+fi
 echo "postgresql: $(q -c 'SHOW server_version'), fsync=$(q -c 'SHOW fsync'), synchronous_commit=$(q -c 'SHOW synchronous_commit'), shared_buffers=$(q -c 'SHOW shared_buffers')"
 echo "build: $build ($(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt"))"
 postmaster=$(head -1 "$(q -c 'SHOW data_directory')/postmaster.pid")
@@ -91,6 +97,17 @@ start_gateway() {
   wait_healthy call-gateway "$grpc_port"
 }
 stop_gateway() { kill "$gateway"; wait "$gateway" 2>/dev/null || true; }
+# Statements over 100 ms are logged with their plans (auto_explain, in the cluster's log; plans
+# only, no parameters), counted at the end.
+q -c "ALTER DATABASE outbox_bench SET session_preload_libraries = 'auto_explain'" \
+  -c "ALTER DATABASE outbox_bench SET auto_explain.log_min_duration = 100"
+pg_log=$(bash scripts/pg.sh log "$cluster")
+pg_log_from=$(($(stat -c %s "$pg_log") + 1))
+slow_statements() {
+  tail -c "+$pg_log_from" "$pg_log" | awk '/ LOG:  duration: [0-9.]+ ms  plan:/ { n++; d = $0; sub(/.* duration: /, "", d); sub(/ ms.*/, "", d); if (d + 0 > m) m = d + 0 }
+    /Query Text:/ && n > c { c = n; q = $0; sub(/.*Query Text: /, "", q); k[substr(q, 1, 60)]++ }
+    END { printf "%d", n; if (n) { printf " (the longest %.0f ms; by statement:", m; for (x in k) printf " \"%s...\" %d", x, k[x]; printf ")" } }'
+}
 : >"$work/call-gateway.log"
 start_gateway
 for _ in $(seq 50); do grep -q listening "$work/receiver.log" && break; sleep 0.1; done
@@ -113,14 +130,21 @@ wait_drained() {  # $1: seconds at most
   local deadline=$((SECONDS + $1))
   while [ "$(pending)" != 0 ]; do
     [ $SECONDS -lt "$deadline" ] || { echo "still $(pending) pending after $1 s" >&2; return 1; }
-    sleep 0.05
+    sleep 0.2
   done
 }
-ticks() { awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# PostgreSQL's CPU ticks: the postmaster (with its reaped children: ended connections) and every
-# process it runs now; "gw": those of call-gateway's connections (application_name).
+# CPU ticks (user + system, with reaped children's) of a process; 0 when it is gone. Read with
+# the shell's own `read`, so that sampling costs no processes.
+ticks() {
+  local f
+  read -r -a f 2>/dev/null <"/proc/$1/stat" || { echo 0; return; }
+  echo $((f[13] + f[14] + f[15] + f[16]))
+}
+# PostgreSQL's CPU ticks: the postmaster (with its reaped children: ended connections, autovacuum
+# workers) and every process it runs now; then those of call-gateway's connections
+# (application_name).
 pg_ticks() {
-  local gw_pids total=0 gw=0 p t
+  local gw_pids total gw=0 p t
   gw_pids=" $(q -c "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE application_name = 'call-gateway'") "
   total=$(ticks "$postmaster")
   for p in $(ps -o pid= --ppid "$postmaster"); do
@@ -130,32 +154,66 @@ pg_ticks() {
   done
   echo "$total $gw"
 }
+# The CPU of pgbench's connections (the producers' transactions and their triggers): sampled
+# every 0.25 s while they live (they end with pgbench), the sum of the last samples written to
+# FILE. Slightly low: up to 0.25 s of their work before they end is missed.
+sample_producers() {  # FILE
+  local -A last=()
+  local pids="" p t sum
+  while :; do
+    [ -n "$pids" ] ||
+      pids=$(q -c "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE application_name = 'pgbench' HAVING count(*) >= $clients")
+    sum=0
+    for p in $pids; do
+      t=$(ticks "$p")
+      [ "$t" -gt "${last[$p]:-0}" ] && last[$p]=$t
+      sum=$((sum + ${last[$p]:-0}))
+    done
+    echo "$sum" >"$1"
+    sleep 0.25
+  done
+}
 hz=$(getconf CLK_TCK)
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-cpu_line() {  # label wall gw0 gw1 pg0 pg1 pggw0 pggw1 recv0 recv1 [pgbench-ticks]
-  awk -v l="$1" -v w="$2" -v hz="$hz" -v g="$(($4 - $3))" -v p="$(($6 - $5))" -v pg="$(($8 - $7))" \
-    -v r="$((${10} - $9))" -v b="${11:-}" 'BEGIN {
-    printf "%s CPU over %.1f s (%% of one core): call-gateway %.0f%%, PostgreSQL %.0f%% (of which call-gateway'"'"'s connections %.0f%%), receiver %.0f%%", l, w, 100 * g / hz / w, 100 * p / hz / w, 100 * pg / hz / w, 100 * r / hz / w
-    if (b != "") printf ", pgbench %.0f%%", 100 * b / hz / w
+# cpu_line LABEL WALL GATEWAY PG PG_GATEWAY RECEIVER [PRODUCERS PGBENCH]: ticks over WALL seconds.
+cpu_line() {
+  awk -v l="$1" -v w="$2" -v hz="$hz" -v g="$3" -v p="$4" -v pg="$5" -v r="$6" -v pp="${7:-}" \
+    -v b="${8:-}" 'BEGIN {
+    c = 100 / hz / w
+    printf "%s CPU over %.1f s, %% of one core: call-gateway %.0f%%; PostgreSQL %.0f%%: call-gateway'"'"'s connections %.0f%%", l, w, g * c, p * c, pg * c
+    if (pp != "") printf ", pgbench'"'"'s connections (the events'"'"' transactions) %.0f%%, the rest (WAL writer, autovacuum, checkpointer, ...) %.0f%%", pp * c, (p - pg - pp) * c
+    printf "; receiver %.0f%%", r * c
+    if (b != "") printf "; pgbench %.0f%%", b * c
     printf "\n" }'
 }
 
-# Warm-up: connections, prepared statements, the first passes.
+# Warm-up: connections, prepared statements, the first passes. Then the statistics autovacuum
+# gathers in a running system (a minute in): without them call-gateway's connections keep the
+# generic plan of the claim made for empty tables, whose anti-join reads the subscription's whole
+# delivery log for every candidate (docs/integration.md#benchmarks). OUTCALL_BENCH_NO_ANALYZE=1
+# measures that.
 pgbench -n -f "$work/cancel.sql" -c 2 -j 1 -t $((warmup / 2)) "$db_url" >/dev/null
 wait_drained 60
+if [ "${OUTCALL_BENCH_NO_ANALYZE:-0}" != 1 ]; then
+  q -c "ANALYZE webhook_subscriptions, webhook_secrets, webhook_events, webhook_deliveries, webhook_attempts"
+fi
 mark=$(q -c "SELECT coalesce(max(id), 0) FROM webhook_events")
 
 echo "events: $rate/s for $secs s by pgbench ($clients connections), one appointment canceled per transaction"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 g0=$(ticks "$gateway"); r0=$(ticks "$receiver"); read -r p0 pg0 < <(pg_ticks)
+sample_producers "$work/producers.ticks" &
+sampler=$!
 t0=$(now)
 # pgbench's own CPU: the subshell's reaped children's (cutime + cstime), in ticks.
 bench_ticks=$(
   pgbench -n -f "$work/cancel.sql" -c "$clients" -j 2 -R "$rate" -T "$secs" "$db_url" >"$work/pgbench.out" 2>&1 ||
     { cat "$work/pgbench.out" >&2; exit 1; }
-  awk '{ print $16 + $17 }' "/proc/$BASHPID/stat")
+  read -r -a f <"/proc/$BASHPID/stat"
+  echo $((f[15] + f[16])))
 t1=$(now)
+kill "$sampler"; wait "$sampler" 2>/dev/null || true
 wait_drained 300
 t2=$(now)
 g1=$(ticks "$gateway"); r1=$(ticks "$receiver"); read -r p1 pg1 < <(pg_ticks)
@@ -194,18 +252,23 @@ FROM (SELECT floor((created - min(created) OVER ()) / 5)::int AS w, lag FROM lag
 WHERE $3 = 1 GROUP BY w ORDER BY w;
 SQL
 }
-report() {  # LABEL [target], the output of stats on stdin
+report() {  # LABEL steady|drain, the output of stats on stdin
   read -r n delivered dups bad ev_rate del_rate p50 p95 p99 max span
-  echo "$1: $n events at $ev_rate/s, $delivered delivered at $del_rate/s (first event to last arrival $span s), $dups duplicate arrivals, $bad failed signatures"
+  if [ "$2" = drain ]; then
+    echo "$1: $delivered of $n delivered at $del_rate/s (first to last arrival), $dups duplicate arrivals, $bad failed signatures"
+    return
+  fi
+  echo "$1: $n events at $ev_rate/s, $delivered delivered at $del_rate/s (first to last arrival; first event to last arrival $span s), $dups duplicate arrivals, $bad failed signatures"
   echo "  lag (arrival - created_at): p50 $p50 ms, p95 $p95 ms, p99 $p99 ms, max $max ms"
-  [ "${2:-}" != target ] ||
-    awk -v p99="$p99" 'BEGIN { printf "  target p99 < 1000 ms: %s\n", (p99 != "" && p99 + 0 < 1000) ? "met" : "NOT met" }'
+  awk -v p99="$p99" 'BEGIN { printf "  target p99 < 1000 ms: %s\n", (p99 != "" && p99 + 0 < 1000) ? "met" : "NOT met" }'
   cat  # the windows
 }
 last=$(q -c "SELECT max(id) FROM webhook_events")
-stats "$mark" "$last" 1 | report "steady $rate/s" target
-cpu_line "steady" "$(elapsed "$t0" "$t2")" "$g0" "$g1" "$p0" "$p1" "$pg0" "$pg1" "$r0" "$r1" "$bench_ticks"
+stats "$mark" "$last" 1 | report "steady $rate/s" steady
+cpu_line "steady" "$(elapsed "$t0" "$t2")" $((g1 - g0)) $((p1 - p0)) $((pg1 - pg0)) $((r1 - r0)) \
+  "$(cat "$work/producers.ticks")" "$bench_ticks"
 echo "  (pgbench ran $(elapsed "$t0" "$t1") s; the queue was empty $(elapsed "$t1" "$t2") s after it ended)"
+echo "  statements over 100 ms (auto_explain, plans in $(bash scripts/pg.sh log "$cluster")): $(slow_statements)"
 curl -fsS "http://127.0.0.1:$metrics_port/metrics" 2>/dev/null |
   grep -E '^outcall_webhook_deliveries_total' | tr '\n' ' ' | sed 's/^/  call-gateway metrics: /; s/ $/\n/' || true
 
@@ -242,5 +305,6 @@ t2=$(now)
 g1=$(ticks "$gateway"); r1=$(ticks "$receiver"); read -r p1 pg1 < <(pg_ticks)
 curl -fsS "http://127.0.0.1:$recv_port/_control/records" >"$work/arrivals.tsv"
 last=$(q -c "SELECT max(id) FROM webhook_events")
-stats "$mark" "$last" 0 | report "backlog drain (lag: includes the time call-gateway was stopped)"
-cpu_line "drain" "$(elapsed "$t0" "$t2")" "$g0" "$g1" "$p0" "$p1" "$pg0" "$pg1" "$r0" "$r1"
+stats "$mark" "$last" 0 | report "backlog drain" drain
+cpu_line "drain" "$(elapsed "$t0" "$t2")" $((g1 - g0)) $((p1 - p0)) $((pg1 - pg0)) $((r1 - r0))
+echo "  statements over 100 ms since the start: $(slow_statements)"

@@ -54,8 +54,9 @@ trap cleanup EXIT
 
 # call-gateway's sender, for the test (up.sh passes these on; stack_up starts it with the same):
 # a dead sender's leases end after 3 s, a request waits at most 2 s, passes every 100 ms, the
-# first retry after 200 ms.
-export OUTBOX_LEASE_SECS=3 OUTBOX_TIMEOUT_MS=2000 OUTBOX_POLL_MS=100 OUTBOX_RETRY_BASE_MS=200
+# first retry after 200 ms, 4 requests at a time (a pass of 20 takes rounds: crash_test.py).
+export OUTBOX_LEASE_SECS=3 OUTBOX_TIMEOUT_MS=2000 OUTBOX_POLL_MS=100 OUTBOX_RETRY_BASE_MS=200 \
+  OUTBOX_WORKERS=4
 stack_start outcrash "$artifacts"
 
 # The receiver on a free port, no secret yet (the driver hands it the subscription's).
@@ -69,12 +70,13 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ -n "$RECEIVER_URL" ] || { cat "$artifacts/receiver.log"; fail "the receiver does not listen"; }
-export RECEIVER_URL OUTCRASH_ARTIFACTS="$artifacts"
+# (Given to the driver only: the services' environment stays what stack_start gave them.)
+driver() { RECEIVER_URL="$RECEIVER_URL" OUTCRASH_ARTIFACTS="$artifacts" /usr/bin/python3 "$here/crash_test.py" "$@"; }
 
 # 1. Events, the receiver slow, call-gateway SIGKILLed with requests in flight and events queued.
-/usr/bin/python3 "$here/crash_test.py" crash
+driver crash
 # 2. call-gateway again, as the stack started it (scripts/up.sh, the same environment).
 wait_binary "$build/services/call-gateway/call-gateway"
 stack_up
 # 3. Everything delivered; what the receiver saw, checked against the outbox.
-/usr/bin/python3 "$here/crash_test.py" verify
+driver verify

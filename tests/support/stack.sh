@@ -8,8 +8,9 @@
 #                                     # DATABASE_URL (the instance's database) and the JWT settings
 #   ...                               # of STACK_STATE/env
 #   stack_stop                        # in the caller's EXIT trap: services, database, state
-#   stack_up                          # scripts/up.sh again for this instance: starts whatever of
-#                                     # its services is not running (one a test killed), as before
+#   stack_up                          # scripts/up.sh again for this instance, as stack_start ran
+#                                     # it: starts whatever of its services is not running (one a
+#                                     # test killed) with the same environment as the first time
 # Needs: repo (the checkout) and build (its build directory) set by the caller, e.g. from the
 # test's arguments with stack_args "$@" ([--repo DIR] [--build-dir DIR]).
 #
@@ -96,7 +97,10 @@ SQL
 
 stack_up() {
   [ -n "${STACK_STATE:-}" ] || { echo "stack_up: no stack started" >&2; return 1; }
-  if ! (cd "$repo" && OUTCALL_STATE_DIR="$STACK_STATE" OUTCALL_PORT_OFFSET="$STACK_OFFSET" OUTCALL_SKIP_BUILD=1 \
+  # The environment stack_start ran it with: without what stack_start exported afterwards (the
+  # STACK_* variables; STACK_STATE/env's are up.sh's own).
+  if ! (cd "$repo" && env -u STACK_URL -u STACK_SIM -u STACK_STATE -u STACK_OFFSET \
+      OUTCALL_STATE_DIR="$STACK_STATE" OUTCALL_PORT_OFFSET="$STACK_OFFSET" OUTCALL_SKIP_BUILD=1 \
       bash scripts/up.sh >>"$STACK_ARTIFACTS/up.log" 2>&1); then
     tail -20 "$STACK_ARTIFACTS/up.log"
     echo "$STACK_NAME: scripts/up.sh (again) failed" >&2
