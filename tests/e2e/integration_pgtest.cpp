@@ -397,6 +397,7 @@ std::vector<std::pair<std::string, std::string>> Arrivals(Receiver& rx) {
 }
 
 TEST_F(IntegrationTest, OutboundWebhooksAreSignedMaskedOrderedRetriedHeldAndReplayed) {
+  const absl::Time test_start = absl::Now() - absl::Seconds(1);
   Receiver rx;
   auto sub = Subscribe(rx.server.base_url() + "/hooks/outcall",
                        {"appointment.confirmed", "appointment.canceled", "patient.opted_out"});
@@ -519,6 +520,21 @@ TEST_F(IntegrationTest, OutboundWebhooksAreSignedMaskedOrderedRetriedHeldAndRepl
   const size_t n_before_replay = rx.Got().size();
   ASSERT_TRUE(SendUntil([&] { return rx.Got().size() == n_before_replay + 1; }));
   EXPECT_EQ(Arrivals(rx).back().second, first_id);
+  // ... or a time range: every event of the subscription's types since the test began, again.
+  v1::ReplayWebhookEventsRequest range;
+  range.set_subscription_id(sub.subscription_id());
+  *range.mutable_from() = At(test_start);
+  *range.mutable_to() = At(absl::Now() + absl::Seconds(1));
+  grpc::ClientContext rc2;
+  Writer(rc2);
+  v1::ReplayWebhookEventsResponse range_queued;
+  ASSERT_TRUE(hooks_->ReplayWebhookEvents(&rc2, range, &range_queued).ok());
+  const std::string events = Scalar("SELECT count(*) FROM webhook_events");
+  EXPECT_EQ(std::to_string(range_queued.queued()), events);
+  ASSERT_TRUE(SendUntil([&] { return GetSub(sub.subscription_id()).pending() == 0; }));
+  std::set<std::string> distinct;
+  for (const auto& a : Arrivals(rx)) distinct.insert(a.second);
+  EXPECT_EQ(std::to_string(distinct.size()), events);  // deduplicated by webhook-id: one each
 
   // 5. A sender that died holding a delivery (claimed, never answered): nothing is sent while
   //    its lease runs; then this sender sends it.
