@@ -22,6 +22,8 @@
 # Environment: OUTBOX_* (docs/configuration.md) go to call-gateway as they are, to try other
 # settings (OUTBOX_POLL_MS=50, OUTBOX_BATCH=500, OUTBOX_WORKERS=16). OUTCALL_BENCH_CLIENTS:
 # pgbench's connections (8). OUTCALL_BENCH_BACKLOG: the backlog's events (20000; 0 skips it).
+# OUTCALL_BENCH_HISTORY: delivered events already in the outbox before the run, as in a system
+# that has run for a while (100000; 0: a fresh install, whose tiny tables give other plans).
 # OUTCALL_BENCH_SQL: a file of SQL run in the benchmark's database after the migrations, to try a
 # change to the schema (a trigger, a function, an index) before writing its migration.
 set -euo pipefail
@@ -32,6 +34,7 @@ rate=${2:-1000}
 secs=${3:-20}
 clients=${OUTCALL_BENCH_CLIENTS:-8}
 backlog=${OUTCALL_BENCH_BACKLOG:-20000}
+history=${OUTCALL_BENCH_HISTORY:-100000}
 warmup=200
 work=$root/.local/bench-outbox
 mkdir -p "$work"
@@ -108,11 +111,7 @@ slow_statements() {
     /Query Text:/ && n > c { c = n; q = $0; sub(/.*Query Text: /, "", q); k[substr(q, 1, 60)]++ }
     END { printf "%d", n; if (n) { printf " (the longest %.0f ms; by statement:", m; for (x in k) printf " \"%s...\" %d", x, k[x]; printf ")" } }'
 }
-: >"$work/call-gateway.log"
-start_gateway
 for _ in $(seq 50); do grep -q listening "$work/receiver.log" && break; sleep 0.1; done
-echo "call-gateway's sender: $(env | grep '^OUTBOX_' | tr '\n' ' ' || true)(unset: the defaults, docs/configuration.md)"
-
 # The subscription as CreateWebhookSubscription stores it (outcall-cli has no Webhooks methods):
 # a random key, base64, in webhook_secrets. It reaches the receiver on its standard input and the
 # database on psql's, never a file or a command line.
@@ -124,6 +123,28 @@ WITH s AS (INSERT INTO webhook_subscriptions (url, event_types, description, cre
 INSERT INTO webhook_secrets (subscription_id, version, secret) SELECT id, 1, :'key' FROM s;
 SQL
 unset key
+# A delivery log as a system that has run for a while has one (HISTORY delivered events), so
+# that the planner's statistics are those of production (pending rows a sliver of the table)
+# rather than of a fresh install.
+if [ "$history" -gt 0 ]; then
+  q -c "WITH e AS (INSERT INTO webhook_events (event_type, subject, data, created_at)
+                   SELECT 'appointment.canceled', 'appointment:h' || g,
+                          jsonb_build_object('appointmentId', g, 'externalRef', 'H-' || g, 'status', 'canceled',
+                            'fhirStatus', 'cancelled', 'patientId', g % 1000, 'patientExternalRef', 'P-' || g % 1000,
+                            'phoneNumber', '+57300' || lpad((g % 1000)::text, 7, '0'), 'patientName', 'Paciente ' || g % 1000,
+                            'scheduledAt', now() - make_interval(hours => g % 500)),
+                          now() - make_interval(secs => ($history - g) * 5)
+                   FROM generate_series(1, $history) g RETURNING id, subject, created_at)
+        INSERT INTO webhook_deliveries (subscription_id, event_row, subject, state, attempts, queued_at,
+                                        next_attempt_at, delivered_at, created_at)
+        SELECT (SELECT id FROM webhook_subscriptions), id, subject, 'delivered', 1, created_at, created_at,
+               created_at + interval '0.2 s', created_at FROM e"
+fi
+q -c "VACUUM ANALYZE"
+: >"$work/call-gateway.log"
+start_gateway
+echo "call-gateway's sender: $(env | grep '^OUTBOX_' | tr '\n' ' ' || true)(unset: the defaults, docs/configuration.md)"
+
 
 pending() { q -c "SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'"; }
 wait_drained() {  # $1: seconds at most
@@ -188,16 +209,9 @@ cpu_line() {
     printf "\n" }'
 }
 
-# Warm-up: connections, prepared statements, the first passes. Then the statistics autovacuum
-# gathers in a running system (a minute in): without them call-gateway's connections keep the
-# generic plan of the claim made for empty tables, whose anti-join reads the subscription's whole
-# delivery log for every candidate (docs/integration.md#benchmarks). OUTCALL_BENCH_NO_ANALYZE=1
-# measures that.
+# Warm-up: connections, prepared statements, the first passes.
 pgbench -n -f "$work/cancel.sql" -c 2 -j 1 -t $((warmup / 2)) "$db_url" >/dev/null
 wait_drained 60
-if [ "${OUTCALL_BENCH_NO_ANALYZE:-0}" != 1 ]; then
-  q -c "ANALYZE webhook_subscriptions, webhook_secrets, webhook_events, webhook_deliveries, webhook_attempts"
-fi
 mark=$(q -c "SELECT coalesce(max(id), 0) FROM webhook_events")
 
 echo "events: $rate/s for $secs s by pgbench ($clients connections), one appointment canceled per transaction"

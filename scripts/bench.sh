@@ -35,6 +35,26 @@
 #                                                  at cap 50 and 20 calls/s: peak concurrency,
 #                                                  pacing error, CPU, statements per attempt,
 #                                                  double dials (docs/campaigns.md).
+#   scripts/bench.sh sync [ROWS] [BATCH]           the clinic's appointments through the sync API:
+#                                                  `outcall sync appointments` of ROWS rows (100000;
+#                                                  of ROWS/5 patients, synced first) through a real
+#                                                  call-gateway beside PostgreSQL's COPY of the same
+#                                                  rows into the same table (cluster "bench-sync"),
+#                                                  then the same file again (all unchanged) and with
+#                                                  10% of the times moved, beside COPY + INSERT ...
+#                                                  ON CONFLICT; BATCH rows a request (1000)
+#                                                  (docs/integration.md#benchmarks).
+#   scripts/bench.sh outbox [RATE] [SECONDS]       outbound webhooks: events at RATE/s (1000) for
+#                                                  SECONDS (20), written by pgbench's appointment
+#                                                  cancellations (the triggers of 0023), delivered by
+#                                                  call-gateway's sender to a local receiver (cluster
+#                                                  "bench-outbox"): event rate, deliveries/s, lag
+#                                                  p50/p95/p99/max, CPU; then a backlog of
+#                                                  OUTCALL_BENCH_BACKLOG events (20000): the claim
+#                                                  query's plan and the drain rate. OUTBOX_* go to
+#                                                  call-gateway (docs/integration.md#benchmarks).
+#                                                  For both: OUTCALL_SKIP_BUILD=1 uses the binaries
+#                                                  as built (in OUTCALL_BUILD_DIR, default build/).
 #   scripts/bench.sh rest [SECONDS] [CONNECTIONS]  the REST face: outcall through outcall-rest-edge
 #                                                  vs the Node baseline (../shared/baselines/
 #                                                  node-api-ref, or OUTCALL_NODE_API_BASELINE) on the
@@ -92,6 +112,29 @@ if [ "${1:-}" = campaigns ]; then
     outcall-health outcall-cli outcall-campaign-import
   machine
   exec bash bench/campaign_import_bench.sh "${OUTCALL_BUILD_DIR:-$root/build}" "$@"
+fi
+
+if [ "${1:-}" = sync ]; then
+  # Starts its own PostgreSQL cluster and call-gateway, and stops them (bench/sync_bench.sh).
+  shift
+  if [ "${OUTCALL_SKIP_BUILD:-0}" != 1 ]; then
+    bash scripts/install-deps.sh
+    CMAKE_BUILD_TYPE=Release bash scripts/build.sh call-gateway outcall outcall-migrate outcall-health
+  fi
+  machine
+  exec bash bench/sync_bench.sh "${OUTCALL_BUILD_DIR:-$root/build}" "$@"
+fi
+
+if [ "${1:-}" = outbox ]; then
+  # Starts its own PostgreSQL cluster, call-gateway and receiver (node), and stops them
+  # (bench/outbox_bench.sh).
+  shift
+  if [ "${OUTCALL_SKIP_BUILD:-0}" != 1 ]; then
+    bash scripts/install-deps.sh
+    CMAKE_BUILD_TYPE=Release bash scripts/build.sh call-gateway outcall-migrate outcall-health
+  fi
+  machine
+  exec bash bench/outbox_bench.sh "${OUTCALL_BUILD_DIR:-$root/build}" "$@"
 fi
 
 if [ "${1:-}" = dispatch ]; then

@@ -225,7 +225,6 @@ BEGIN
   INSERT INTO webhook_deliveries (subscription_id, event_row, subject)
     SELECT s.id, ev, p_subject FROM webhook_subscriptions s
      WHERE s.state <> 'deleted' AND p_type = ANY (s.event_types);
-  PERFORM pg_notify('outcall_webhooks', '');
 END
 $$;
 

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <optional>
 
-#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/mutex.h"
 #include "outcall/common/standard_webhooks.h"
 #include "outcall/common/strings.h"
 
@@ -100,27 +102,72 @@ absl::StatusOr<int> WebhookSender::RunOnce() {
   auto due = store_.Claim(options_.owner, now, options_.batch, options_.lease);
   if (!due.ok()) return due.status();
   if (due->empty()) return 0;
-  std::vector<DeliveryResult> results(due->size());
-  absl::BlockingCounter left(static_cast<int>(due->size()));
-  for (size_t i = 0; i < due->size(); ++i) {
-    auto task = [this, &due, &results, &left, i] {
-      results[i] = Deliver((*due)[i]);
-      left.DecrementCount();
+  // A delivery not started while a whole request still fits in its lease is given back rather
+  // than sent late: another replica may have claimed it (and the next event of its subject) by
+  // the time it would be sent.
+  const absl::Time start_by = now + options_.lease - options_.timeout;
+  struct Shared {
+    absl::Mutex mu;
+    std::vector<DeliveryResult> done ABSL_GUARDED_BY(mu);
+    std::vector<int64_t> skipped ABSL_GUARDED_BY(mu);
+    int left ABSL_GUARDED_BY(mu) = 0;
+  };
+  auto shared = std::make_shared<Shared>();
+  {
+    absl::MutexLock lock(&shared->mu);
+    shared->left = static_cast<int>(due->size());
+  }
+  for (const DueDelivery& d : *due) {
+    auto task = [this, d, shared, start_by] {
+      std::optional<DeliveryResult> r;
+      if (clock_.Now() <= start_by) r = Deliver(d);
+      absl::MutexLock lock(&shared->mu);
+      if (r) {
+        shared->done.push_back(std::move(*r));
+      } else {
+        shared->skipped.push_back(d.id);
+      }
+      --shared->left;
     };
     if (!workers_->TrySubmit(task)) task();  // the pool holds `batch`: only when stopping
   }
-  left.Wait();
-  for (const DeliveryResult& r : results) {
-    if (!r.ok) {
-      spdlog::info("webhook delivery {} attempt {} failed: {}{}", r.id, r.attempt, r.error,
-                   r.give_up ? " (retry period over: failed)" : "");
+  // Results are written as they come, at least every 100 ms: a crash loses the answers of that
+  // moment only (sent again after the lease, same webhook-id), not those of the whole pass.
+  int attempted = 0;
+  absl::Status first_error;
+  for (bool finished = false; !finished;) {
+    std::vector<DeliveryResult> results;
+    std::vector<int64_t> skipped;
+    {
+      absl::MutexLock lock(&shared->mu);
+      shared->mu.AwaitWithTimeout(absl::Condition(
+                                      +[](Shared* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
+                                        return s->left == 0 || s->done.size() >= 64;
+                                      },
+                                      shared.get()),
+                                  absl::Milliseconds(100));
+      results.swap(shared->done);
+      skipped.swap(shared->skipped);
+      finished = shared->left == 0;
+    }
+    for (const DeliveryResult& r : results) {
+      if (!r.ok) {
+        spdlog::info("webhook delivery {} attempt {} failed: {}{}", r.id, r.attempt, r.error,
+                     r.give_up ? " (retry period over: failed)" : "");
+      }
+    }
+    attempted += static_cast<int>(results.size());
+    // A failed write leaves the leases to run out: the deliveries are sent again, never lost.
+    if (auto s = store_.Complete(options_.owner, results, options_.disable, clock_.Now());
+        !s.ok() && first_error.ok()) {
+      first_error = s;
+    }
+    if (auto s = store_.Release(options_.owner, skipped); !s.ok() && first_error.ok()) {
+      first_error = s;
     }
   }
-  if (auto s = store_.Complete(options_.owner, results, options_.disable, clock_.Now()); !s.ok()) {
-    // The leases run out and the deliveries are sent again: at least once, never lost.
-    return s;
-  }
-  return static_cast<int>(results.size());
+  if (!first_error.ok()) return first_error;
+  return attempted;
 }
 
 void WebhookSender::Start() {

@@ -3,7 +3,9 @@
 // duplicates by it; webhook-timestamp = the attempt's time; webhook-signature with every secret
 // that still signs). A pass claims up to `batch` due deliveries under a lease (only the oldest
 // pending one of each subscription and subject: order per subject), posts them in parallel on
-// `workers` threads with keep-alive connections, and writes every result in one statement: 2xx
+// `workers` threads with keep-alive connections (one not started while a whole request still
+// fits in the lease is given back, never sent late), and writes the results as they come, in
+// one statement per 100 ms or 64 results: 2xx
 // delivered; anything else retried with exponential backoff and jitter until `retry_period`
 // after it was queued, then failed (kept, replayable). A subscription failing continuously is
 // disabled (its queue held, not dropped). Passes follow each other at once while batches come

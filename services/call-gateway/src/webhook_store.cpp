@@ -370,6 +370,21 @@ absl::StatusOr<std::vector<DueDelivery>> WebhookStore::Claim(const std::string& 
   });
 }
 
+absl::Status WebhookStore::Release(const std::string& owner, const std::vector<int64_t>& ids) {
+  if (ids.empty()) return absl::OkStatus();
+  std::string list;
+  for (int64_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+  return pool_.InAutocommit([&](pqxx::transaction_base& tx) -> absl::Status {
+    Exec(tx,
+         {"webhooks.release",
+          "UPDATE webhook_deliveries SET lease_owner = NULL, lease_expires_at = NULL, attempts = "
+          "attempts - 1 WHERE id = ANY (string_to_array($1, ',')::bigint[]) AND lease_owner = $2 "
+          "AND state = 'pending'"},
+         list, owner);
+    return absl::OkStatus();
+  });
+}
+
 absl::Status WebhookStore::Complete(const std::string& owner,
                                     const std::vector<DeliveryResult>& results,
                                     const DisablePolicy& disable, absl::Time now) {

@@ -124,6 +124,9 @@ class WebhookStore {
                                                  int limit, absl::Duration lease);
   absl::Status Complete(const std::string& owner, const std::vector<DeliveryResult>& results,
                         const DisablePolicy& disable, absl::Time now);
+  // Gives back claimed deliveries that were not attempted (the lease was nearly over): due
+  // again at once, their attempt not counted.
+  absl::Status Release(const std::string& owner, const std::vector<int64_t>& ids);
 
  private:
   common::PgPool& pool_;
