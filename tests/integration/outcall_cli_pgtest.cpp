@@ -221,6 +221,12 @@ class OutcallCli : public ::testing::Test {
     }
     return "";
   }
+  static std::string Scalar(const std::string& sql) {
+    pqxx::connection c(db_->url());
+    pqxx::nontransaction tx(c);
+    auto r = tx.exec(sql);
+    return r.empty() || r[0][0].is_null() ? "" : r[0][0].as<std::string>();
+  }
   static std::string WriteFile(const std::string& name, const std::string& text) {
     const std::string path = Cat(dir_, "/", name);
     std::ofstream(path) << text;
@@ -429,6 +435,50 @@ TEST_F(OutcallCli, MissingOrBadTokenIsAnAuthenticationError) {
 // bad row named by line, numbers masked), listed, refused a pause while a draft (3), started,
 // paused, canceled; its progress ends at once with the canceled code (20). Another, from a clean
 // file, started at creation, is followed to completion (0).
+// The clinic's exports (tests/data/sync, with their errors listed in its README) through the real
+// CLI and call-gateway: the counts of created and refused rows, who refused each, masking, and
+// the idempotent re-run.
+TEST_F(OutcallCli, SyncImportsTheClinicsCsvAndFhirExportsWithTheirErrors) {
+  const std::string data = OUTCALL_TEST_DATA_DIR "/sync/";
+  auto summary = [](const Result& r) { return json::parse(r.out).as_object(); };
+  const Result patients = Run({"sync", "patients", data + "patients.csv", "--json"});
+  ASSERT_EQ(patients.code, 8) << patients.out << patients.err;
+  json::object p = summary(patients);
+  EXPECT_EQ(p.at("rowsRead").as_int64(), 50);
+  EXPECT_EQ(p.at("created").as_int64(), 43);
+  EXPECT_EQ(p.at("refused").as_int64(), 7);
+  std::map<std::string, int> by;
+  for (const auto& row : p.at("refusedRows").as_array()) {
+    ++by[std::string(row.at("by").as_string())];
+    EXPECT_FALSE(row.at("error").as_string().empty());
+  }
+  EXPECT_EQ(by["cli"], 3);
+  EXPECT_EQ(by["call-gateway"], 4);
+  EXPECT_EQ(patients.out.find("315 22"), std::string::npos) << "a number echoed: " << patients.out;
+  EXPECT_EQ(Scalar("SELECT phone_e164 FROM patients WHERE external_ref = 'CC-52345678'"),
+            "+573104567890");
+
+  const Result appointments = Run({"sync", "appointments", data + "appointments.csv", "--json"});
+  ASSERT_EQ(appointments.code, 8) << appointments.out << appointments.err;
+  json::object a = summary(appointments);
+  EXPECT_EQ(a.at("rowsRead").as_int64(), 80);
+  EXPECT_EQ(a.at("created").as_int64(), 70);
+  EXPECT_EQ(a.at("refused").as_int64(), 10);
+  // Bogotá wall-clock time in the file is -05:00 in the database.
+  EXPECT_EQ(Scalar("SELECT count(*) FROM appointments WHERE external_ref LIKE 'CITA-2026-%'"), "70");
+
+  // The same files again: nothing created or updated.
+  const Result again = Run({"sync", "patients", data + "patients.csv", "--json"});
+  json::object g = summary(again);
+  EXPECT_EQ(g.at("created").as_int64() + g.at("updated").as_int64(), 0) << again.out;
+  EXPECT_EQ(g.at("unchanged").as_int64(), 43);
+
+  // A FHIR Bundle of the same clinic: its own errors, the elements it ignores, in a table.
+  const Result fhir = Run({"sync", "fhir", data + "bundle.json"});
+  EXPECT_EQ(fhir.code, 8) << fhir.out << fhir.err;
+  EXPECT_NE(fhir.out.find("refused"), std::string::npos) << fhir.out;
+}
+
 TEST_F(OutcallCli, CampaignsFromACsvPausedCanceledAndFollowed) {
   const std::string csv = WriteFile(
       "citas.csv",
