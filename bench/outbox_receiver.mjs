@@ -4,8 +4,10 @@
 // tests, which keeps every body and verifies with the `standardwebhooks` package) it keeps only
 // what the benchmark needs and answers 204 at once.
 //
-//   node bench/outbox_receiver.mjs PORT
+//   [RECEIVER_DELAY_MS=N] node bench/outbox_receiver.mjs PORT
 //
+// RECEIVER_DELAY_MS: answer each delivery after N ms (a receiver across a network, or one that
+// does some work before it answers), without holding the event loop.
 // Listens on 127.0.0.1:PORT and prints "receiver: listening on http://127.0.0.1:<port>".
 //   POST /_control/secret   body: the subscription's secret (whsec_...): from then on every
 //                           delivery's signature is checked (HMAC-SHA256 over id.timestamp.body,
@@ -19,6 +21,7 @@ import http from "node:http";
 import crypto from "node:crypto";
 
 const port = Number(process.argv[2] ?? 0);
+const delayMs = Number(process.env.RECEIVER_DELAY_MS ?? 0);
 let key = null; // the secret's key bytes
 const ids = [];
 const at = [];
@@ -68,7 +71,8 @@ const server = http.createServer((req, res) => {
     at.push(arrived);
     verified.push(v);
     seen.add(id);
-    res.writeHead(204).end();
+    if (delayMs > 0) setTimeout(() => res.writeHead(204).end(), delayMs);
+    else res.writeHead(204).end();
   });
 });
 server.keepAliveTimeout = 5000;

@@ -53,7 +53,9 @@ env DATABASE_URL="$db_url" ELEVENLABS_API_KEY="bench_$(rand_hex 16)" \
   ELEVENLABS_AGENT_PHONE_NUMBER_ID=phnum_bench CAMPAIGN_DISPATCHER=false OUTBOX_SENDER=false \
   GRPC_LISTEN_ADDRESS="127.0.0.1:$grpc_port" METRICS_LISTEN_ADDRESS="127.0.0.1:$metrics_port" \
   LOG_LEVEL=warn "$build/services/call-gateway/call-gateway" >"$work/call-gateway.log" 2>&1 &
-pids+=("$!")
+gateway=$!
+pids+=("$gateway")
+postmaster=$(postmaster_pid)
 wait_healthy call-gateway "$grpc_port"
 
 # The files: patients; appointments (new); the same with every tenth row an hour later.
@@ -74,19 +76,27 @@ appointments_csv CITA- 1 >"$work/appointments-moved.csv"
 outcall() { "$build/tools/ops/outcall" --gateway "127.0.0.1:$grpc_port" --json "$@"; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-# sync KIND FILE: prints "seconds created updated unchanged refused".
+# sync KIND FILE: prints "seconds created updated unchanged refused" and the CPU ticks the pass
+# took in call-gateway, PostgreSQL and the CLI.
 sync() {
-  local t0 t1 out
+  local t0 t1 g0 p0 cli out
+  g0=$(cpu_ticks "$gateway"); p0=$(pg_cpu_ticks "$postmaster")
   t0=$(now)
-  out=$(outcall sync "$1" "$2" --batch "$batch") || { echo "outcall sync $1 failed: $out" >&2; exit 1; }
+  # The CLI's CPU: the subshell's reaped child's (cutime + cstime).
+  cli=$(
+    outcall sync "$1" "$2" --batch "$batch" >"$work/sync.out" || exit 1
+    read -r -a f <"/proc/$BASHPID/stat"
+    echo $((f[15] + f[16]))) || { echo "outcall sync $1 failed: $(cat "$work/sync.out")" >&2; exit 1; }
   t1=$(now)
+  out=$(cat "$work/sync.out")
   field() { echo "$out" | sed -n "s/.*\"$1\": *\([0-9]*\).*/\1/p"; }
-  echo "$(elapsed "$t0" "$t1") $(field created) $(field updated) $(field unchanged) $(field refused)"
+  echo "$(elapsed "$t0" "$t1") $(field created) $(field updated) $(field unchanged) $(field refused)" \
+    $(($(cpu_ticks "$gateway") - g0)) $(($(pg_cpu_ticks "$postmaster") - p0)) "$cli"
 }
 
 echo "rows: $rows appointments of $patients patients; CLI batches of $batch (two in flight)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-read -r pt pc _ _ pr < <(sync patients "$work/patients.csv")
+read -r pt pc _ _ pr _ < <(sync patients "$work/patients.csv")
 echo "patients: $pc created, $pr refused in ${pt} s"
 [ "$pc" = "$patients" ] || { echo "expected $patients patients created" >&2; exit 1; }
 psql "$db_url" -XAtq -c "ANALYZE patients"
@@ -115,26 +125,34 @@ copy_upsert() {
 }
 timed() { local t0 t1; t0=$(now); "$@"; t1=$(now); elapsed "$t0" "$t1"; }
 
-read -r s1 c1 u1 n1 r1 < <(sync appointments "$work/appointments.csv")
+read -r s1 c1 u1 n1 r1 g1 p1 l1 < <(sync appointments "$work/appointments.csv")
 q1=$(timed copy_new "$work/appointments.copy")
 psql "$db_url" -XAtq -c "ANALYZE appointments"
-read -r s2 c2 u2 n2 r2 < <(sync appointments "$work/appointments.csv")
+read -r s2 c2 u2 n2 r2 g2 p2 l2 < <(sync appointments "$work/appointments.csv")
 q2=$(timed copy_upsert "$work/appointments.copy")
-read -r s3 c3 u3 n3 r3 < <(sync appointments "$work/appointments-moved.csv")
+read -r s3 c3 u3 n3 r3 g3 p3 l3 < <(sync appointments "$work/appointments-moved.csv")
 q3=$(timed copy_upsert "$work/appointments-moved.copy")
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 read -r kept copied twins < <(psql "$db_url" -XAt -F ' ' -c "SELECT count(*) FILTER (WHERE external_ref LIKE 'CITA-%'), count(*) FILTER (WHERE external_ref LIKE 'COPY-%'), count(*) FILTER (WHERE external_ref LIKE 'CITA-%' AND scheduled_at = (SELECT c.scheduled_at FROM appointments c WHERE c.external_ref = 'COPY-' || substr(appointments.external_ref, 6))) FROM appointments")
 echo "stored: $kept appointments by the sync, $copied by SQL; $twins of the sync's at the same time as their SQL twin"
 echo
-awk -v n="$rows" -v s1="$s1" -v s2="$s2" -v s3="$s3" -v q1="$q1" -v q2="$q2" -v q3="$q3" \
+awk -v n="$rows" -v hz="$(getconf CLK_TCK)" -v s1="$s1" -v s2="$s2" -v s3="$s3" -v q1="$q1" -v q2="$q2" -v q3="$q3" \
+  -v cpu1="$g1 $p1 $l1" -v cpu2="$g2 $p2 $l2" -v cpu3="$g3 $p3 $l3" \
   -v o1="$c1 created, $u1 updated, $n1 unchanged, $r1 refused" \
   -v o2="$c2 created, $u2 updated, $n2 unchanged, $r2 refused" \
-  -v o3="$c3 created, $u3 updated, $n3 unchanged, $r3 refused" 'BEGIN {
-  printf "%-10s %10s %12s %18s %9s   %s\n", "pass", "sync s", "sync rows/s", "SQL rows/s", "sync/SQL", "outcome of the sync"
-  printf "%-10s %10.2f %12.0f %18s %8.0f%%   %s\n", "new", s1, n / s1, sprintf("%.0f (COPY)", n / q1), 100 * q1 / s1, o1
-  printf "%-10s %10.2f %12.0f %18s %8.0f%%   %s\n", "re-send", s2, n / s2, sprintf("%.0f (upsert)", n / q2), 100 * q2 / s2, o2
-  printf "%-10s %10.2f %12.0f %18s %8.0f%%   %s\n", "10% moved", s3, n / s3, sprintf("%.0f (upsert)", n / q3), 100 * q3 / s3, o3
-  print "SQL: COPY into appointments (new), COPY into a temporary table + INSERT ... ON CONFLICT DO UPDATE WHERE changed (re-send, moved)" }'
-[ "$c1" = "$rows" ] && [ "$n2" = "$rows" ] && [ "$u3" = $((( rows + 9) / 10)) ] ||
-  { echo "unexpected outcomes (see above)" >&2; exit 1; }
+  -v o3="$c3 created, $u3 updated, $n3 unchanged, $r3 refused" '
+  function row(name, s, q, sql, cpu, o,   c) {
+    split(cpu, c, " ")
+    printf "%-10s %7.2f %11.0f %16s %8.0f%%   %5.1f %5.1f %5.1f   %s\n", name, s, n / s, sprintf("%.0f (%s)", n / q, sql), 100 * q / s, c[1] / hz, c[2] / hz, c[3] / hz, o }
+  BEGIN {
+  printf "%-10s %7s %11s %16s %9s   %17s   %s\n", "pass", "sync s", "sync rows/s", "SQL rows/s", "sync/SQL", "CPU s: gw  pg  cli", "outcome of the sync"
+  row("new", s1, q1, "COPY", cpu1, o1)
+  row("re-send", s2, q2, "upsert", cpu2, o2)
+  row("10% moved", s3, q3, "upsert", cpu3, o3)
+  print "SQL: COPY into appointments (new); COPY into a temporary table + INSERT ... ON CONFLICT DO UPDATE WHERE changed (re-send, moved)."
+  print "CPU s: CPU seconds of the sync pass in call-gateway, PostgreSQL (all its processes), the CLI." }'
+if [ "$c1" != "$rows" ] || [ "$n2" != "$rows" ] || [ "$u3" != $(((rows + 9) / 10)) ]; then
+  echo "unexpected outcomes (see above)" >&2
+  exit 1
+fi

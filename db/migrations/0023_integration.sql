@@ -179,9 +179,9 @@ CREATE TABLE webhook_deliveries (
 );
 COMMENT ON TABLE webhook_deliveries IS
   'Each event for each subscription: pending (due at next_attempt_at; only the oldest pending one of a subject is sent), delivered, or failed after the retry period.';
--- The head of each (subscription, subject) queue, and the due heads.
-CREATE INDEX webhook_deliveries_subject_idx ON webhook_deliveries (subscription_id, subject, event_row)
-  WHERE state = 'pending';
+-- The head of each (subscription, subject) queue (the claim probes the oldest undelivered row
+-- of a subject: subjects are short, a call or an appointment), and the due heads.
+CREATE INDEX webhook_deliveries_subject_idx ON webhook_deliveries (subscription_id, subject, event_row);
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at)
   WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_log_idx ON webhook_deliveries (subscription_id, event_row DESC);
@@ -200,9 +200,10 @@ CREATE TABLE webhook_attempts (
 COMMENT ON TABLE webhook_attempts IS 'Every delivery attempt with the receiver''s HTTP status or the transport error.';
 
 -- The data as subscriptions without full_data get it: the phone number masked, the name and the
--- call's summary (which can quote the patient) left out.
+-- call's summary (which can quote the patient) left out. STABLE, as jsonb_build_object is: an
+-- IMMUTABLE SQL function calling it is never inlined (150 us a row in the sender's claim).
 CREATE FUNCTION webhook_data_masked(d jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT CASE WHEN d ? 'phoneNumber' AND jsonb_typeof(d->'phoneNumber') = 'string'
               THEN (d - 'patientName' - 'transcriptSummary')
                    || jsonb_build_object('phoneNumber', mask_phone_e164(d->>'phoneNumber'))

@@ -132,7 +132,8 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) const 
   // libcurl silently re-sends a request whose reused keep-alive connection dies before any
   // response byte arrives. For a non-idempotent request that could place a second phone call,
   // so POST and PATCH always go out on a fresh connection (and fail instead of repeating).
-  const bool idempotent = request.method != "POST" && request.method != "PATCH";
+  const bool idempotent =
+      request.safe_to_repeat || (request.method != "POST" && request.method != "PATCH");
   curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, idempotent ? 0L : 1L);
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
       request.method == "PATCH") {

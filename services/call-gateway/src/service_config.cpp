@@ -30,9 +30,9 @@ absl::StatusOr<ServiceConfig> LoadServiceConfig(common::EnvReader& env) {
   d.automation_secs = static_cast<int>(env.Int("AUTOMATION_INTERVAL_SECS", 60, 1, 3600));
   WebhookConfig& w = c.webhooks;
   w.enabled = env.Bool("OUTBOX_SENDER", true);
-  w.workers = static_cast<int>(env.Int("OUTBOX_WORKERS", 8, 1, 256));
+  w.workers = static_cast<int>(env.Int("OUTBOX_WORKERS", 16, 1, 256));
   w.batch = static_cast<int>(env.Int("OUTBOX_BATCH", 200, 1, 5000));
-  w.poll_ms = static_cast<int>(env.Int("OUTBOX_POLL_MS", 200, 10, 60000));
+  w.poll_ms = static_cast<int>(env.Int("OUTBOX_POLL_MS", 100, 10, 60000));
   w.timeout_ms = static_cast<int>(env.Int("OUTBOX_TIMEOUT_MS", 10000, 100, 60000));
   w.lease_secs = static_cast<int>(env.Int("OUTBOX_LEASE_SECS", 60, 1, 3600));
   w.retry_base_ms = env.Int("OUTBOX_RETRY_BASE_MS", 10000, 10, 3600000);

@@ -41,9 +41,9 @@ struct DispatcherConfig {
 // Outbound webhooks' sender (docs/integration.md).
 struct WebhookConfig {
   bool enabled = true;               // OUTBOX_SENDER
-  int workers = 8;                   // OUTBOX_WORKERS: requests in parallel
+  int workers = 16;                  // OUTBOX_WORKERS: requests in parallel
   int batch = 200;                   // OUTBOX_BATCH: deliveries per pass
-  int poll_ms = 200;                 // OUTBOX_POLL_MS: the wait when caught up
+  int poll_ms = 100;                 // OUTBOX_POLL_MS: the wait when caught up
   int timeout_ms = 10000;            // OUTBOX_TIMEOUT_MS: per request
   int lease_secs = 60;               // OUTBOX_LEASE_SECS: then a crashed sender's work returns
   int64_t retry_base_ms = 10000;     // OUTBOX_RETRY_BASE_MS: the first retry's wait

@@ -66,6 +66,7 @@ DeliveryResult WebhookSender::Deliver(const DueDelivery& d) {
     req.method = "POST";
     req.url = d.url;
     req.timeout = options_.timeout;
+    req.safe_to_repeat = true;  // receivers drop a repeat by its webhook-id: keep-alive is fine
     req.body = body;
     req.headers = {{"content-type", "application/json"},
                    {"webhook-id", d.event_id},

@@ -15,9 +15,9 @@ struct DisablePolicy {
 
 struct WebhookSenderOptions {
   std::string owner = "call-gateway";  // this replica's lease name
-  int workers = 8;
+  int workers = 16;
   int batch = 200;
-  absl::Duration poll = absl::Milliseconds(200);
+  absl::Duration poll = absl::Milliseconds(100);
   absl::Duration timeout = absl::Seconds(10);  // per request
   absl::Duration lease = absl::Seconds(60);    // > timeout: a crashed sender's work comes back
   absl::Duration retry_base = absl::Seconds(10);

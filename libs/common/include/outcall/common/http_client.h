@@ -26,6 +26,10 @@ struct HttpRequest {
   // The cap on this response's body, instead of the client's (0: the client's). A declared
   // Content-Length over the cap ends the transfer before the body is read.
   size_t max_response_bytes = 0;
+  // A POST or PATCH the receiver deduplicates (an outbound webhook, by its webhook-id) may reuse
+  // a keep-alive connection, with libcurl's silent re-send when it died unused; other POSTs and
+  // PATCHes always go out on a fresh connection.
+  bool safe_to_repeat = false;
 };
 
 struct HttpResponse {
