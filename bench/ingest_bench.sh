@@ -40,6 +40,12 @@ open_conns=${INGEST_BENCH_OPEN_CONNECTIONS:-64}
 baseline=${OUTCALL_NODE_BASELINE:-$root/../shared/baselines/node-webhook-ref}
 work=$root/.local/bench-ingest
 load=$build/bench/ingest_load
+if [ ! -f "$baseline/schema.sql" ] || ! ls "$baseline"/*.js >/dev/null 2>&1 || [ ! -f "$baseline/package.json" ]; then
+  echo "ingest_bench: the Node baseline is not at $baseline (schema.sql, *.js, package.json)." >&2
+  echo "ingest_bench: it is expected in ../shared/baselines/node-webhook-ref beside the checkout;" >&2
+  echo "ingest_bench: set OUTCALL_NODE_BASELINE=<dir> to point at it." >&2
+  exit 2
+fi
 for bin in "$load" "$build/services/webhook-ingest/webhook-ingest" \
   "$build/services/call-gateway/call-gateway" "$build/tools/ops/outcall-migrate"; do
   [ -x "$bin" ] || { echo "missing $bin (build it first)" >&2; exit 1; }

@@ -68,6 +68,14 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+# A side-by-side benchmark says what is missing before it builds anything.
+need_baseline() {
+  if [ ! -f "$1/schema.sql" ]; then
+    echo "bench.sh: the Node baseline this benchmark compares with is not at $1" >&2
+    echo "bench.sh: it is expected in ../shared/baselines/ beside the checkout; set $2=<dir>." >&2
+    exit 2
+  fi
+}
 machine() {
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 }
@@ -76,6 +84,7 @@ if [ "${1:-}" = ingest ]; then
   # webhook-ingest (HTTPS) with call-gateway applying its events, against the Node.js baseline and
   # pgbench on the same PostgreSQL (docs/webhook-ingest.md).
   shift
+  need_baseline "${OUTCALL_NODE_BASELINE:-$root/../shared/baselines/node-webhook-ref}" OUTCALL_NODE_BASELINE
   bash scripts/install-deps.sh
   CMAKE_BUILD_TYPE=Release bash scripts/build.sh webhook-ingest call-gateway outcall-migrate ingest_load
   machine
@@ -86,6 +95,7 @@ if [ "${1:-}" = rest ]; then
   # Starts its own PostgreSQL cluster, the whole system (scripts/up.sh) and the Node baseline, and
   # stops them (bench/rest_bench.sh).
   shift
+  need_baseline "${OUTCALL_NODE_API_BASELINE:-$root/../shared/baselines/node-api-ref}" OUTCALL_NODE_API_BASELINE
   if [ "${OUTCALL_SKIP_BUILD:-0}" != 1 ]; then
     bash scripts/install-deps.sh
     bash scripts/build.sh outcall-rest-edge call-gateway stats webhook-ingest elevenlabs-sim \
