@@ -217,8 +217,9 @@ void AddRow(v1::UpsertAppointmentsRequest* r, v1::AppointmentInput in) {
 }
 
 bool Retryable(grpc::StatusCode c) {
+  // ABORTED: the batch's transaction lost a deadlock or a race; batches are idempotent.
   return c == grpc::StatusCode::UNAVAILABLE || c == grpc::StatusCode::DEADLINE_EXCEEDED ||
-         c == grpc::StatusCode::RESOURCE_EXHAUSTED;
+         c == grpc::StatusCode::RESOURCE_EXHAUSTED || c == grpc::StatusCode::ABORTED;
 }
 
 // Rows into batches of options.batch_size, up to options.in_flight batches awaiting their

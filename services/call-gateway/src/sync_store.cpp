@@ -155,7 +155,7 @@ absl::StatusOr<std::vector<SyncOutcome>> SyncStore::UpsertPatients(
                  "INSERT INTO patients AS p (external_ref, full_name, phone_e164, time_zone, "
                  "do_not_call) SELECT t.ref, t.name, t.phone, NULLIF(t.tz, ''), t.dnc FROM "
                  "jsonb_to_recordset($1::jsonb) AS t(ref text, name text, phone text, tz text, "
-                 "dnc boolean) ON CONFLICT (external_ref) DO UPDATE SET full_name = "
+                 "dnc boolean) ORDER BY t.ref ON CONFLICT (external_ref) DO UPDATE SET full_name = "
                  "EXCLUDED.full_name, phone_e164 = EXCLUDED.phone_e164, time_zone = "
                  "EXCLUDED.time_zone, do_not_call = EXCLUDED.do_not_call RETURNING p.id, "
                  "p.external_ref, (p.xmax = 0)"},
@@ -262,7 +262,8 @@ absl::StatusOr<std::vector<SyncOutcome>> SyncStore::UpsertAppointments(
                  "to_timestamp(t.at), NULLIF(t.doctor, ''), NULLIF(t.specialty, ''), "
                  "NULLIF(t.location, ''), t.status, to_timestamp(t.confirmed) FROM "
                  "jsonb_to_recordset($1::jsonb) AS t(ref text, pid int, at float8, doctor text, "
-                 "specialty text, location text, status text, confirmed float8) ON CONFLICT "
+                 "specialty text, location text, status text, confirmed float8) ORDER BY t.ref ON "
+                 "CONFLICT "
                  "(external_ref) DO UPDATE SET patient_id = EXCLUDED.patient_id, scheduled_at = "
                  "EXCLUDED.scheduled_at, doctor_name = EXCLUDED.doctor_name, specialty = "
                  "EXCLUDED.specialty, location = EXCLUDED.location, status = EXCLUDED.status, "

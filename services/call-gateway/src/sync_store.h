@@ -1,8 +1,11 @@
 // The clinic's patients and appointments in PostgreSQL, keyed by the clinic's ids (external_ref;
 // migration 0023). A batch is one transaction: the existing rows are read and locked, the caller
 // (clinic_sync.h) decides each row's fate, and the rows to write go in one INSERT ... ON CONFLICT
-// statement, so thousands of rows cost three round trips. The effects on campaign queues of an
-// appointment canceled, moved or deleted are the triggers of 0023, in the same transaction.
+// statement, so thousands of rows cost three round trips. Rows are locked and written in one order
+// (ids, then refs), so two batches over the same rows wait for each other rather than deadlock
+// (a deadlock that still happens is ABORTED: the batch may be sent again). The effects on
+// campaign queues of an appointment canceled, moved or deleted are the triggers of 0023, in the
+// same transaction.
 #pragma once
 
 #include <cstdint>
