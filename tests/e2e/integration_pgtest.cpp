@@ -82,6 +82,17 @@ class IntegrationTest : public testing::PipelineFixture {
   void Writer(grpc::ClientContext& ctx) {
     Auth(ctx, {"sync:read", "sync:write", "webhooks:admin", "calls:read", "campaigns:write"});
   }
+  // One RPC with a writer's token: its answer (a failed call fails the test).
+  template <typename Stub, typename Req, typename Resp>
+  Resp Call(Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+            const Req& req) {
+    grpc::ClientContext ctx;
+    Writer(ctx);
+    Resp out;
+    const grpc::Status s = (stub.*method)(&ctx, req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return out;
+  }
 
   v1::SyncResponse Patients(const std::vector<std::array<std::string, 3>>& rows) {
     v1::UpsertPatientsRequest req;
@@ -91,23 +102,13 @@ class IntegrationTest : public testing::PipelineFixture {
       p->set_full_name(name);
       p->set_phone(phone);
     }
-    grpc::ClientContext ctx;
-    Writer(ctx);
-    v1::SyncResponse out;
-    auto s = sync_->UpsertPatients(&ctx, req, &out);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return out;
+    return Call(*sync_, &v1::ClinicSync::Stub::UpsertPatients, req);
   }
 
   v1::SyncResponse Appointments(const std::vector<v1::AppointmentInput>& rows) {
     v1::UpsertAppointmentsRequest req;
     for (const auto& a : rows) *req.add_appointments() = a;
-    grpc::ClientContext ctx;
-    Writer(ctx);
-    v1::SyncResponse out;
-    auto s = sync_->UpsertAppointments(&ctx, req, &out);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return out;
+    return Call(*sync_, &v1::ClinicSync::Stub::UpsertAppointments, req);
   }
 
   static v1::AppointmentInput Appt(const std::string& ref, const std::string& patient,
@@ -125,12 +126,7 @@ class IntegrationTest : public testing::PipelineFixture {
   v1::SyncedAppointment Cancel(const std::string& ref) {
     v1::CancelAppointmentRequest req;
     req.set_external_ref(ref);
-    grpc::ClientContext ctx;
-    Writer(ctx);
-    v1::SyncedAppointment out;
-    auto s = sync_->CancelAppointment(&ctx, req, &out);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return out;
+    return Call(*sync_, &v1::ClinicSync::Stub::CancelAppointment, req);
   }
 
   v1::WebhookSubscription Subscribe(const std::string& url, std::vector<std::string> types,
@@ -156,12 +152,7 @@ class IntegrationTest : public testing::PipelineFixture {
   v1::WebhookSubscription GetSub(const std::string& id) {
     v1::WebhookSubscriptionRef req;
     req.set_subscription_id(id);
-    grpc::ClientContext ctx;
-    Writer(ctx);
-    v1::WebhookSubscription out;
-    auto s = hooks_->GetWebhookSubscription(&ctx, req, &out);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return out;
+    return Call(*hooks_, &v1::Webhooks::Stub::GetWebhookSubscription, req);
   }
 
   // Sender passes (real time: the test's backoff is milliseconds) until `done` or 5 s.
@@ -245,20 +236,14 @@ TEST_F(IntegrationTest, SyncBatchesKeepTheGoodRowsRefuseTheBadOnesAndAreIdempote
   // Read back, in the contract's and in FHIR's terms.
   v1::ListSyncedRequest list;
   list.set_patient_external_ref("CC-4");
-  grpc::ClientContext lc;
-  Writer(lc);
-  v1::ListSyncedAppointmentsResponse listed;
-  ASSERT_TRUE(sync_->ListAppointments(&lc, list, &listed).ok());
+  v1::ListSyncedAppointmentsResponse listed = Call(*sync_, &v1::ClinicSync::Stub::ListAppointments, list);
   ASSERT_EQ(listed.appointments_size(), 1);
   EXPECT_EQ(listed.appointments(0).external_ref(), "AP-5");
   EXPECT_EQ(listed.appointments(0).fhir_status(), "booked");
   Cancel("AP-5");
   v1::GetSyncedRequest get;
   get.set_external_ref("AP-5");
-  grpc::ClientContext fc;
-  Writer(fc);
-  google::protobuf::Struct fhir;
-  ASSERT_TRUE(sync_->GetFhirAppointment(&fc, get, &fhir).ok());
+  google::protobuf::Struct fhir = Call(*sync_, &v1::ClinicSync::Stub::GetFhirAppointment, get);
   EXPECT_EQ(fhir.fields().at("resourceType").string_value(), "Appointment");
   EXPECT_EQ(fhir.fields().at("status").string_value(), "cancelled");
   EXPECT_EQ(fhir.fields().at("id").string_value(), "AP-5");
@@ -304,10 +289,7 @@ TEST_F(IntegrationTest, FhirBundleIsImportedOnTheSamePathWithItsErrorsReported) 
             Scalar("SELECT (SELECT count(*) FROM patients WHERE external_ref IS NOT NULL) + "
                    "(SELECT count(*) FROM appointments WHERE external_ref IS NOT NULL)"));
   // The same Bundle again: nothing new.
-  grpc::ClientContext again;
-  Writer(again);
-  v1::SyncResponse r2;
-  ASSERT_TRUE(sync_->ImportFhir(&again, req, &r2).ok());
+  v1::SyncResponse r2 = Call(*sync_, &v1::ClinicSync::Stub::ImportFhir, req);
   EXPECT_EQ(r2.created() + r2.updated(), 0);
   EXPECT_EQ(r2.unchanged(), r.accepted());
 }
@@ -323,18 +305,12 @@ TEST_F(IntegrationTest, MovedAndCanceledAppointmentsReachQueuedCampaigns) {
   v1::CampaignSpec* spec = create.mutable_spec();
   spec->set_name("Confirmaciones");
   spec->set_purpose("confirmation");
-  grpc::ClientContext cc;
-  Writer(cc);
-  v1::Campaign campaign;
-  ASSERT_TRUE(campaigns_->CreateCampaign(&cc, create, &campaign).ok());
+  v1::Campaign campaign = Call(*campaigns_, &v1::Campaigns::Stub::CreateCampaign, create);
   v1::AddRecipientsRequest add;
   add.set_campaign_id(campaign.campaign_id());
   *add.mutable_appointments()->mutable_from() = At(t - absl::Hours(1));
   *add.mutable_appointments()->mutable_to() = At(t + absl::Hours(1));
-  grpc::ClientContext ac;
-  Writer(ac);
-  v1::AddRecipientsResponse added;
-  ASSERT_TRUE(campaigns_->AddRecipients(&ac, add, &added).ok());
+  v1::AddRecipientsResponse added = Call(*campaigns_, &v1::Campaigns::Stub::AddRecipients, add);
   ASSERT_EQ(added.added(), 3);
 
   // An automation rule enrols the same appointments into its day campaign.
@@ -343,10 +319,7 @@ TEST_F(IntegrationTest, MovedAndCanceledAppointmentsReachQueuedCampaigns) {
   rule.mutable_spec()->set_purpose("confirmation");
   rule.set_lead_min_minutes(60);
   rule.set_lead_max_minutes(2880);
-  grpc::ClientContext rc;
-  Writer(rc);
-  v1::AutomationRule made;
-  ASSERT_TRUE(campaigns_->CreateAutomationRule(&rc, rule, &made).ok());
+  v1::AutomationRule made = Call(*campaigns_, &v1::Campaigns::Stub::CreateAutomationRule, rule);
   ASSERT_TRUE(gateway_service_->AutomateOnce().ok());
   ASSERT_EQ(Scalar("SELECT count(*) FROM automation_enrollments"), "3");
 
@@ -463,10 +436,7 @@ TEST_F(IntegrationTest, OutboundWebhooksAreSignedMaskedOrderedRetriedHeldAndRepl
   // The delivery log shows the attempts with the receiver's answers.
   v1::ListWebhookDeliveriesRequest lr;
   lr.set_subscription_id(sub.subscription_id());
-  grpc::ClientContext lc;
-  Writer(lc);
-  v1::ListWebhookDeliveriesResponse log;
-  ASSERT_TRUE(hooks_->ListWebhookDeliveries(&lc, lr, &log).ok());
+  v1::ListWebhookDeliveriesResponse log = Call(*hooks_, &v1::Webhooks::Stub::ListWebhookDeliveries, lr);
   ASSERT_EQ(log.deliveries_size(), 3);
   const v1::WebhookDelivery& confirmed = log.deliveries(1);
   EXPECT_EQ(confirmed.event_type(), "appointment.confirmed");
@@ -497,10 +467,7 @@ TEST_F(IntegrationTest, OutboundWebhooksAreSignedMaskedOrderedRetriedHeldAndRepl
   v1::UpdateWebhookSubscriptionRequest enable;
   enable.set_subscription_id(sub.subscription_id());
   enable.set_enabled(true);
-  grpc::ClientContext ec;
-  Writer(ec);
-  v1::WebhookSubscription enabled;
-  ASSERT_TRUE(hooks_->UpdateWebhookSubscription(&ec, enable, &enabled).ok());
+  v1::WebhookSubscription enabled = Call(*hooks_, &v1::Webhooks::Stub::UpdateWebhookSubscription, enable);
   EXPECT_EQ(enabled.state(), "active");
   ASSERT_TRUE(SendUntil([&] { return GetSub(sub.subscription_id()).pending() == 0; }));
   std::set<std::string> types;
@@ -512,10 +479,7 @@ TEST_F(IntegrationTest, OutboundWebhooksAreSignedMaskedOrderedRetriedHeldAndRepl
   v1::ReplayWebhookEventsRequest replay;
   replay.set_subscription_id(sub.subscription_id());
   replay.set_event_id(first_id);
-  grpc::ClientContext pc;
-  Writer(pc);
-  v1::ReplayWebhookEventsResponse queued;
-  ASSERT_TRUE(hooks_->ReplayWebhookEvents(&pc, replay, &queued).ok());
+  v1::ReplayWebhookEventsResponse queued = Call(*hooks_, &v1::Webhooks::Stub::ReplayWebhookEvents, replay);
   EXPECT_EQ(queued.queued(), 1);
   const size_t n_before_replay = rx.Got().size();
   ASSERT_TRUE(SendUntil([&] { return rx.Got().size() == n_before_replay + 1; }));
@@ -525,10 +489,7 @@ TEST_F(IntegrationTest, OutboundWebhooksAreSignedMaskedOrderedRetriedHeldAndRepl
   range.set_subscription_id(sub.subscription_id());
   *range.mutable_from() = At(test_start);
   *range.mutable_to() = At(absl::Now() + absl::Seconds(1));
-  grpc::ClientContext rc2;
-  Writer(rc2);
-  v1::ReplayWebhookEventsResponse range_queued;
-  ASSERT_TRUE(hooks_->ReplayWebhookEvents(&rc2, range, &range_queued).ok());
+  v1::ReplayWebhookEventsResponse range_queued = Call(*hooks_, &v1::Webhooks::Stub::ReplayWebhookEvents, range);
   const std::string events = Scalar("SELECT count(*) FROM webhook_events");
   EXPECT_EQ(std::to_string(range_queued.queued()), events);
   ASSERT_TRUE(SendUntil([&] { return GetSub(sub.subscription_id()).pending() == 0; }));
@@ -567,10 +528,7 @@ TEST_F(IntegrationTest, FullDataSubscriptionsGetTheNumberAndRotationSignsWithBot
   EXPECT_EQ(Scalar("SELECT count(*) FROM webhook_subscriptions"), "1");
   v1::RotateWebhookSecretRequest rot;
   rot.set_subscription_id(sub.subscription_id());
-  grpc::ClientContext rc;
-  Writer(rc);
-  v1::WebhookSubscription rotated;
-  ASSERT_TRUE(hooks_->RotateWebhookSecret(&rc, rot, &rotated).ok());
+  v1::WebhookSubscription rotated = Call(*hooks_, &v1::Webhooks::Stub::RotateWebhookSecret, rot);
   EXPECT_NE(rotated.secret(), sub.secret());
   EXPECT_EQ(rotated.secret_version(), 2);
   Patients({{"F-1", "Ana Ruiz", "3001234567"}});
@@ -659,18 +617,12 @@ TEST_F(IntegrationCampaignTest, ResyncsDuringACampaignNeitherDialTwiceNorUndoOut
   create.mutable_spec()->set_purpose("confirmation");
   create.mutable_spec()->mutable_pacing()->set_max_concurrency(8);
   create.mutable_spec()->mutable_pacing()->set_calls_per_minute(6000);
-  grpc::ClientContext cc;
-  Writer(cc);
-  v1::Campaign campaign;
-  ASSERT_TRUE(campaigns_->CreateCampaign(&cc, create, &campaign).ok());
+  v1::Campaign campaign = Call(*campaigns_, &v1::Campaigns::Stub::CreateCampaign, create);
   v1::AddRecipientsRequest add;
   add.set_campaign_id(campaign.campaign_id());
   *add.mutable_appointments()->mutable_from() = At(t - absl::Hours(1));
   *add.mutable_appointments()->mutable_to() = At(t + absl::Hours(2));
-  grpc::ClientContext ac;
-  Writer(ac);
-  v1::AddRecipientsResponse added;
-  ASSERT_TRUE(campaigns_->AddRecipients(&ac, add, &added).ok());
+  v1::AddRecipientsResponse added = Call(*campaigns_, &v1::Campaigns::Stub::AddRecipients, add);
   ASSERT_EQ(added.added(), kPatients);
 
   // The clinic's backend: the same rows with a changed doctor and name, again and again (no
