@@ -49,13 +49,25 @@ stack_start() {
   flock "$lock"
   # Every port free (edge 8080, simulator 8090, webhook 8443, gRPC 50051-50053, metrics
   # 9101-9104, each + offset). Offsets are multiples of 100: no two of these ports differ by
-  # one, so two instances never share a port. From the pid, then the next ones.
-  base=$(($$ % 36))
-  for i in $(seq 0 35); do
-    cand=$((10000 + ((base + i) % 36) * 100))
+  # one, so two instances never share a port. No port in the kernel's ephemeral range either
+  # (ip_local_port_range): a client connection elsewhere may take one of those at any moment
+  # (seen in CI: stats could not bind 60852). From the pid, then the next ones.
+  local offsets=() lo=32768 hi=60999 p ok
+  read -r lo hi < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  for cand in $(seq 10000 100 15400); do
+    ok=1
+    for p in 8080 8090 8443 50051 50052 50053 9101 9102 9103 9104; do
+      if [ $((p + cand)) -ge "$lo" ] && [ $((p + cand)) -le "$hi" ]; then ok=0; break; fi
+      [ $((p + cand)) -le 65535 ] || { ok=0; break; }
+    done
+    [ "$ok" = 1 ] && offsets+=("$cand")
+  done
+  base=$(($$ % ${#offsets[@]}))
+  for i in $(seq 0 $((${#offsets[@]} - 1))); do
+    cand=${offsets[$(((base + i) % ${#offsets[@]}))]}
     if stack_ports_free "$cand"; then STACK_OFFSET=$cand; break; fi
   done
-  [ -n "$STACK_OFFSET" ] || { flock -u "$lock"; echo "$name: no free port offset between 10000 and 13500" >&2; return 1; }
+  [ -n "$STACK_OFFSET" ] || { flock -u "$lock"; echo "$name: no free port offset outside the ephemeral range $lo-$hi" >&2; return 1; }
   STACK_STATE="$(mktemp -d "/tmp/outcall-$name.XXXXXX")"
   if [ -z "${DATABASE_URL:-}" ]; then
     bash "$repo/scripts/pg.sh" start "$name" >/dev/null
